@@ -1,0 +1,2 @@
+/** JMH benchmarks and peer adapters. */
+package dev.strata.bench;

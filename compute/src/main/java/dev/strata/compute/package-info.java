@@ -1,0 +1,2 @@
+/** The embedded PageStore API. */
+package dev.strata.compute;

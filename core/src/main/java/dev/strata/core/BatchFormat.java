@@ -1,0 +1,165 @@
+package dev.strata.core;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * The payload of one log record: the entries of a committed write batch. Shared by the embedded
+ * engine and the storage-node server (one format, one codec).
+ *
+ * <pre>
+ * payload := count:u32 entry*
+ * entry   := type:u8 sizeClass:u8 reserved:u16 offset:u32 pageNo:u64 length:u32 bytes[length]
+ *            (little endian; 20-byte fixed header)
+ * type    := 1 DELTA  write bytes at offset of page pageNo
+ *          | 2 ALLOC  page pageNo now exists with sizeClass (its bytes are zero)
+ *          | 3 FREE   page pageNo no longer exists
+ * </pre>
+ *
+ * The decoder checks every count, offset and length against the payload and the page size before
+ * touching memory: a corrupt record is reported, never followed.
+ */
+public final class BatchFormat {
+    public static final byte DELTA = 1;
+    public static final byte ALLOC = 2;
+    public static final byte FREE = 3;
+    public static final int ENTRY_HEADER = 20;
+
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private BatchFormat() {}
+
+    /** Receives decoded entries in order. {@code bytes} is a view valid only during the call. */
+    public interface Visitor {
+        void delta(long pageNo, int offset, MemorySegment bytes);
+
+        void alloc(long pageNo, int sizeClass);
+
+        void free(long pageNo);
+    }
+
+    /** Appends entries to a growable heap buffer. Not thread-safe. */
+    public static final class Encoder {
+        private byte[] buf = new byte[256];
+        private int pos = 4;
+        private int count;
+
+        public Encoder delta(long pageNo, int offset, MemorySegment src) {
+            int len = Math.toIntExact(src.byteSize());
+            header(DELTA, 0, offset, pageNo, len);
+            MemorySegment.copy(src, 0, MemorySegment.ofArray(buf), pos, len);
+            pos += len;
+            return this;
+        }
+
+        public Encoder alloc(long pageNo, int sizeClass) {
+            header(ALLOC, sizeClass, 0, pageNo, 0);
+            return this;
+        }
+
+        public Encoder free(long pageNo) {
+            header(FREE, 0, 0, pageNo, 0);
+            return this;
+        }
+
+        private void header(byte type, int sizeClass, int offset, long pageNo, int len) {
+            ensure(ENTRY_HEADER + len);
+            MemorySegment s = MemorySegment.ofArray(buf);
+            s.set(ValueLayout.JAVA_BYTE, pos, type);
+            s.set(ValueLayout.JAVA_BYTE, pos + 1, (byte) sizeClass);
+            s.set(INT, pos + 4, offset);
+            s.set(LONG, pos + 8, pageNo);
+            s.set(INT, pos + 16, len);
+            pos += ENTRY_HEADER;
+            count++;
+        }
+
+        private void ensure(int extra) {
+            long need = (long) pos + extra;
+            if (need > Integer.MAX_VALUE - 16) {
+                throw new StrataException("write batch exceeds 2 GiB");
+            }
+            if (need > buf.length) {
+                buf = Arrays.copyOf(buf, (int) Math.max(need, Math.min(Integer.MAX_VALUE - 16, 2L * buf.length)));
+            }
+        }
+
+        public int count() {
+            return count;
+        }
+
+        public int sizeBytes() {
+            return pos;
+        }
+
+        /** The encoded payload (a copy). */
+        public byte[] toBytes() {
+            MemorySegment.ofArray(buf).set(INT, 0, count);
+            return Arrays.copyOf(buf, pos);
+        }
+
+        public void reset() {
+            pos = 4;
+            count = 0;
+        }
+    }
+
+    /**
+     * Decodes {@code payload}, calling {@code visitor} per entry. Throws {@link CorruptionException}
+     * if any length or offset is inconsistent; nothing past the inconsistency is visited.
+     */
+    public static void decode(MemorySegment payload, Visitor visitor) {
+        long size = payload.byteSize();
+        if (size < 4) {
+            throw new CorruptionException("batch payload shorter than its count field: " + size + " bytes");
+        }
+        int count = payload.get(INT, 0);
+        if (count < 0 || (long) count * ENTRY_HEADER > size - 4) {
+            throw new CorruptionException("batch claims " + count + " entries in " + size + " bytes");
+        }
+        long pos = 4;
+        for (int i = 0; i < count; i++) {
+            if (pos + ENTRY_HEADER > size) {
+                throw new CorruptionException("batch entry " + i + " header past end of payload");
+            }
+            byte type = payload.get(ValueLayout.JAVA_BYTE, pos);
+            int sizeClass = payload.get(ValueLayout.JAVA_BYTE, pos + 1);
+            int offset = payload.get(INT, pos + 4);
+            long pageNo = payload.get(LONG, pos + 8);
+            int len = payload.get(INT, pos + 16);
+            pos += ENTRY_HEADER;
+            if (pageNo < 0 || pageNo > PageId.MAX_PAGE_NUMBER) {
+                throw new CorruptionException("batch entry " + i + " has page number " + pageNo);
+            }
+            switch (type) {
+                case DELTA -> {
+                    if (len < 0 || offset < 0 || (long) offset + len > PageSize.MAX || pos + len > size) {
+                        throw new CorruptionException("batch delta " + i + " offset " + offset + " length " + len
+                                + " does not fit");
+                    }
+                    visitor.delta(pageNo, offset, payload.asSlice(pos, len));
+                    pos += len;
+                }
+                case ALLOC -> {
+                    if (sizeClass < 0 || sizeClass > PageSize.MAX_CLASS || len != 0) {
+                        throw new CorruptionException("batch alloc " + i + " has size class " + sizeClass);
+                    }
+                    visitor.alloc(pageNo, sizeClass);
+                }
+                case FREE -> {
+                    if (len != 0) {
+                        throw new CorruptionException("batch free " + i + " carries " + len + " bytes");
+                    }
+                    visitor.free(pageNo);
+                }
+                default -> throw new CorruptionException("batch entry " + i + " has unknown type " + type);
+            }
+        }
+        if (pos != size) {
+            throw new CorruptionException("batch has " + (size - pos) + " trailing bytes");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+package dev.strata.core;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * Anonymous virtual memory reservations through {@code java.lang.foreign}: {@code mmap} with
+ * {@code MAP_NORESERVE}, {@code madvise(MADV_DONTNEED)} to drop physical pages, {@code munmap} on close.
+ *
+ * <p>A reservation costs address space only; physical memory is committed on first touch and
+ * released by {@link #dontNeed}. After {@code MADV_DONTNEED} a private anonymous range reads as
+ * zeros, so a racing optimistic reader never faults (DESIGN §4).
+ *
+ * <p>Not thread-safe for {@link #close}; every other method may be called concurrently.
+ */
+public final class NativeMemory implements AutoCloseable {
+    private static final int PROT_READ = 0x1;
+    private static final int PROT_WRITE = 0x2;
+    private static final int MAP_PRIVATE = 0x02;
+    private static final int MAP_ANONYMOUS = 0x20;
+    private static final int MAP_NORESERVE = 0x4000;
+    private static final int MADV_DONTNEED = 4;
+    private static final long MAP_FAILED = -1L;
+
+    private static final MethodHandle MMAP;
+    private static final MethodHandle MUNMAP;
+    private static final MethodHandle MADVISE;
+
+    static {
+        Linker linker = Linker.nativeLinker();
+        var libc = linker.defaultLookup();
+        Linker.Option errno = Linker.Option.captureCallState("errno");
+        MMAP = linker.downcallHandle(libc.find("mmap").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
+                errno);
+        MUNMAP = linker.downcallHandle(libc.find("munmap").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+        MADVISE = linker.downcallHandle(libc.find("madvise").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT),
+                errno);
+    }
+
+    private final MemorySegment segment;
+    private volatile boolean closed;
+
+    private NativeMemory(MemorySegment segment) {
+        this.segment = segment;
+    }
+
+    /** Reserves {@code bytes} of zeroed, lazily committed, private anonymous memory. */
+    public static NativeMemory reserve(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("reservation must be positive: " + bytes);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Linker.Option.captureStateLayout());
+            MemorySegment addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, bytes,
+                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L);
+            if (addr.address() == MAP_FAILED) {
+                int err = state.get(ValueLayout.JAVA_INT,
+                        Linker.Option.captureStateLayout().byteOffset(
+                                java.lang.foreign.MemoryLayout.PathElement.groupElement("errno")));
+                throw new StrataException("mmap of " + ByteSize.format(bytes) + " failed, errno " + err);
+            }
+            return new NativeMemory(addr.reinterpret(bytes));
+        } catch (StrataException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new StrataException("mmap failed", t);
+        }
+    }
+
+    /** The whole reservation. Valid until {@link #close}. */
+    public MemorySegment segment() {
+        return segment;
+    }
+
+    public long size() {
+        return segment.byteSize();
+    }
+
+    /** Releases the physical pages of {@code [offset, offset+length)}; the range then reads as zeros. */
+    public void dontNeed(long offset, long length) {
+        if (offset < 0 || length < 0 || offset + length > segment.byteSize()) {
+            throw new IndexOutOfBoundsException("range [" + offset + ", +" + length + ") outside reservation");
+        }
+        if (length == 0) {
+            return;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Linker.Option.captureStateLayout());
+            int rc = (int) MADVISE.invokeExact(state, segment.asSlice(offset, length), length, MADV_DONTNEED);
+            if (rc != 0) {
+                throw new StrataException("madvise(MADV_DONTNEED) failed with rc " + rc);
+            }
+        } catch (StrataException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new StrataException("madvise failed", t);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            int rc = (int) MUNMAP.invokeExact(segment, segment.byteSize());
+            if (rc != 0) {
+                throw new StrataException("munmap failed with rc " + rc);
+            }
+        } catch (StrataException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new StrataException("munmap failed", t);
+        }
+    }
+}
