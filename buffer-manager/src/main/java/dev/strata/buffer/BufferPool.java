@@ -1,0 +1,554 @@
+package dev.strata.buffer;
+
+import static dev.strata.buffer.internal.PageTable.EVICTED;
+import static dev.strata.buffer.internal.PageTable.LOCKED;
+import static dev.strata.buffer.internal.PageTable.MARKED;
+import static dev.strata.buffer.internal.PageTable.MAX_SHARED;
+import static dev.strata.buffer.internal.PageTable.UNLOCKED;
+import static dev.strata.buffer.internal.PageTable.state;
+import static dev.strata.buffer.internal.PageTable.version;
+import static dev.strata.buffer.internal.PageTable.word;
+
+import dev.strata.buffer.internal.PageTable;
+import dev.strata.buffer.internal.ParkingLot;
+import dev.strata.buffer.internal.ResidentSet;
+import dev.strata.core.NativeMemory;
+import dev.strata.core.PageSize;
+import dev.strata.core.StrataException;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A vmcache-style buffer pool: page {@code p} lives at {@code base + p * 4 KiB} of one virtual
+ * reservation as large as the page space; physical memory stays within {@code poolBytes} because
+ * eviction releases pages with {@code MADV_DONTNEED}. A page of size class {@code c} spans
+ * {@code 1 << c} contiguous slots; its latch is the state word of its first slot.
+ *
+ * <p>Latches: exclusive (writer), shared (readers), optimistic (read, then {@link #validate}).
+ * A miss is served by the faulting thread from the {@link PageSource}; when the pool is full the
+ * same thread evicts a batch chosen by a clock over the resident set, writing dirty pages back first.
+ * Pinned pages (uncommitted changes) and latched pages are never evicted.
+ *
+ * <p>Thread-safe. Pages are addressed by page number within the pool's page space.
+ */
+public final class BufferPool implements AutoCloseable {
+    private static final int SPIN_LIMIT = 128;
+    private static final long EXHAUSTED_AFTER_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    private final BufferPoolConfig config;
+    private final PageSource source;
+    private final NativeMemory memory;
+    private final MemorySegment mem;
+    private final PageTable table;
+    private final ResidentSet resident;
+    private final ParkingLot lot = new ParkingLot();
+    private final AtomicLong residentSlots = new AtomicLong();
+    private final long poolSlots;
+    private final LongAdder hits = new LongAdder();
+    private final LongAdder misses = new LongAdder();
+    private final LongAdder evictions = new LongAdder();
+    private final LongAdder writeBacks = new LongAdder();
+    private final LongAdder bytesRead = new LongAdder();
+    private final LongAdder bytesWritten = new LongAdder();
+    private volatile boolean closed;
+
+    private BufferPool(BufferPoolConfig config, PageSource source) {
+        this.config = config;
+        this.source = source;
+        this.poolSlots = config.poolPages();
+        this.table = new PageTable(config.capacityPages());
+        try {
+            this.memory = NativeMemory.reserve(config.capacityBytes());
+        } catch (RuntimeException e) {
+            table.close();
+            throw e;
+        }
+        this.mem = memory.segment();
+        this.resident = new ResidentSet(poolSlots);
+    }
+
+    public static BufferPool create(BufferPoolConfig config, PageSource source) {
+        return new BufferPool(config, source);
+    }
+
+    public BufferPoolConfig config() {
+        return config;
+    }
+
+    /** The whole reservation; page {@code p} starts at {@code p << 12}. For zero-allocation hot paths. */
+    public MemorySegment memory() {
+        return mem;
+    }
+
+    public static long offset(long pageNo) {
+        return pageNo << PageSize.BASE_SHIFT;
+    }
+
+    /** A view of a page's bytes. Only meaningful under a latch (or validated afterwards). */
+    public MemorySegment page(long pageNo) {
+        return mem.asSlice(offset(pageNo), PageSize.bytes(table.sizeClass(pageNo)));
+    }
+
+    // ------------------------------------------------------------------ page space bookkeeping
+
+    /** Declares the size class of the page starting at {@code pageNo}; the page must not be resident. */
+    public void defineSizeClass(long pageNo, int sizeClass) {
+        PageSize.checkClass(sizeClass);
+        checkPage(pageNo);
+        if (pageNo + PageSize.slots(sizeClass) > table.slots()) {
+            throw new IllegalArgumentException("page " + pageNo + " of size class " + sizeClass
+                    + " runs past the page space of " + table.slots() + " slots");
+        }
+        table.sizeClass(pageNo, sizeClass);
+    }
+
+    public int sizeClass(long pageNo) {
+        checkPage(pageNo);
+        return table.sizeClass(pageNo);
+    }
+
+    public long pageLsn(long pageNo) {
+        return table.pageLsn(pageNo);
+    }
+
+    /** No-steal: an open batch changed this page; it stays resident and is not written back until unpinned. */
+    public void pin(long pageNo) {
+        table.addPins(pageNo, 1);
+    }
+
+    public void unpin(long pageNo) {
+        if (table.addPins(pageNo, -1) < 0) {
+            table.addPins(pageNo, 1);
+            throw new IllegalStateException("page " + pageNo + " unpinned more often than pinned");
+        }
+    }
+
+    public int pins(long pageNo) {
+        return table.pins(pageNo);
+    }
+
+    /** A change to the page became durable in the log at {@code lsn}: the page is dirty from then on. */
+    public void noteCommitted(long pageNo, long lsn) {
+        table.noteCommitted(pageNo, lsn);
+    }
+
+    /** Marks a page dirty without a log (standalone use): it is written back before eviction. */
+    public void markDirty(long pageNo) {
+        table.noteCommitted(pageNo, Math.max(1, table.pageLsn(pageNo)));
+    }
+
+    // ------------------------------------------------------------------ latches
+
+    public PageGuard fixExclusive(long pageNo) {
+        lockExclusive(pageNo);
+        return new PageGuard(this, pageNo, true);
+    }
+
+    public PageGuard fixShared(long pageNo) {
+        lockShared(pageNo);
+        return new PageGuard(this, pageNo, false);
+    }
+
+    /** Runs {@code read} under an optimistic latch until it validates; returns its result. */
+    public <R> R readOptimistic(long pageNo, OptimisticRead<R> read) {
+        while (true) {
+            long v = optimisticVersion(pageNo);
+            R result;
+            try {
+                result = read.read(page(pageNo));
+            } catch (RuntimeException e) {
+                if (validate(pageNo, v)) {
+                    throw e;
+                }
+                continue;
+            }
+            if (validate(pageNo, v)) {
+                return result;
+            }
+        }
+    }
+
+    public void lockExclusive(long pageNo) {
+        checkPage(pageNo);
+        for (int spins = 0; ; spins++) {
+            long w = table.load(pageNo);
+            switch (state(w)) {
+                case EVICTED -> {
+                    if (table.cas(pageNo, w, word(LOCKED, version(w)))) {
+                        faultLocked(pageNo, w);
+                        return;
+                    }
+                }
+                case UNLOCKED, MARKED -> {
+                    if (table.cas(pageNo, w, word(LOCKED, version(w)))) {
+                        hits.increment();
+                        return;
+                    }
+                }
+                default -> waitFor(pageNo, w, spins);
+            }
+        }
+    }
+
+    public void unlockExclusive(long pageNo) {
+        long w = table.load(pageNo);
+        if (state(w) != LOCKED) {
+            throw new IllegalStateException("page " + pageNo + " is not exclusively latched");
+        }
+        table.store(pageNo, word(UNLOCKED, version(w) + 1));
+        lot.wake(pageNo);
+    }
+
+    public void lockShared(long pageNo) {
+        checkPage(pageNo);
+        for (int spins = 0; ; spins++) {
+            long w = table.load(pageNo);
+            int s = state(w);
+            if (s == EVICTED) {
+                if (table.cas(pageNo, w, word(LOCKED, version(w)))) {
+                    faultLocked(pageNo, w);
+                    table.store(pageNo, word(UNLOCKED + 1, version(w) + 1));
+                    lot.wake(pageNo);
+                    return;
+                }
+            } else if (s == UNLOCKED || s == MARKED) {
+                if (table.cas(pageNo, w, word(UNLOCKED + 1, version(w)))) {
+                    hits.increment();
+                    return;
+                }
+            } else if (s < UNLOCKED + MAX_SHARED) {
+                if (table.cas(pageNo, w, word(s + 1, version(w)))) {
+                    hits.increment();
+                    return;
+                }
+            } else {
+                waitFor(pageNo, w, spins);
+            }
+        }
+    }
+
+    public void unlockShared(long pageNo) {
+        while (true) {
+            long w = table.load(pageNo);
+            int s = state(w);
+            if (s <= UNLOCKED || s > UNLOCKED + MAX_SHARED) {
+                throw new IllegalStateException("page " + pageNo + " is not share-latched");
+            }
+            int next = s == UNLOCKED + 1 ? UNLOCKED : s - 1;
+            if (table.cas(pageNo, w, word(next, version(w)))) {
+                if (next == UNLOCKED) {
+                    lot.wake(pageNo);
+                }
+                return;
+            }
+        }
+    }
+
+    /**
+     * Starts an optimistic read: faults the page in if needed, waits while it is exclusively latched,
+     * and returns the word to hand to {@link #validate}.
+     */
+    public long optimisticVersion(long pageNo) {
+        for (int spins = 0; ; spins++) {
+            long w = table.load(pageNo);
+            int s = state(w);
+            if (s == EVICTED) {
+                checkPage(pageNo);
+                if (table.cas(pageNo, w, word(LOCKED, version(w)))) {
+                    faultLocked(pageNo, w);
+                    unlockExclusive(pageNo);
+                }
+            } else if (s == MARKED) {
+                table.cas(pageNo, w, word(UNLOCKED, version(w)));
+            } else if (s == LOCKED) {
+                waitFor(pageNo, w, spins);
+            } else {
+                return w;
+            }
+        }
+    }
+
+    /** True when no writer or eviction changed the page since {@link #optimisticVersion} returned {@code w}. */
+    public boolean validate(long pageNo, long w) {
+        long now = table.load(pageNo);
+        if (now == w) {
+            return true;
+        }
+        int s = state(now);
+        return version(now) == version(w) && s != LOCKED && s != EVICTED;
+    }
+
+    private void waitFor(long pageNo, long observed, int spins) {
+        if (spins < SPIN_LIMIT) {
+            Thread.onSpinWait();
+        } else {
+            lot.await(pageNo, p -> table.load(p) == observed);
+        }
+    }
+
+    private void checkPage(long pageNo) {
+        if (pageNo < 0 || pageNo >= table.slots()) {
+            throw new IndexOutOfBoundsException("page " + pageNo + " outside the page space [0, " + table.slots() + ")");
+        }
+        if (closed) {
+            throw new IllegalStateException("buffer pool is closed");
+        }
+    }
+
+    // ------------------------------------------------------------------ misses and eviction
+
+    /** Loads a page whose latch the caller moved from EVICTED to LOCKED; on failure restores EVICTED. */
+    private void faultLocked(long pageNo, long evictedWord) {
+        int sc = table.sizeClass(pageNo);
+        int slots = PageSize.slots(sc);
+        boolean ok = false;
+        reserve(slots, pageNo, evictedWord);
+        try {
+            MemorySegment dst = mem.asSlice(offset(pageNo), PageSize.bytes(sc));
+            long lsn = source.read(pageNo, sc, dst);
+            table.pageLsn(pageNo, lsn);
+            resident.insert(pageNo);
+            misses.increment();
+            bytesRead.add(dst.byteSize());
+            ok = true;
+        } catch (IOException e) {
+            throw new StrataException("reading page " + pageNo + " from the next tier failed: " + e.getMessage(), e);
+        } finally {
+            if (!ok) {
+                memory.dontNeed(offset(pageNo), PageSize.bytes(sc));
+                residentSlots.addAndGet(-slots);
+                table.store(pageNo, word(EVICTED, version(evictedWord) + 1));
+                lot.wake(pageNo);
+            }
+        }
+    }
+
+    private void reserve(int slots, long pageNo, long evictedWord) {
+        long idleSince = 0;
+        while (true) {
+            long cur = residentSlots.get();
+            if (cur + slots <= poolSlots) {
+                if (residentSlots.compareAndSet(cur, cur + slots)) {
+                    return;
+                }
+                continue;
+            }
+            if (evictRound() > 0) {
+                idleSince = 0;
+                continue;
+            }
+            long now = System.nanoTime();
+            if (idleSince == 0) {
+                idleSince = now;
+            } else if (now - idleSince > EXHAUSTED_AFTER_NANOS) {
+                table.store(pageNo, word(EVICTED, version(evictedWord) + 1));
+                lot.wake(pageNo);
+                throw new PoolExhaustedException("buffer pool of " + poolSlots + " pages is full of latched or"
+                        + " pinned pages; cannot load page " + pageNo);
+            }
+            LockSupport.parkNanos(50_000);
+        }
+    }
+
+    /** One clock round: marks cold pages, writes back and evicts up to a batch of marked ones. */
+    int evictRound() {
+        int batch = config.evictionBatch();
+        List<Long> clean = new ArrayList<>(batch);
+        List<Long> dirty = new ArrayList<>(batch);
+        int scanned = 0;
+        int limit = resident.capacity() * 2;
+        while (clean.size() + dirty.size() < batch && scanned < limit) {
+            resident.clockBatch(64, p -> considerForEviction(p, clean, dirty));
+            scanned += 64;
+        }
+        if (!dirty.isEmpty()) {
+            try {
+                writeBackShared(dirty);
+            } catch (RuntimeException e) {
+                for (long p : clean) {
+                    long w = table.load(p);
+                    table.store(p, word(UNLOCKED, version(w)));
+                    lot.wake(p);
+                }
+                throw e;
+            }
+            for (long p : dirty) {
+                long w = table.load(p);
+                if (state(w) == UNLOCKED + 1 && table.pins(p) == 0 && table.recLsn(p) == 0
+                        && table.cas(p, w, word(LOCKED, version(w)))) {
+                    clean.add(p);
+                } else {
+                    unlockShared(p);
+                }
+            }
+        }
+        for (long p : clean) {
+            long w = table.load(p);
+            int bytes = PageSize.bytes(table.sizeClass(p));
+            memory.dontNeed(offset(p), bytes);
+            resident.remove(p);
+            residentSlots.addAndGet(-(bytes >>> PageSize.BASE_SHIFT));
+            table.store(p, word(EVICTED, version(w) + 1));
+            lot.wake(p);
+        }
+        evictions.add(clean.size());
+        return clean.size();
+    }
+
+    private void considerForEviction(long p, List<Long> clean, List<Long> dirty) {
+        long w = table.load(p);
+        int s = state(w);
+        if (s == UNLOCKED) {
+            table.cas(p, w, word(MARKED, version(w)));
+        } else if (s == MARKED && table.pins(p) == 0) {
+            if (table.recLsn(p) != 0) {
+                if (table.cas(p, w, word(UNLOCKED + 1, version(w)))) {
+                    if (table.pins(p) == 0) {
+                        dirty.add(p);
+                    } else {
+                        unlockShared(p);
+                    }
+                }
+            } else if (table.cas(p, w, word(LOCKED, version(w)))) {
+                if (table.pins(p) == 0 && table.recLsn(p) == 0) {
+                    clean.add(p);
+                } else {
+                    table.store(p, word(UNLOCKED, version(w)));
+                    lot.wake(p);
+                }
+            }
+        }
+    }
+
+    /** Writes back pages the caller share-latched and found unpinned; clears their recLsn. */
+    private void writeBackShared(List<Long> pages) {
+        List<PageWrite> writes = new ArrayList<>(pages.size());
+        long bytes = 0;
+        for (long p : pages) {
+            int sc = table.sizeClass(p);
+            writes.add(new PageWrite(p, sc, table.pageLsn(p), mem.asSlice(offset(p), PageSize.bytes(sc))));
+            bytes += PageSize.bytes(sc);
+        }
+        try {
+            source.write(writes);
+        } catch (IOException e) {
+            for (long p : pages) {
+                unlockShared(p);
+            }
+            throw new StrataException("writing back " + pages.size() + " pages failed: " + e.getMessage(), e);
+        }
+        for (long p : pages) {
+            table.recLsn(p, 0);
+        }
+        writeBacks.add(pages.size());
+        bytesWritten.add(bytes);
+    }
+
+    /**
+     * Writes back every dirty, unpinned resident page (a checkpoint's flush); pages stay resident.
+     *
+     * @return the number of pages written
+     */
+    public int writeBackDirty() {
+        List<Long> candidates = new ArrayList<>();
+        resident.forEach(p -> {
+            if (table.recLsn(p) != 0 && table.pins(p) == 0) {
+                candidates.add(p);
+            }
+        });
+        int written = 0;
+        int batch = Math.max(64, config.evictionBatch());
+        for (int i = 0; i < candidates.size(); i += batch) {
+            List<Long> chunk = new ArrayList<>(batch);
+            for (long p : candidates.subList(i, Math.min(candidates.size(), i + batch))) {
+                if (tryLockSharedResident(p)) {
+                    if (table.recLsn(p) != 0 && table.pins(p) == 0) {
+                        chunk.add(p);
+                    } else {
+                        unlockShared(p);
+                    }
+                }
+            }
+            if (!chunk.isEmpty()) {
+                writeBackShared(chunk);
+                for (long p : chunk) {
+                    unlockShared(p);
+                }
+                written += chunk.size();
+            }
+        }
+        return written;
+    }
+
+    private boolean tryLockSharedResident(long p) {
+        for (int spins = 0; ; spins++) {
+            long w = table.load(p);
+            int s = state(w);
+            if (s == EVICTED) {
+                return false;
+            } else if (s == UNLOCKED || s == MARKED) {
+                if (table.cas(p, w, word(UNLOCKED + 1, version(w)))) {
+                    return true;
+                }
+            } else if (s < UNLOCKED + MAX_SHARED) {
+                if (table.cas(p, w, word(s + 1, version(w)))) {
+                    return true;
+                }
+            } else {
+                waitFor(p, w, spins);
+            }
+        }
+    }
+
+    /** The smallest recLsn of any dirty page, or {@code Long.MAX_VALUE} when every page is clean. */
+    public long minDirtyLsn() {
+        long[] min = {Long.MAX_VALUE};
+        resident.forEach(p -> {
+            long r = table.recLsn(p);
+            if (r != 0 && r < min[0]) {
+                min[0] = r;
+            }
+        });
+        return min[0];
+    }
+
+    /** Pages with committed changes not yet written back. */
+    public long dirtyPages() {
+        long[] n = {0};
+        resident.forEach(p -> {
+            if (table.recLsn(p) != 0) {
+                n[0]++;
+            }
+        });
+        return n[0];
+    }
+
+    public long residentBytes() {
+        return residentSlots.get() << PageSize.BASE_SHIFT;
+    }
+
+    public PoolStats stats() {
+        return new PoolStats(hits.sum(), misses.sum(), evictions.sum(), writeBacks.sum(), bytesRead.sum(),
+                bytesWritten.sum(), residentBytes(), config.poolBytes(), dirtyPages());
+    }
+
+    /** Releases the reservation. Dirty pages are not written back: flush first if they matter. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            memory.close();
+        } finally {
+            table.close();
+        }
+    }
+}
