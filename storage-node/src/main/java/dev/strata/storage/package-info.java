@@ -1,2 +1,7 @@
-/** The durable page engine: write-ahead log with group commit, page file, checkpoints and recovery. */
+/**
+ * The durable local engine of a partition, shared by the embedded store and the storage-node server:
+ * {@link dev.strata.storage.PartitionLog} (write-ahead log with group commit), {@link dev.strata.storage.PageFile}
+ * (page images with out-of-band LSN/CRC metadata, torn writes repaired from a double-write buffer) and
+ * {@link dev.strata.storage.Checkpoint} (the newest checkpoint, replaced atomically).
+ */
 package dev.strata.storage;

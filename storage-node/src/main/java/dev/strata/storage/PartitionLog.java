@@ -1,0 +1,212 @@
+package dev.strata.storage;
+
+import dev.strata.core.CorruptionException;
+import dev.strata.storage.internal.LogRecovery;
+import dev.strata.storage.internal.LogWriter;
+import dev.strata.storage.internal.SegmentFiles;
+import dev.strata.storage.internal.SegmentReader;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+/**
+ * The write-ahead log of one partition: records framed as in
+ * {@link dev.strata.storage.internal.LogRecordDescriptor} in segment files named by their first LSN
+ * ({@code %020d.log}), with group commit — one writer thread ({@code strata-log-writer-<dir name>}) writes
+ * everything queued and fsyncs once per group.
+ *
+ * <p>Watermarks: {@link #firstLsn()} &le; {@link #durableLsn()} + 1, {@link #durableLsn()} &le;
+ * {@link #appendedLsn()}. LSNs are dense, the first is 1, and epochs never go down along the log.
+ *
+ * <p>Thread-safe. Append futures complete on the writer thread; chain slow work with {@code *Async} stages.
+ */
+public final class PartitionLog implements AutoCloseable {
+    private final Path dir;
+    private final LogConfig config;
+    private final ConcurrentSkipListMap<Long, Path> segments;
+    private final long baseLsn;
+    private final LogWriter writer;
+    private final Object trimLock = new Object();
+    private volatile boolean closed;
+
+    private PartitionLog(Path dir, LogConfig config, LogRecovery.Result recovered) throws IOException {
+        this.dir = dir;
+        this.config = config;
+        this.segments = new ConcurrentSkipListMap<>(recovered.segments());
+        this.baseLsn = recovered.nextLsn();
+        this.writer = new LogWriter(dir, config.segmentBytes(), segments, recovered.nextLsn(),
+                recovered.highestEpoch(), recovered.tailBytes());
+    }
+
+    /**
+     * Opens (creating if absent) the log in {@code dir} and recovers it: every frame is validated; the first bad
+     * frame in the last segment is a torn tail and is cut off (truncate + fsync); a bad frame in an earlier
+     * segment or an LSN gap is a {@link CorruptionException}.
+     */
+    public static PartitionLog open(Path dir, LogConfig config) throws IOException {
+        Objects.requireNonNull(config, "config");
+        Files.createDirectories(dir);
+        return new PartitionLog(dir, config, LogRecovery.recover(dir, config.maxRecordBytes()));
+    }
+
+    /**
+     * Owner path: assigns the next LSN and enqueues the record. The future completes with the LSN once the
+     * record is fsynced, or exceptionally with {@link StaleEpochException} if {@code epoch} is below
+     * {@link #highestEpoch()}.
+     *
+     * @throws IllegalArgumentException if the payload is larger than {@link LogConfig#maxRecordBytes()}
+     */
+    public CompletableFuture<Long> append(long epoch, byte[] payload) {
+        checkPayload(payload);
+        return writer.submit(LogWriter.ASSIGN, epoch, payload);
+    }
+
+    /**
+     * Replica path: like {@link #append} but for a given LSN, which must be exactly {@link #appendedLsn()} + 1
+     * (else the future fails with {@link LsnGapException}).
+     */
+    public CompletableFuture<Long> appendAt(long lsn, long epoch, byte[] payload) {
+        checkPayload(payload);
+        if (lsn < 1) {
+            throw new IllegalArgumentException("LSNs start at 1: " + lsn);
+        }
+        return writer.submit(lsn, epoch, payload);
+    }
+
+    private void checkPayload(byte[] payload) {
+        Objects.requireNonNull(payload, "payload");
+        if (payload.length > config.maxRecordBytes()) {
+            throw new IllegalArgumentException(
+                    "record of " + payload.length + " bytes exceeds maxRecordBytes " + config.maxRecordBytes());
+        }
+    }
+
+    /** Highest LSN assigned, 0 if none. */
+    public long appendedLsn() {
+        return writer.appendedLsn();
+    }
+
+    /** Highest LSN fsynced: every record up to it is durable. */
+    public long durableLsn() {
+        return writer.durableLsn();
+    }
+
+    /** Lowest LSN still in the log (after trims); {@code appendedLsn() + 1} when the log is empty. */
+    public long firstLsn() {
+        Map.Entry<Long, Path> first = segments.firstEntry();
+        return first == null ? baseLsn : first.getKey();
+    }
+
+    /** Highest epoch appended (or recovered), 0 if none. */
+    public long highestEpoch() {
+        return writer.highestEpoch();
+    }
+
+    /**
+     * Visits every record with {@code afterLsn < lsn <= durableLsn()} (as of the call) in LSN order, verifying
+     * each frame. Runs concurrently with appends.
+     *
+     * @throws IllegalStateException if some of those records were already trimmed
+     * @throws CorruptionException   if a durable record fails its checks
+     */
+    public void replay(long afterLsn, RecordVisitor visitor) throws IOException {
+        long durable = durableLsn();
+        if (afterLsn >= durable) {
+            return;
+        }
+        if (afterLsn + 1 < firstLsn()) {
+            throw new IllegalStateException("records " + (afterLsn + 1) + ".." + (firstLsn() - 1) + " were trimmed");
+        }
+        Long start = segments.floorKey(afterLsn + 1);
+        for (Map.Entry<Long, Path> segment : segments.tailMap(start == null ? 0 : start, true).entrySet()) {
+            if (replaySegment(segment.getKey(), segment.getValue(), afterLsn, durable, visitor)) {
+                return;
+            }
+        }
+        throw new CorruptionException("log " + dir + " ends before durable LSN " + durable);
+    }
+
+    /** Returns true once the record at {@code durable} was reached. */
+    private boolean replaySegment(long first, Path file, long afterLsn, long durable, RecordVisitor visitor)
+            throws IOException {
+        long expected = first;
+        try (SegmentReader reader = new SegmentReader(file, config.maxRecordBytes())) {
+            while (true) {
+                SegmentReader.Status status = reader.next();
+                if (status == SegmentReader.Status.END) {
+                    return false;
+                }
+                if (status == SegmentReader.Status.BAD) {
+                    throw new CorruptionException("bad frame at offset " + reader.frameStart() + " of " + file
+                            + " before durable LSN " + durable + ": " + reader.problem());
+                }
+                if (reader.lsn() != expected) {
+                    throw new CorruptionException("LSN gap in " + file + ": expected " + expected + ", found "
+                            + reader.lsn());
+                }
+                if (reader.lsn() > afterLsn) {
+                    visitor.record(reader.lsn(), reader.epoch(), reader.payload());
+                }
+                if (reader.lsn() == durable) {
+                    return true;
+                }
+                expected++;
+            }
+        } catch (NoSuchFileException e) {
+            throw new IllegalStateException("segment " + file + " was trimmed during replay", e);
+        }
+    }
+
+    /**
+     * Deletes every sealed segment whose records all have {@code lsn <= upToLsnInclusive}; the active (last)
+     * segment is never deleted. The deletions are durable on return.
+     */
+    public void trim(long upToLsnInclusive) throws IOException {
+        synchronized (trimLock) {
+            boolean deleted = false;
+            for (Map.Entry<Long, Path> segment : segments.entrySet()) {
+                Long next = segments.higherKey(segment.getKey());
+                if (next == null || next - 1 > upToLsnInclusive) {
+                    break;
+                }
+                Files.deleteIfExists(segment.getValue());
+                segments.remove(segment.getKey());
+                deleted = true;
+            }
+            if (deleted) {
+                SegmentFiles.fsyncDirectory(dir);
+            }
+        }
+    }
+
+    /** A snapshot of the counters. */
+    public LogStats stats() {
+        long groups = writer.groups();
+        return new LogStats(appendedLsn(), durableLsn(), writer.fsyncs(), writer.bytesWritten(), segments.size(),
+                groups, groups == 0 ? 0 : (double) writer.recordsWritten() / groups);
+    }
+
+    /**
+     * Stops accepting appends, commits (writes and fsyncs) everything already enqueued, completes those futures
+     * and stops the writer thread. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        writer.close();
+    }
+
+    @Override
+    public String toString() {
+        return "PartitionLog[" + dir + ", first=" + firstLsn() + ", durable=" + durableLsn() + ", appended="
+                + appendedLsn() + "]";
+    }
+}

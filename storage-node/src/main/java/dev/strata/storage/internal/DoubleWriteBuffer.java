@@ -1,0 +1,140 @@
+package dev.strata.storage.internal;
+
+import dev.strata.core.Checksums;
+import dev.strata.core.PageSize;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The double-write buffer {@code pages.dwb}: each batch of page images is written here and fsynced before it is
+ * written in place, so a page torn by a crash during the in-place write can be restored on open. A batch always
+ * starts at offset 0 and is never erased afterwards, so the last batch stays readable; entries of older, longer
+ * batches behind it carry a lower batch number and are ignored (on open everything behind the last batch is cut
+ * off, so numbering may restart after a batch torn at its first entry). Not thread-safe (the page file serializes
+ * writers).
+ *
+ * <pre>
+ *  entry (little endian), repeated:
+ *  +----------------+-----------+-------------+-------------+-------------+---------------+-------+----------+
+ *  | headerCrc u32  | magic u32 | batch u64   | pageNo u64  | lsn u64     | imageCrc u32  | class | reserved |
+ *  +----------------+-----------+-------------+-------------+-------------+---------------+-------+----------+
+ *  0                4           8             16            24            32              36      37         40
+ *  followed by the image, 4 KiB &lt;&lt; class bytes. headerCrc = CRC32C(bytes 4..40); imageCrc = CRC32C(image).
+ * </pre>
+ */
+public final class DoubleWriteBuffer implements AutoCloseable {
+    /** Largest batch, in bytes of entries, written at once; bigger lists are split into chunks. */
+    public static final int CAPACITY = 8 << 20;
+    public static final int HEADER_LENGTH = 40;
+    private static final int MAGIC = 0x42574453; // "SDWB"
+
+    /** One valid entry of the last batch. */
+    public record Entry(long pageNo, long lsn, int imageCrc, int sizeClass, MemorySegment image) {}
+
+    private final FileChannel channel;
+    private long batch;
+    private long lastBatchLength;
+
+    public DoubleWriteBuffer(Path file) throws IOException {
+        this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+    }
+
+    /** Bytes one entry for a page of {@code sizeClass} takes. */
+    public static int entryLength(int sizeClass) {
+        return HEADER_LENGTH + PageSize.bytes(sizeClass);
+    }
+
+    /** Writes one batch (entries already checked to fit in {@link #CAPACITY}) and fsyncs it. */
+    public void write(List<Entry> entries) throws IOException {
+        int total = 0;
+        for (Entry e : entries) {
+            total += entryLength(e.sizeClass());
+        }
+        byte[] bytes = new byte[total];
+        ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        MemorySegment target = MemorySegment.ofArray(bytes);
+        long number = ++batch;
+        int at = 0;
+        for (Entry e : entries) {
+            buf.putInt(at + 4, MAGIC);
+            buf.putLong(at + 8, number);
+            buf.putLong(at + 16, e.pageNo());
+            buf.putLong(at + 24, e.lsn());
+            buf.putInt(at + 32, e.imageCrc());
+            buf.put(at + 36, (byte) e.sizeClass());
+            buf.putInt(at, Checksums.crc32c(bytes, at + 4, HEADER_LENGTH - 4));
+            MemorySegment.copy(e.image(), 0, target, at + HEADER_LENGTH, e.image().byteSize());
+            at += entryLength(e.sizeClass());
+        }
+        ByteBuffer out = ByteBuffer.wrap(bytes);
+        while (out.hasRemaining()) {
+            channel.write(out, out.position());
+        }
+        channel.force(false);
+    }
+
+    /**
+     * The valid entries of the last batch written: from offset 0, while each entry's header and image CRCs hold
+     * and its batch number equals the first entry's. Also resumes batch numbering after it.
+     */
+    public List<Entry> readLastBatch() throws IOException {
+        long size = Math.min(channel.size(), CAPACITY);
+        byte[] bytes = new byte[(int) size];
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        while (in.hasRemaining() && channel.read(in, in.position()) >= 0) {
+            // positional reads until full or end of file
+        }
+        ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        List<Entry> entries = new ArrayList<>();
+        long number = -1;
+        int at = 0;
+        while (at + HEADER_LENGTH <= bytes.length) {
+            if (buf.getInt(at + 4) != MAGIC
+                    || buf.getInt(at) != Checksums.crc32c(bytes, at + 4, HEADER_LENGTH - 4)) {
+                break;
+            }
+            int sizeClass = buf.get(at + 36) & 0xFF;
+            long entryBatch = buf.getLong(at + 8);
+            if (sizeClass > PageSize.MAX_CLASS || (number != -1 && entryBatch != number)
+                    || at + entryLength(sizeClass) > bytes.length) {
+                break;
+            }
+            int imageCrc = buf.getInt(at + 32);
+            int pageBytes = PageSize.bytes(sizeClass);
+            if (Checksums.crc32c(bytes, at + HEADER_LENGTH, pageBytes) != imageCrc) {
+                break;
+            }
+            number = entryBatch;
+            MemorySegment image = MemorySegment.ofArray(bytes).asSlice(at + HEADER_LENGTH, pageBytes);
+            entries.add(new Entry(buf.getLong(at + 16), buf.getLong(at + 24), imageCrc, sizeClass, image));
+            at += entryLength(sizeClass);
+        }
+        batch = Math.max(batch, number);
+        lastBatchLength = at;
+        return entries;
+    }
+
+    /**
+     * Cuts everything behind the last batch found by {@link #readLastBatch()} (a torn batch, entries of older
+     * batches), so batch numbers only need to grow from here on for the first-entry rule to hold.
+     */
+    public void discardStale() throws IOException {
+        if (channel.size() > lastBatchLength) {
+            channel.truncate(lastBatchLength);
+            channel.force(true);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}

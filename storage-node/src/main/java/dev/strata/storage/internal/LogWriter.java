@@ -1,0 +1,271 @@
+package dev.strata.storage.internal;
+
+import dev.strata.core.StrataException;
+import dev.strata.storage.LsnGapException;
+import dev.strata.storage.StaleEpochException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Group commit for one partition log: many appenders, one writer thread (MPSC).
+ *
+ * <p>Appenders take {@link #lock} only to check the epoch, assign the next LSN and add the record to
+ * {@link #pending}, so LSN order is enqueue order. The writer thread swaps the whole pending list out, encodes
+ * every record into one heap buffer, writes it with as few {@code write} calls as the buffer allows, calls
+ * {@code force(false)} once, publishes {@link #durableLsn()} and then completes the futures (on the writer
+ * thread: callers should chain dependent work with {@code *Async} stages). While it fsyncs, the next group
+ * queues up. A record that would push the active segment past {@code segmentBytes} goes to a new segment named
+ * by its LSN; the old one is fsynced first and the directory after the new file is created.
+ *
+ * <p>An I/O error fails the group and every later append: after a failed write or fsync the file's state is
+ * unknown, and only reopening (recovery) can say what is durable.
+ */
+public final class LogWriter {
+    /** Pass as {@code lsn} to {@link #submit} to have the next LSN assigned (owner path). */
+    public static final long ASSIGN = -1;
+
+    private record Request(long lsn, long epoch, byte[] payload, CompletableFuture<Long> future) {}
+
+    private final Path dir;
+    private final long segmentBytes;
+    private final ConcurrentSkipListMap<Long, Path> segments;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition work = lock.newCondition();
+    private final Thread thread;
+
+    // guarded by lock
+    private ArrayList<Request> pending = new ArrayList<>();
+    private long nextLsn;
+    private long highestEpoch;
+    private boolean closing;
+    private Throwable failure;
+
+    private volatile long appendedLsn;
+    private volatile long durableLsn;
+
+    // writer thread only (counters read by stats())
+    private FileChannel active;
+    private long activeBytes;
+    private ByteBuffer buffer = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+    private volatile long fsyncs;
+    private volatile long bytesWritten;
+    private volatile long groups;
+    private volatile long recordsWritten;
+
+    /** Starts the writer thread, appending to the last of {@code segments} (already recovered) if there is one. */
+    public LogWriter(Path dir, long segmentBytes, ConcurrentSkipListMap<Long, Path> segments, long nextLsn,
+            long highestEpoch, long tailBytes) throws IOException {
+        this.dir = dir;
+        this.segmentBytes = segmentBytes;
+        this.segments = segments;
+        this.nextLsn = nextLsn;
+        this.highestEpoch = highestEpoch;
+        this.appendedLsn = nextLsn - 1;
+        this.durableLsn = nextLsn - 1;
+        if (!segments.isEmpty()) {
+            active = FileChannel.open(segments.lastEntry().getValue(), StandardOpenOption.WRITE);
+            activeBytes = tailBytes;
+        }
+        thread = Thread.ofPlatform().name("strata-log-writer-" + dir.getFileName()).daemon().unstarted(this::run);
+        thread.start();
+    }
+
+    /** Enqueues a record; {@code lsn} is {@link #ASSIGN} or must be exactly the next LSN. */
+    public CompletableFuture<Long> submit(long lsn, long epoch, byte[] payload) {
+        lock.lock();
+        try {
+            if (closing) {
+                return CompletableFuture.failedFuture(new IllegalStateException("log " + dir + " is closed"));
+            }
+            if (failure != null) {
+                return CompletableFuture.failedFuture(new StrataException("log " + dir + " failed", failure));
+            }
+            if (epoch < highestEpoch) {
+                return CompletableFuture.failedFuture(new StaleEpochException(epoch, highestEpoch));
+            }
+            if (lsn != ASSIGN && lsn != nextLsn) {
+                return CompletableFuture.failedFuture(new LsnGapException(nextLsn, lsn));
+            }
+            Request request = new Request(nextLsn++, epoch, payload, new CompletableFuture<>());
+            highestEpoch = epoch;
+            appendedLsn = request.lsn;
+            pending.add(request);
+            if (pending.size() == 1) {
+                work.signal();
+            }
+            return request.future;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void run() {
+        ArrayList<Request> free = new ArrayList<>();
+        while (true) {
+            ArrayList<Request> batch;
+            Throwable failed;
+            lock.lock();
+            try {
+                while (pending.isEmpty() && !closing) {
+                    work.awaitUninterruptibly();
+                }
+                if (pending.isEmpty()) {
+                    break;
+                }
+                batch = pending;
+                pending = free;
+                failed = failure;
+            } finally {
+                lock.unlock();
+            }
+            if (failed == null) {
+                commit(batch);
+            } else {
+                batch.forEach(r -> r.future.completeExceptionally(new StrataException("log " + dir + " failed", failed)));
+            }
+            batch.clear();
+            free = batch;
+        }
+        closeActive();
+    }
+
+    private void commit(List<Request> batch) {
+        try {
+            for (Request request : batch) {
+                int frame = LogRecordDescriptor.frameLength(request.payload.length);
+                long size = activeBytes + buffer.position();
+                if (active == null) {
+                    openSegment(request.lsn);
+                } else if (size > 0 && size + frame > segmentBytes) {
+                    flush();
+                    active.force(false);
+                    fsyncs++;
+                    active.close();
+                    openSegment(request.lsn);
+                }
+                if (buffer.remaining() < frame) {
+                    flush();
+                    if (buffer.capacity() < frame) {
+                        buffer = ByteBuffer.allocate(frame).order(ByteOrder.LITTLE_ENDIAN);
+                    }
+                }
+                LogRecordDescriptor.encode(buffer, request.lsn, request.epoch, request.payload);
+            }
+            flush();
+            active.force(false);
+            fsyncs++;
+            groups++;
+            recordsWritten += batch.size();
+        } catch (IOException | RuntimeException e) {
+            lock.lock();
+            try {
+                failure = e;
+            } finally {
+                lock.unlock();
+            }
+            batch.forEach(r -> r.future.completeExceptionally(new StrataException("log " + dir + " failed", e)));
+            return;
+        }
+        durableLsn = batch.getLast().lsn;
+        for (Request request : batch) {
+            request.future.complete(request.lsn);
+        }
+    }
+
+    private void flush() throws IOException {
+        buffer.flip();
+        while (buffer.hasRemaining()) {
+            int written = active.write(buffer, activeBytes);
+            activeBytes += written;
+            bytesWritten += written;
+        }
+        buffer.clear();
+    }
+
+    private void openSegment(long firstLsn) throws IOException {
+        Path file = dir.resolve(SegmentFiles.name(firstLsn));
+        active = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        activeBytes = 0;
+        SegmentFiles.fsyncDirectory(dir);
+        segments.put(firstLsn, file);
+    }
+
+    private void closeActive() {
+        try {
+            if (active != null) {
+                active.close();
+            }
+        } catch (IOException ignored) {
+            // everything acknowledged was fsynced; nothing left to lose
+        }
+    }
+
+    /** Stops accepting appends, lets the writer commit everything queued, and waits for it to exit. */
+    public void close() {
+        lock.lock();
+        try {
+            closing = true;
+            work.signal();
+        } finally {
+            lock.unlock();
+        }
+        if (Thread.currentThread() == thread) {
+            return; // closed from a completion callback: the loop exits after this group
+        }
+        boolean interrupted = false;
+        while (true) {
+            try {
+                thread.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    public long appendedLsn() {
+        return appendedLsn;
+    }
+
+    public long durableLsn() {
+        return durableLsn;
+    }
+
+    public long highestEpoch() {
+        lock.lock();
+        try {
+            return highestEpoch;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public long fsyncs() {
+        return fsyncs;
+    }
+
+    public long bytesWritten() {
+        return bytesWritten;
+    }
+
+    public long groups() {
+        return groups;
+    }
+
+    public long recordsWritten() {
+        return recordsWritten;
+    }
+}

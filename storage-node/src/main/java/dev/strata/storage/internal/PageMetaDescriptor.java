@@ -1,0 +1,58 @@
+package dev.strata.storage.internal;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Layout of one 16-byte slot of {@code pages.meta}; slot {@code p} sits at offset {@code p * 16} and describes the
+ * page whose head is 4 KiB slot {@code p} of {@code pages.dat}. Little endian. Slots covered by a multi-slot page
+ * but not its head stay zero. A slot never written reads as all zeros (lsn 0, not allocated).
+ *
+ * <pre>
+ *   0                   1                   2                   3
+ *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *  +---------------------------------------------------------------+
+ *  |                           LSN (u64)                           |  0
+ *  |                                                               |
+ *  +---------------------------------------------------------------+
+ *  |                     CRC32C of image (u32)                     |  8
+ *  +---------------+---------------+-------------------------------+
+ *  | sizeClass (u8)|  flags (u8)   |        reserved (u16)         | 12
+ *  +---------------+---------------+-------------------------------+
+ *  flags bit 0: allocated (this slot is the head of a live page)
+ * </pre>
+ */
+public final class PageMetaDescriptor {
+    public static final int LSN_OFFSET = 0;
+    public static final int CRC_OFFSET = 8;
+    public static final int SIZE_CLASS_OFFSET = 12;
+    public static final int FLAGS_OFFSET = 13;
+    public static final int LENGTH = 16;
+    public static final byte FLAG_ALLOCATED = 1;
+
+    private PageMetaDescriptor() {}
+
+    /** Writes one slot at {@code at} of a little-endian buffer. */
+    public static void encode(ByteBuffer dst, int at, long lsn, int crc, int sizeClass, boolean allocated) {
+        dst.putLong(at + LSN_OFFSET, lsn);
+        dst.putInt(at + CRC_OFFSET, crc);
+        dst.put(at + SIZE_CLASS_OFFSET, (byte) sizeClass);
+        dst.put(at + FLAGS_OFFSET, allocated ? FLAG_ALLOCATED : 0);
+        dst.putShort(at + FLAGS_OFFSET + 1, (short) 0);
+    }
+
+    public static long lsn(ByteBuffer src, int at) {
+        return src.getLong(at + LSN_OFFSET);
+    }
+
+    public static int crc(ByteBuffer src, int at) {
+        return src.getInt(at + CRC_OFFSET);
+    }
+
+    public static int sizeClass(ByteBuffer src, int at) {
+        return src.get(at + SIZE_CLASS_OFFSET) & 0xFF;
+    }
+
+    public static boolean allocated(ByteBuffer src, int at) {
+        return (src.get(at + FLAGS_OFFSET) & FLAG_ALLOCATED) != 0;
+    }
+}

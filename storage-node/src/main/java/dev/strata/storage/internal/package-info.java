@@ -1,0 +1,6 @@
+/**
+ * Implementation of the durable local engine: the log record frame layout, segment reading and naming, log
+ * recovery, the group-commit writer, the page-file metadata and double-write-buffer layouts. Only
+ * {@code dev.strata.storage} may use these classes; other modules must not.
+ */
+package dev.strata.storage.internal;
