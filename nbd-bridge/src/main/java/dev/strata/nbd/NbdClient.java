@@ -1,0 +1,193 @@
+package dev.strata.nbd;
+
+import static dev.strata.nbd.internal.Proto.*;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A small blocking NBD client (fixed newstyle, NBD_OPT_GO, simple replies, one request at a time).
+ * Used for {@code nbd list}, for tests and for tools; real workloads use qemu/libnbd clients.
+ * Not thread-safe.
+ */
+public final class NbdClient implements AutoCloseable {
+    private final Socket socket;
+    private final DataInputStream in;
+    private final DataOutputStream out;
+    private long size;
+    private int transmissionFlags;
+    private long nextCookie = 1;
+
+    private NbdClient(Socket socket) throws IOException {
+        this.socket = socket;
+        socket.setTcpNoDelay(true);
+        this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
+        this.out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
+        if (in.readLong() != NBDMAGIC || in.readLong() != IHAVEOPT) {
+            throw new IOException("not a fixed-newstyle NBD server");
+        }
+        in.readUnsignedShort();
+        out.writeInt(C_FLAG_FIXED_NEWSTYLE | C_FLAG_NO_ZEROES);
+    }
+
+    /** Connects and selects {@code export} with NBD_OPT_GO. */
+    public static NbdClient connect(String host, int port, String export) throws IOException {
+        Socket s = new Socket();
+        try {
+            s.connect(new InetSocketAddress(host, port), 10_000);
+            NbdClient c = new NbdClient(s);
+            byte[] name = export.getBytes(StandardCharsets.UTF_8);
+            c.option(OPT_GO, ByteBuffer.allocate(6 + name.length).putInt(name.length).put(name).putShort((short) 0).array());
+            while (true) {
+                OptionReply r = c.optionReply();
+                if (r.type == REP_INFO && r.data.length >= 12 && ByteBuffer.wrap(r.data).getShort() == INFO_EXPORT) {
+                    ByteBuffer b = ByteBuffer.wrap(r.data, 2, 10);
+                    c.size = b.getLong();
+                    c.transmissionFlags = Short.toUnsignedInt(b.getShort());
+                } else if (r.type == REP_ACK) {
+                    return c;
+                } else if (r.type < 0) {
+                    throw new IOException("GO refused: " + new String(r.data, StandardCharsets.UTF_8));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /** Names of the exports a server lists, each as "name\tdescription". */
+    public static List<String> list(String host, int port) throws IOException {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress(host, port), 10_000);
+            NbdClient c = new NbdClient(s);
+            c.option(OPT_LIST, new byte[0]);
+            List<String> names = new ArrayList<>();
+            while (true) {
+                OptionReply r = c.optionReply();
+                if (r.type == REP_SERVER) {
+                    ByteBuffer b = ByteBuffer.wrap(r.data);
+                    int n = b.getInt();
+                    String name = new String(r.data, 4, n, StandardCharsets.UTF_8);
+                    String desc = new String(r.data, 4 + n, r.data.length - 4 - n, StandardCharsets.UTF_8);
+                    names.add(desc.isEmpty() ? name : name + "\t" + desc);
+                } else if (r.type == REP_ACK) {
+                    c.option(OPT_ABORT, new byte[0]);
+                    return names;
+                } else {
+                    throw new IOException("LIST refused: type " + Integer.toHexString(r.type));
+                }
+            }
+        }
+    }
+
+    private record OptionReply(int type, byte[] data) {}
+
+    private void option(int option, byte[] data) throws IOException {
+        out.writeLong(IHAVEOPT);
+        out.writeInt(option);
+        out.writeInt(data.length);
+        out.write(data);
+        out.flush();
+    }
+
+    private OptionReply optionReply() throws IOException {
+        if (in.readLong() != OPT_REPLY_MAGIC) {
+            throw new IOException("bad option reply magic");
+        }
+        in.readInt();
+        int type = in.readInt();
+        int len = in.readInt();
+        if (len < 0 || len > MAX_OPTION_LENGTH) {
+            throw new IOException("option reply too long: " + len);
+        }
+        byte[] data = new byte[len];
+        in.readFully(data);
+        return new OptionReply(type, data);
+    }
+
+    public long size() {
+        return size;
+    }
+
+    public int transmissionFlags() {
+        return transmissionFlags;
+    }
+
+    /** Sends one request and waits for its reply; returns the NBD error (0 = ok). READ data goes to {@code readInto}. */
+    public int request(int type, int flags, long offset, int length, byte[] payload, byte[] readInto)
+            throws IOException {
+        long cookie = nextCookie++;
+        out.writeInt(REQUEST_MAGIC);
+        out.writeShort(flags);
+        out.writeShort(type);
+        out.writeLong(cookie);
+        out.writeLong(offset);
+        out.writeInt(length);
+        if (payload != null) {
+            out.write(payload);
+        }
+        out.flush();
+        if (type == CMD_DISC) {
+            return 0;
+        }
+        if (in.readInt() != SIMPLE_REPLY_MAGIC) {
+            throw new IOException("bad reply magic");
+        }
+        int error = in.readInt();
+        if (in.readLong() != cookie) {
+            throw new IOException("reply cookie mismatch");
+        }
+        if (error == 0 && type == CMD_READ) {
+            in.readFully(readInto, 0, length);
+        }
+        return error;
+    }
+
+    public byte[] read(long offset, int length) throws IOException {
+        byte[] b = new byte[length];
+        int err = request(CMD_READ, 0, offset, length, null, b);
+        if (err != 0) {
+            throw new NbdException(err, "read failed");
+        }
+        return b;
+    }
+
+    public void write(long offset, byte[] data, boolean fua) throws IOException {
+        int err = request(CMD_WRITE, fua ? CMD_FLAG_FUA : 0, offset, data.length, data, null);
+        if (err != 0) {
+            throw new NbdException(err, "write failed");
+        }
+    }
+
+    public void flush() throws IOException {
+        int err = request(CMD_FLUSH, 0, 0, 0, null, null);
+        if (err != 0) {
+            throw new NbdException(err, "flush failed");
+        }
+    }
+
+    /** Sends NBD_CMD_DISC and closes. Idempotent. */
+    @Override
+    public void close() throws IOException {
+        if (socket.isClosed()) {
+            return;
+        }
+        try {
+            request(CMD_DISC, 0, 0, 0, null, null);
+        } catch (IOException ignored) {
+            // the server may already be gone
+        } finally {
+            socket.close();
+        }
+    }
+}

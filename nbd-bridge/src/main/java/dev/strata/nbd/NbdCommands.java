@@ -1,0 +1,111 @@
+package dev.strata.nbd;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+
+/**
+ * Picocli-free entry points for the {@code strata} CLI: {@code nbd serve}, {@code nbd list},
+ * {@code mount}. Each static method does the work and returns; {@link #main} parses plain
+ * {@code --key value} arguments for use without the CLI.
+ */
+public final class NbdCommands {
+    private NbdCommands() {}
+
+    /** Options of {@code nbd serve}. */
+    public record ServeOptions(String backend, String bind, int port, String exportName, boolean readOnly,
+                               Path tlsKeystore, String tlsPassword, boolean tlsRequired) {}
+
+    /** A running export: the server and its backend, closed together (server first). */
+    public record Served(NbdServer server, Backend backend) implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
+            server.close();
+            backend.close();
+        }
+    }
+
+    /** Opens the backend and starts serving it; returns at once. */
+    public static Served serve(ServeOptions o) throws IOException {
+        Backend backend = Backends.open(o.backend(), o.readOnly());
+        try {
+            SSLContext tls = o.tlsKeystore() == null ? null : sslContext(o.tlsKeystore(), o.tlsPassword());
+            NbdServer server = NbdServer.start(InetAddress.getByName(o.bind()), o.port(),
+                    List.of(new Export(o.exportName(), o.backend(), backend, o.readOnly())), tls, o.tlsRequired());
+            return new Served(server, backend);
+        } catch (IOException | RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+    }
+
+    /** Export names (and descriptions) of a server, by NBD_OPT_LIST. */
+    public static List<String> list(String host, int port) throws IOException {
+        return NbdClient.list(host, port);
+    }
+
+    /** A server-side TLS context from a PKCS#12 key store. */
+    public static SSLContext sslContext(Path keystore, String password) throws IOException {
+        try (InputStream in = Files.newInputStream(keystore)) {
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            ks.load(in, password.toCharArray());
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, password.toCharArray());
+            SSLContext ctx = SSLContext.getInstance("TLSv1.3");
+            ctx.init(kmf.getKeyManagers(), null, null);
+            return ctx;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException("cannot load TLS key store " + keystore, e);
+        }
+    }
+
+    /**
+     * {@code serve --backend SPEC [--bind ADDR] [--port N] [--name NAME] [--read-only]
+     * [--tls-keystore P12 --tls-password PW [--tls-required]]}, {@code list HOST [PORT]},
+     * {@code mount --remote SPEC --dir DIR [--managed] [--chunk SIZE] [--workers N]}.
+     */
+    public static void main(String[] args) throws Exception {
+        if (args.length == 0) {
+            System.err.println("usage: serve|list|mount ...");
+            System.exit(2);
+        }
+        List<String> rest = new ArrayList<>(Arrays.asList(args).subList(1, args.length));
+        switch (args[0]) {
+            case "serve" -> {
+                ServeOptions o = new ServeOptions(opt(rest, "--backend", "memory:1G"), opt(rest, "--bind", "127.0.0.1"),
+                        Integer.parseInt(opt(rest, "--port", "10809")), opt(rest, "--name", ""),
+                        rest.contains("--read-only"),
+                        rest.contains("--tls-keystore") ? Path.of(opt(rest, "--tls-keystore", null)) : null,
+                        opt(rest, "--tls-password", ""), rest.contains("--tls-required"));
+                try (Served s = serve(o)) {
+                    System.out.println("nbd://" + o.bind() + ":" + s.server().port() + "/" + o.exportName());
+                    System.out.flush();
+                    CountDownLatch forever = new CountDownLatch(1);
+                    Runtime.getRuntime().addShutdownHook(new Thread(forever::countDown));
+                    forever.await();
+                }
+            }
+            case "list" -> list(rest.get(0), rest.size() > 1 ? Integer.parseInt(rest.get(1)) : 10809)
+                    .forEach(System.out::println);
+            case "mount" -> MountCommand.run(rest);
+            default -> {
+                System.err.println("unknown command " + args[0]);
+                System.exit(2);
+            }
+        }
+    }
+
+    static String opt(List<String> args, String name, String dflt) {
+        int i = args.indexOf(name);
+        return i >= 0 && i + 1 < args.size() ? args.get(i + 1) : dflt;
+    }
+}

@@ -1,0 +1,269 @@
+package dev.strata.nbd.internal;
+
+import static dev.strata.nbd.internal.Proto.*;
+
+import dev.strata.nbd.Backend;
+import dev.strata.nbd.NbdException;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Transmission phase of one connection. The calling (reader) thread parses request headers, checks
+ * every field, reads write payloads (only after the length passed the checks and the connection's
+ * in-flight byte budget admitted it) and hands each request to {@code workers}; replies go out
+ * through a {@link ReplyWriter} in completion order, matched by cookie. Many requests are in flight
+ * at once; the in-flight budget bounds the memory a client can make the server hold.
+ *
+ * <p>Bad requests get an error reply and the connection goes on; a bad magic, a truncated frame
+ * or an oversized write payload that cannot be skipped cheaply closes this connection only.
+ */
+public final class Transmission {
+    /** In-flight budget per connection in 4 KiB units (64 MiB); a max-size request always fits. */
+    private static final int BUDGET_UNITS = 16384;
+    /** Largest oversized write payload that is read and discarded rather than closing the connection. */
+    private static final long MAX_DISCARD = 64L << 20;
+
+    private final Wire wire;
+    private final Session session;
+    private final Backend backend;
+    private final Executor workers;
+    private final ReplyWriter writer;
+    private final Semaphore budget = new Semaphore(BUDGET_UNITS);
+    private final AtomicLong requests;
+
+    public Transmission(Wire wire, Session session, Executor workers, AtomicLong requests) {
+        this.wire = wire;
+        this.session = session;
+        this.backend = session.export().backend();
+        this.workers = workers;
+        this.requests = requests;
+        this.writer = new ReplyWriter(wire.out(), wire::close);
+    }
+
+    /** Serves until DISC, EOF or a fatal framing error; returns after in-flight requests finished. */
+    public void run() throws IOException {
+        DataInputStream in = wire.in();
+        byte[] header = new byte[28];
+        try {
+            while (true) {
+                try {
+                    in.readFully(header);
+                } catch (EOFException e) {
+                    return;
+                }
+                ByteBuffer h = ByteBuffer.wrap(header);
+                if (h.getInt() != REQUEST_MAGIC) {
+                    return;
+                }
+                int flags = Short.toUnsignedInt(h.getShort());
+                int type = Short.toUnsignedInt(h.getShort());
+                long cookie = h.getLong();
+                long offset = h.getLong();
+                long length = Integer.toUnsignedLong(h.getInt());
+                requests.incrementAndGet();
+                if (type == CMD_DISC) {
+                    return;
+                }
+                if (!request(flags, type, cookie, offset, length)) {
+                    return;
+                }
+            }
+        } finally {
+            budget.acquireUninterruptibly(BUDGET_UNITS); // wait for in-flight replies
+            budget.release(BUDGET_UNITS);
+        }
+    }
+
+    /** Validates and dispatches one request; false closes the connection. */
+    private boolean request(int flags, int type, long cookie, long offset, long length) throws IOException {
+        boolean write = type == CMD_WRITE;
+        int error = validate(flags, type, offset, length);
+        if (error != 0) {
+            if (write) {
+                if (length > MAX_DISCARD) {
+                    return false;
+                }
+                wire.skip(length);
+            }
+            replyError(cookie, error, "invalid request");
+            return true;
+        }
+        int units = (int) Math.max(1, (Math.min(length, Handshake.MAX_BLOCK) + 4095) >>> 12);
+        budget.acquireUninterruptibly(units);
+        byte[] payload = null;
+        if (write) {
+            payload = new byte[(int) length];
+            try {
+                wire.in().readFully(payload);
+            } catch (IOException e) {
+                budget.release(units);
+                throw e;
+            }
+        }
+        byte[] data = payload;
+        workers.execute(() -> {
+            try {
+                serve(flags, type, cookie, offset, length, data);
+            } catch (NbdException e) {
+                replyError(cookie, e.errno(), e.getMessage());
+            } catch (IOException | RuntimeException e) {
+                replyError(cookie, EIO, String.valueOf(e.getMessage()));
+            } finally {
+                budget.release(units);
+            }
+        });
+        return true;
+    }
+
+    private int validate(int flags, int type, long offset, long length) {
+        if ((flags & ~CMD_FLAGS_KNOWN) != 0) {
+            return EINVAL;
+        }
+        long size = backend.size();
+        boolean inBounds = offset >= 0 && length <= size && offset <= size - length;
+        switch (type) {
+            case CMD_READ -> {
+                if (length > Handshake.MAX_BLOCK) {
+                    return session.structuredReplies() ? EOVERFLOW : EINVAL;
+                }
+                return length == 0 || !inBounds ? EINVAL : 0;
+            }
+            case CMD_WRITE, CMD_TRIM, CMD_WRITE_ZEROES -> {
+                if (type == CMD_WRITE && length > Handshake.MAX_BLOCK) {
+                    return EINVAL;
+                }
+                if (session.export().readOnly()) {
+                    return EPERM;
+                }
+                if ((flags & CMD_FLAG_FAST_ZERO) != 0 && type != CMD_WRITE_ZEROES) {
+                    return EINVAL;
+                }
+                return inBounds ? 0 : ENOSPC;
+            }
+            case CMD_FLUSH -> {
+                return offset == 0 && length == 0 ? 0 : EINVAL;
+            }
+            case CMD_CACHE -> {
+                return inBounds ? 0 : EINVAL;
+            }
+            case CMD_BLOCK_STATUS -> {
+                return session.baseAllocation() && length > 0 && inBounds ? 0 : EINVAL;
+            }
+            default -> {
+                return EINVAL;
+            }
+        }
+    }
+
+    private void serve(int flags, int type, long cookie, long offset, long length, byte[] payload)
+            throws IOException {
+        boolean fua = (flags & CMD_FLAG_FUA) != 0;
+        switch (type) {
+            case CMD_READ -> read(cookie, offset, (int) length);
+            case CMD_WRITE -> {
+                MemorySegment src = MemorySegment.ofArray(payload);
+                if (fua) {
+                    backend.writeDurable(offset, src);
+                } else {
+                    backend.writeAt(offset, src);
+                }
+                replyOk(cookie);
+            }
+            case CMD_FLUSH -> {
+                backend.sync();
+                replyOk(cookie);
+            }
+            case CMD_TRIM -> {
+                backend.trim(offset, length);
+                if (fua) {
+                    backend.sync();
+                }
+                replyOk(cookie);
+            }
+            case CMD_WRITE_ZEROES -> {
+                if (!backend.zero(offset, length, (flags & CMD_FLAG_FAST_ZERO) != 0)) {
+                    throw new NbdException(ENOTSUP, "fast zero not supported here");
+                }
+                if (fua) {
+                    backend.sync();
+                }
+                replyOk(cookie);
+            }
+            case CMD_CACHE -> {
+                backend.prefetch(offset, length);
+                replyOk(cookie);
+            }
+            case CMD_BLOCK_STATUS -> blockStatus(cookie, offset, length, (flags & CMD_FLAG_REQ_ONE) != 0);
+            default -> throw new NbdException(EINVAL, "unknown command");
+        }
+    }
+
+    private void read(long cookie, long offset, int length) throws IOException {
+        if (session.structuredReplies()) {
+            byte[] buf = new byte[8 + length];
+            ByteBuffer.wrap(buf).putLong(offset);
+            backend.readAt(offset, MemorySegment.ofArray(buf).asSlice(8));
+            writer.send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, buf.length), buf, buf.length);
+        } else {
+            byte[] buf = new byte[length];
+            backend.readAt(offset, MemorySegment.ofArray(buf));
+            writer.send(simpleHeader(cookie, 0), buf, length);
+        }
+    }
+
+    private void blockStatus(long cookie, long offset, long length, boolean one) throws IOException {
+        int maxExtents = one ? 1 : 4096;
+        ByteBuffer extents = ByteBuffer.allocate(4 + 8 * maxExtents);
+        extents.putInt(BASE_ALLOCATION_ID);
+        long[] covered = {0};
+        backend.blockStatus(offset, length, (len, state) -> {
+            long n = Math.min(Math.min(len, length - covered[0]), 0xFFFF_F000L);
+            if (n <= 0 || !extents.hasRemaining()) {
+                return false;
+            }
+            extents.putInt((int) n).putInt(state);
+            covered[0] += n;
+            return covered[0] < length && extents.hasRemaining();
+        });
+        if (covered[0] == 0) {
+            extents.putInt((int) Math.min(length, 0xFFFF_F000L)).putInt(0);
+        }
+        int n = extents.position();
+        writer.send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, n), extents.array(), n);
+    }
+
+    private void replyOk(long cookie) {
+        if (session.structuredReplies()) {
+            writer.send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_NONE, 0), null, 0);
+        } else {
+            writer.send(simpleHeader(cookie, 0), null, 0);
+        }
+    }
+
+    private void replyError(long cookie, int errno, String message) {
+        if (session.structuredReplies()) {
+            byte[] msg = message.getBytes(StandardCharsets.UTF_8);
+            int len = Math.min(msg.length, 1024);
+            byte[] body = ByteBuffer.allocate(6 + len).putInt(errno).putShort((short) len).put(msg, 0, len).array();
+            writer.send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_ERROR, body.length), body, body.length);
+        } else {
+            writer.send(simpleHeader(cookie, errno), null, 0);
+        }
+    }
+
+    private static byte[] simpleHeader(long cookie, int error) {
+        return ByteBuffer.allocate(16).putInt(SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie).array();
+    }
+
+    private static byte[] chunkHeader(long cookie, int flags, int type, int length) {
+        return ByteBuffer.allocate(20).putInt(STRUCTURED_REPLY_MAGIC).putShort((short) flags)
+                .putShort((short) type).putLong(cookie).putInt(length).array();
+    }
+}

@@ -1,0 +1,2 @@
+/** NBD protocol implementation: wire constants, handshake (option haggling), transmission phase, reply writer. */
+package dev.strata.nbd.internal;
