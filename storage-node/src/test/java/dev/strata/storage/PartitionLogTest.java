@@ -1,0 +1,346 @@
+package dev.strata.storage;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.strata.core.CorruptionException;
+import java.io.IOException;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(30)
+class PartitionLogTest {
+    private static final LogConfig SMALL_SEGMENTS = new LogConfig(4096, 1024);
+
+    @TempDir
+    Path dir;
+
+    private static byte[] payload(long i) {
+        return ("record-" + i).getBytes(StandardCharsets.UTF_8);
+    }
+
+    private record Seen(long lsn, long epoch, byte[] payload) {}
+
+    private static List<Seen> replayAll(PartitionLog log, long afterLsn) throws IOException {
+        List<Seen> seen = new ArrayList<>();
+        log.replay(afterLsn, (lsn, epoch, p) -> seen.add(new Seen(lsn, epoch, p.toArray(ValueLayout.JAVA_BYTE))));
+        return seen;
+    }
+
+    private static List<Path> segmentFiles(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(f -> f.toString().endsWith(".log")).sorted().toList();
+        }
+    }
+
+    @Test
+    void appendsAndReplaysInLsnOrder() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            assertEquals(0, log.appendedLsn());
+            assertEquals(1, log.firstLsn());
+            for (long i = 1; i <= 100; i++) {
+                assertEquals(i, log.append(7, payload(i)).join());
+            }
+            assertEquals(100, log.durableLsn());
+            assertEquals(7, log.highestEpoch());
+            List<Seen> seen = replayAll(log, 0);
+            assertEquals(100, seen.size());
+            for (int i = 0; i < 100; i++) {
+                assertEquals(i + 1, seen.get(i).lsn());
+                assertEquals(7, seen.get(i).epoch());
+                assertArrayEquals(payload(i + 1), seen.get(i).payload());
+            }
+            assertEquals(50, replayAll(log, 50).size());
+            assertEquals(51, replayAll(log, 50).getFirst().lsn());
+        }
+    }
+
+    @Test
+    void reopensAfterCloseAndContinuesLsns() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            List<CompletableFuture<Long>> futures = new ArrayList<>();
+            for (long i = 1; i <= 10; i++) {
+                futures.add(log.append(3, payload(i)));
+            }
+            log.close();
+            futures.forEach(f -> assertTrue(f.isDone() && !f.isCompletedExceptionally()));
+            log.close(); // idempotent
+            assertInstanceOf(IllegalStateException.class, cause(log.append(3, payload(11))));
+        }
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            assertEquals(10, log.appendedLsn());
+            assertEquals(10, log.durableLsn());
+            assertEquals(3, log.highestEpoch());
+            assertEquals(11, log.append(3, payload(11)).join());
+            assertEquals(11, replayAll(log, 0).size());
+        }
+    }
+
+    @Test
+    void groupCommitSharesFsyncsAmongConcurrentAppenders() throws Exception {
+        int threads = 16;
+        int perThread = 500;
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults());
+                ExecutorService pool = Executors.newFixedThreadPool(threads)) {
+            CountDownLatch start = new CountDownLatch(1);
+            List<Future<List<Long>>> results = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                results.add(pool.submit(() -> {
+                    start.await();
+                    byte[] record = new byte[100];
+                    List<Long> lsns = new ArrayList<>();
+                    for (int i = 0; i < perThread; i++) {
+                        lsns.add(log.append(1, record).join());
+                    }
+                    return lsns;
+                }));
+            }
+            start.countDown();
+            long[] seen = new long[threads * perThread + 1];
+            for (Future<List<Long>> result : results) {
+                for (long lsn : result.get()) {
+                    seen[(int) lsn]++;
+                }
+            }
+            for (int lsn = 1; lsn < seen.length; lsn++) {
+                assertEquals(1, seen[lsn], "LSN " + lsn + " assigned once");
+            }
+            LogStats stats = log.stats();
+            assertEquals(threads * perThread, stats.durableLsn());
+            assertTrue(stats.fsyncs() < threads * perThread / 2,
+                    "expected grouping, got " + stats.fsyncs() + " fsyncs for " + threads * perThread + " records");
+            assertTrue(stats.averageGroupSize() > 2, "average group " + stats.averageGroupSize());
+            assertEquals(threads * perThread, replayAll(log, 0).size());
+        }
+    }
+
+    @Test
+    void recoveryCutsGarbageAtTheTailAndContinues() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            for (long i = 1; i <= 20; i++) {
+                log.append(1, payload(i));
+            }
+            log.append(1, payload(20)).join();
+        }
+        Path segment = segmentFiles(dir).getLast();
+        long goodSize = Files.size(segment);
+        try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+            ch.write(ByteBuffer.wrap(new byte[] {(byte) 0xde, (byte) 0xad, 0x01, 0x00, 0x00, 0x00, 0x7f, 1, 2, 3}));
+        }
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            assertEquals(goodSize, Files.size(segment));
+            assertEquals(21, log.appendedLsn());
+            assertEquals(22, log.append(1, payload(22)).join());
+            assertEquals(22, replayAll(log, 0).size());
+        }
+    }
+
+    @Test
+    void recoveryCutsATornLastRecord() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            for (long i = 1; i <= 10; i++) {
+                log.append(1, payload(i)).join();
+            }
+        }
+        Path segment = segmentFiles(dir).getLast();
+        long size = Files.size(segment);
+        long lastFrame = 24 + payload(10).length;
+        try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.WRITE)) {
+            ch.truncate(size - 3); // torn in the middle of record 10
+        }
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            assertEquals(size - lastFrame, Files.size(segment));
+            assertEquals(9, log.appendedLsn());
+            assertEquals(10, log.append(1, payload(100)).join());
+            List<Seen> seen = replayAll(log, 8);
+            assertEquals(2, seen.size());
+            assertArrayEquals(payload(100), seen.get(1).payload());
+        }
+    }
+
+    @Test
+    void recoveryDetectsAFlippedBitInTheLastRecord() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            for (long i = 1; i <= 5; i++) {
+                log.append(1, payload(i)).join();
+            }
+        }
+        Path segment = segmentFiles(dir).getLast();
+        flipByte(segment, Files.size(segment) - 1);
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            assertEquals(4, log.appendedLsn());
+        }
+    }
+
+    @Test
+    void corruptionInASealedSegmentIsReported() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+            for (long i = 1; i <= 400; i++) {
+                log.append(1, payload(i));
+            }
+            log.append(1, payload(401)).join();
+        }
+        List<Path> segments = segmentFiles(dir);
+        assertTrue(segments.size() >= 3, "segments: " + segments);
+        flipByte(segments.get(1), 100);
+        CorruptionException e = assertThrows(CorruptionException.class, () -> PartitionLog.open(dir, SMALL_SEGMENTS));
+        assertTrue(e.getMessage().contains(segments.get(1).getFileName().toString()), e.getMessage());
+    }
+
+    @Test
+    void missingMiddleSegmentIsAnLsnGap() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+            for (long i = 1; i <= 400; i++) {
+                log.append(1, payload(i));
+            }
+            log.append(1, payload(401)).join();
+        }
+        Files.delete(segmentFiles(dir).get(1));
+        assertThrows(CorruptionException.class, () -> PartitionLog.open(dir, SMALL_SEGMENTS));
+    }
+
+    @Test
+    void rollsSegmentsAndTrimsOnlySealedOnes() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+            for (long i = 1; i <= 400; i++) {
+                log.append(2, payload(i));
+            }
+            log.append(2, payload(401)).join();
+            List<Path> segments = segmentFiles(dir);
+            assertEquals(segments.size(), log.stats().segments());
+            assertTrue(segments.size() >= 3);
+            for (Path segment : segments) {
+                assertTrue(Files.size(segment) <= SMALL_SEGMENTS.segmentBytes(), segment + " too large");
+            }
+            long secondFirst = Long.parseLong(segments.get(1).getFileName().toString().substring(0, 20));
+            long thirdFirst = Long.parseLong(segments.get(2).getFileName().toString().substring(0, 20));
+
+            log.trim(secondFirst - 2); // first segment still holds secondFirst - 1
+            assertEquals(1, log.firstLsn());
+            log.trim(secondFirst - 1);
+            assertEquals(secondFirst, log.firstLsn());
+            assertEquals(segments.size() - 1, segmentFiles(dir).size());
+            assertThrows(IllegalStateException.class, () -> replayAll(log, 0));
+            assertEquals(401 - thirdFirst + 1, replayAll(log, thirdFirst - 1).size());
+
+            log.trim(Long.MAX_VALUE); // everything but the active segment
+            assertEquals(1, segmentFiles(dir).size());
+            assertEquals(segments.getLast(), segmentFiles(dir).getFirst());
+            assertEquals(402, log.append(2, payload(402)).join());
+        }
+        try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+            assertEquals(402, log.appendedLsn());
+            assertEquals(2, log.highestEpoch());
+            long first = log.firstLsn();
+            assertEquals(402 - first + 1, replayAll(log, first - 1).size());
+        }
+    }
+
+    @Test
+    void fencesStaleEpochs() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            assertEquals(1, log.append(5, payload(1)).join());
+            assertEquals(2, log.append(6, payload(2)).join());
+            StaleEpochException stale = assertInstanceOf(StaleEpochException.class, cause(log.append(5, payload(3))));
+            assertEquals(5, stale.epoch());
+            assertEquals(6, stale.highestEpoch());
+            assertInstanceOf(StaleEpochException.class, cause(log.appendAt(3, 4, payload(3))));
+            assertEquals(2, log.appendedLsn());
+            assertEquals(3, log.append(6, payload(3)).join());
+        }
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            assertEquals(6, log.highestEpoch());
+            assertInstanceOf(StaleEpochException.class, cause(log.append(5, payload(4))));
+        }
+    }
+
+    @Test
+    void replicaAppendsRequireTheNextLsn() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            assertEquals(1, log.appendAt(1, 1, payload(1)).join());
+            LsnGapException gap = assertInstanceOf(LsnGapException.class, cause(log.appendAt(3, 1, payload(3))));
+            assertEquals(2, gap.expectedLsn());
+            assertEquals(3, gap.lsn());
+            assertInstanceOf(LsnGapException.class, cause(log.appendAt(1, 1, payload(1))));
+            assertEquals(2, log.appendAt(2, 2, payload(2)).join());
+            assertEquals(2, log.durableLsn());
+            assertEquals(List.of(1L, 2L), replayAll(log, 0).stream().map(Seen::lsn).toList());
+        }
+    }
+
+    @Test
+    void rejectsOversizedRecordsImmediately() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, new LogConfig(1 << 20, 100))) {
+            assertThrows(IllegalArgumentException.class, () -> log.append(1, new byte[101]));
+            assertThrows(IllegalArgumentException.class, () -> log.appendAt(1, 1, new byte[101]));
+            assertEquals(0, log.appendedLsn());
+            assertEquals(1, log.append(1, new byte[100]).join());
+            assertEquals(1, log.append(1, new byte[0]).join() - 1);
+        }
+    }
+
+    @Test
+    void recordLargerThanASegmentGetsItsOwn() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, new LogConfig(4096, 64 << 10))) {
+            log.append(1, new byte[10]).join();
+            log.append(1, new byte[10_000]).join();
+            log.append(1, new byte[10]).join();
+            assertEquals(3, segmentFiles(dir).size());
+            assertEquals(10_000, replayAll(log, 1).getFirst().payload().length);
+        }
+    }
+
+    @Test
+    void validatesConfig() {
+        assertThrows(IllegalArgumentException.class, () -> new LogConfig(100, 10));
+        assertThrows(IllegalArgumentException.class, () -> new LogConfig(1 << 20, -1));
+        assertEquals(new LogConfig(64L << 20, 16 << 20), LogConfig.defaults());
+    }
+
+    @Test
+    void writerThreadIsNamedForTheLog() throws IOException {
+        Path logDir = dir.resolve("p7");
+        try (PartitionLog log = PartitionLog.open(logDir, LogConfig.defaults())) {
+            log.append(1, payload(1)).join();
+            assertTrue(Thread.getAllStackTraces().keySet().stream()
+                    .anyMatch(t -> t.getName().equals("strata-log-writer-p7")));
+        }
+        assertTrue(Thread.getAllStackTraces().keySet().stream()
+                .noneMatch(t -> t.getName().equals("strata-log-writer-p7") && t.isAlive()), "writer stopped on close");
+    }
+
+    private static Throwable cause(CompletableFuture<Long> future) {
+        CompletionException e = assertThrows(CompletionException.class, future::join);
+        return e.getCause();
+    }
+
+    private static void flipByte(Path file, long offset) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            ch.read(b, offset);
+            b.put(0, (byte) (b.get(0) ^ 0x40));
+            b.rewind();
+            ch.write(b, offset);
+        }
+    }
+}
