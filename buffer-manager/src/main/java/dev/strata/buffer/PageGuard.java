@@ -26,6 +26,11 @@ public final class PageGuard implements AutoCloseable {
         return exclusive;
     }
 
+    /** True once {@link #close()} released the latch. */
+    public boolean isReleased() {
+        return released;
+    }
+
     /** The page's bytes; valid only until {@link #close()}. Writable only under an exclusive guard. */
     public MemorySegment segment() {
         if (released) {

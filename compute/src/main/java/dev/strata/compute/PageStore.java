@@ -1,0 +1,622 @@
+package dev.strata.compute;
+
+import dev.strata.buffer.BufferPool;
+import dev.strata.buffer.BufferPoolConfig;
+import dev.strata.buffer.OptimisticRead;
+import dev.strata.compute.internal.FileTier;
+import dev.strata.core.BatchFormat;
+import dev.strata.core.ByteSize;
+import dev.strata.core.CorruptionException;
+import dev.strata.core.PageId;
+import dev.strata.core.PageSize;
+import dev.strata.core.StrataException;
+import dev.strata.storage.Checkpoint;
+import dev.strata.storage.LogConfig;
+import dev.strata.storage.PageFile;
+import dev.strata.storage.PartitionLog;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The embedded page store: a buffer pool over a local page file, with every change logged in a
+ * write-ahead log (group commit, fsync) before it is acknowledged. Pages survive close, reopen and
+ * crashes: on open the store replays the log from the newest checkpoint onto the page file.
+ *
+ * <pre>{@code
+ * try (PageStore store = PageStore.open(dir)) {
+ *     long page;
+ *     try (WriteBatch batch = store.newBatch()) {
+ *         page = batch.allocate(4096);
+ *         try (PageHandle h = store.fixExclusive(page)) {
+ *             batch.write(h, 0, "hello".getBytes());
+ *         }
+ *         batch.commit();                       // durable on return
+ *     }
+ *     try (PageHandle h = store.fixShared(page)) { ... h.segment() ... }
+ *     long v = store.readOptimistic(page, seg -> seg.get(JAVA_LONG, 0));
+ * }
+ * }</pre>
+ *
+ * Thread-safe. One process may open a directory at a time (a lock file enforces it).
+ */
+public final class PageStore implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(PageStore.class.getName());
+    private static final long CLOSE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    enum Lifecycle { OPEN, CLOSING, CLOSED }
+
+    private final Path dir;
+    private final PageStoreConfig config;
+    private final FileChannel lockChannel;
+    private final FileLock dirLock;
+    private final PageFile pageFile;
+    private final BufferPool pool;
+    private final PartitionLog log;
+    private final long epoch;
+    private final long capacityPages;
+    private final AtomicLongArray allocatedBits;
+    private final AtomicLong nextPageNo;
+    private final ConcurrentHashMap<Long, WriteBatch> owners = new ConcurrentHashMap<>();
+    private final ReentrantLock checkpointLock = new ReentrantLock();
+    private final ScheduledExecutorService checkpointer;
+    private final AtomicBoolean checkpointQueued = new AtomicBoolean();
+    private final AtomicLong logBytesSinceCheckpoint = new AtomicLong();
+    private final LongAdder active = new LongAdder();
+    private final LongAdder commits = new LongAdder();
+    private final AtomicLong inflight = new AtomicLong();
+    private final java.util.TreeSet<Long> appliedOutOfOrder = new java.util.TreeSet<>();
+    private long appliedLsn;
+    private volatile long checkpointLsn;
+    private volatile long checkpoints;
+    private volatile Lifecycle lifecycle = Lifecycle.OPEN;
+    private volatile Throwable failure;
+
+    private PageStore(Path dir, PageStoreConfig config) throws IOException {
+        this.dir = dir;
+        this.config = config;
+        BufferPoolConfig poolConfig = BufferPoolConfig.of(config.poolBytes(), config.capacityBytes());
+        this.capacityPages = poolConfig.capacityPages();
+        Files.createDirectories(dir);
+        this.lockChannel = FileChannel.open(dir.resolve("LOCK"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            lock = lockChannel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        }
+        if (lock == null) {
+            lockChannel.close();
+            throw new StrataException("store directory " + dir + " is already open (by this or another process)");
+        }
+        this.dirLock = lock;
+        PageFile pf = null;
+        BufferPool bp = null;
+        PartitionLog pl = null;
+        try {
+            pf = PageFile.open(dir.resolve("pages"));
+            Checkpoint ckpt = Checkpoint.read(dir).orElse(new Checkpoint(0, 0, 0));
+            bp = BufferPool.create(poolConfig, new FileTier(pf));
+            this.allocatedBits = new AtomicLongArray((int) ((capacityPages + 63) / 64));
+            this.nextPageNo = new AtomicLong(ckpt.nextPageNo());
+            BufferPool pool0 = bp;
+            pf.forEachAllocated(m -> {
+                checkFits(m.pageNo(), m.sizeClass());
+                pool0.defineSizeClass(m.pageNo(), m.sizeClass());
+                setAllocated(m.pageNo(), true);
+                nextPageNo.accumulateAndGet(m.pageNo() + PageSize.slots(m.sizeClass()), Math::max);
+            });
+            pl = PartitionLog.open(dir.resolve("log"), new LogConfig(config.segmentBytes(),
+                    (int) Math.min(config.segmentBytes() / 2, 64L << 20)));
+            this.pageFile = pf;
+            this.pool = bp;
+            this.log = pl;
+            this.checkpointLsn = ckpt.lsn();
+            replay(ckpt.lsn());
+            this.appliedLsn = log.durableLsn();
+            this.epoch = Math.max(1, Math.max(ckpt.epoch(), log.highestEpoch()));
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(pl);
+            closeQuietly(bp);
+            closeQuietly(pf);
+            dirLock.release();
+            lockChannel.close();
+            throw e;
+        }
+        this.checkpointer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "strata-checkpoint-p" + config.partition());
+            t.setDaemon(true);
+            return t;
+        });
+        long every = config.checkpointInterval().toMillis();
+        if (every > 0) {
+            checkpointer.scheduleWithFixedDelay(this::backgroundCheckpoint, every, every, TimeUnit.MILLISECONDS);
+        }
+        LOG.log(System.Logger.Level.INFO, "opened page store {0} (partition {1}): {2}; durable LSN {3}, "
+                + "checkpoint LSN {4}, {5} pages allocated", dir, config.partition(), config, log.durableLsn(),
+                checkpointLsn, allocatedCount());
+    }
+
+    /** Opens (creating if absent) the store in {@code dir} with default configuration. */
+    public static PageStore open(Path dir) {
+        return open(dir, PageStoreConfig.defaults());
+    }
+
+    /** Opens (creating if absent) the store in {@code dir}, recovering it from its log. */
+    public static PageStore open(Path dir, PageStoreConfig config) {
+        try {
+            return new PageStore(dir, config);
+        } catch (IOException e) {
+            throw new UncheckedIOException("opening page store " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public PageStoreConfig config() {
+        return config;
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    // ------------------------------------------------------------------ pages
+
+    public WriteBatch newBatch() {
+        checkUsable();
+        return new WriteBatch(this);
+    }
+
+    /** Allocates one zeroed page of {@code pageBytes} in a batch of its own; durable on return. */
+    public long allocate(int pageBytes) {
+        try (WriteBatch b = newBatch()) {
+            long id = b.allocate(pageBytes);
+            b.commit();
+            return id;
+        }
+    }
+
+    public PageHandle fixShared(long pageId) {
+        long pageNo = enter(pageId);
+        try {
+            return new PageHandle(this, pageId, pool.fixShared(pageNo), active::decrement);
+        } catch (RuntimeException e) {
+            active.decrement();
+            throw e;
+        }
+    }
+
+    public PageHandle fixExclusive(long pageId) {
+        long pageNo = enter(pageId);
+        try {
+            return new PageHandle(this, pageId, pool.fixExclusive(pageNo), active::decrement);
+        } catch (RuntimeException e) {
+            active.decrement();
+            throw e;
+        }
+    }
+
+    /** Runs {@code read} under an optimistic latch, re-running it until it saw a consistent page. */
+    public <R> R readOptimistic(long pageId, OptimisticRead<R> read) {
+        long pageNo = enter(pageId);
+        try {
+            return pool.readOptimistic(pageNo, read);
+        } finally {
+            active.decrement();
+        }
+    }
+
+    /** The size in bytes of an allocated page. */
+    public int pageSize(long pageId) {
+        return PageSize.bytes(pool.sizeClass(checkPage(pageId)));
+    }
+
+    public boolean isAllocated(long pageId) {
+        long pageNo = PageId.pageNumber(pageId);
+        return PageId.partition(pageId) == config.partition() && pageNo < capacityPages && allocated(pageNo);
+    }
+
+    private long enter(long pageId) {
+        active.increment();
+        try {
+            checkUsable();
+            return checkPage(pageId);
+        } catch (RuntimeException e) {
+            active.decrement();
+            throw e;
+        }
+    }
+
+    private long checkPage(long pageId) {
+        int partition = PageId.partition(pageId);
+        long pageNo = PageId.pageNumber(pageId);
+        if (partition != config.partition()) {
+            throw new IllegalArgumentException("page " + PageId.toString(pageId) + " belongs to partition " + partition
+                    + "; this store holds partition " + config.partition());
+        }
+        if (pageNo >= capacityPages || !allocated(pageNo)) {
+            throw new IllegalArgumentException("page " + PageId.toString(pageId) + " was never allocated");
+        }
+        return pageNo;
+    }
+
+    private void checkUsable() {
+        Throwable f = failure;
+        if (f != null) {
+            throw new PageStoreClosedException("page store " + dir + " is out of service after a failed log write: "
+                    + f.getMessage() + " (close and reopen it to recover)", f);
+        }
+        if (lifecycle != Lifecycle.OPEN) {
+            throw new PageStoreClosedException("page store " + dir + " is closed");
+        }
+    }
+
+    long pageId(long pageNo) {
+        return PageId.of(config.partition(), pageNo);
+    }
+
+    // ------------------------------------------------------------------ batches (package-private, for WriteBatch)
+
+    long allocateSlot(int sizeClass, WriteBatch batch) {
+        checkUsable();
+        int slots = PageSize.slots(sizeClass);
+        long pageNo = nextPageNo.getAndAdd(slots);
+        if (pageNo + slots > capacityPages) {
+            nextPageNo.getAndAdd(-slots);
+            throw new StrataException("page store " + dir + " is full: its page space of "
+                    + ByteSize.format(config.capacityBytes()) + " is used up (raise strata.store.capacity)");
+        }
+        pool.defineSizeClass(pageNo, sizeClass);
+        setAllocated(pageNo, true);
+        owners.put(pageNo, batch);
+        pool.pin(pageNo);
+        return pageNo;
+    }
+
+    /** Called with the page latched exclusively by the batch's writer. */
+    void claimPage(long pageNo, WriteBatch batch) {
+        WriteBatch owner = owners.putIfAbsent(pageNo, batch);
+        if (owner != null && owner != batch) {
+            throw new IllegalStateException("page " + PageId.toString(pageId(pageNo))
+                    + " has uncommitted changes of another open write batch; commit or close that batch first");
+        }
+        pool.pin(pageNo);
+    }
+
+    CompletableFuture<Long> commit(WriteBatch batch) {
+        checkUsable();
+        for (long p : batch.pages()) {
+            owners.remove(p, batch);
+        }
+        if (batch.isEmpty()) {
+            return CompletableFuture.completedFuture(log.durableLsn());
+        }
+        byte[] payload = batch.payload();
+        List<Long> pages = List.copyOf(batch.pages());
+        inflight.incrementAndGet();
+        CompletableFuture<Long> appended;
+        try {
+            appended = log.append(epoch, payload);
+        } catch (RuntimeException e) {
+            inflight.decrementAndGet();
+            fail(e);
+            throw e;
+        }
+        return appended.handle((lsn, err) -> {
+            try {
+                if (err != null) {
+                    fail(err);
+                    throw new CompletionException(new PageStoreClosedException("commit failed: " + err.getMessage(), err));
+                }
+                for (long p : pages) {
+                    pool.noteCommitted(p, lsn);
+                    pool.unpin(p);
+                }
+                markApplied(lsn);
+                commits.increment();
+                if (logBytesSinceCheckpoint.addAndGet(payload.length) >= config.checkpointLogBytes()
+                        && checkpointQueued.compareAndSet(false, true)) {
+                    checkpointer.execute(this::backgroundCheckpoint);
+                }
+                return lsn;
+            } finally {
+                synchronized (inflight) {
+                    inflight.decrementAndGet();
+                    inflight.notifyAll();
+                }
+            }
+        });
+    }
+
+    long await(CompletableFuture<Long> f) {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StrataException("interrupted while waiting for commit", e);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause() instanceof CompletionException ce && ce.getCause() != null ? ce.getCause() : e.getCause();
+            if (c instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new StrataException("commit failed: " + c.getMessage(), c);
+        }
+    }
+
+    void abort(WriteBatch batch, List<?> undo, List<Long> allocatedPages) {
+        if (lifecycle == Lifecycle.CLOSED) {
+            return;
+        }
+        WriteBatch.restore(this, undo);
+        for (long p : batch.pages()) {
+            owners.remove(p, batch);
+            pool.unpin(p);
+        }
+        for (long p : allocatedPages) {
+            setAllocated(p, false);
+        }
+    }
+
+    void restoreBytes(long pageNo, long offset, byte[] bytes) {
+        pool.lockExclusive(pageNo);
+        try {
+            MemorySegment.copy(MemorySegment.ofArray(bytes), 0, pool.page(pageNo), offset, bytes.length);
+        } finally {
+            pool.unlockExclusive(pageNo);
+        }
+    }
+
+    private synchronized void markApplied(long lsn) {
+        if (lsn == appliedLsn + 1) {
+            appliedLsn = lsn;
+            while (!appliedOutOfOrder.isEmpty() && appliedOutOfOrder.first() == appliedLsn + 1) {
+                appliedLsn = appliedOutOfOrder.pollFirst();
+            }
+        } else if (lsn > appliedLsn) {
+            appliedOutOfOrder.add(lsn);
+        }
+    }
+
+    private synchronized long appliedLsn() {
+        return appliedLsn;
+    }
+
+    private void fail(Throwable t) {
+        if (failure == null) {
+            failure = t;
+            LOG.log(System.Logger.Level.ERROR, "page store " + dir + " partition " + config.partition()
+                    + ": log write failed, store out of service", t);
+        }
+    }
+
+    // ------------------------------------------------------------------ recovery and checkpoints
+
+    private void replay(long afterLsn) throws IOException {
+        long[] current = new long[1];
+        BatchFormat.Visitor visitor = new BatchFormat.Visitor() {
+            @Override
+            public void delta(long pageNo, int offset, MemorySegment bytes) {
+                if (pageNo >= capacityPages || !allocated(pageNo)) {
+                    throw new CorruptionException("log record " + current[0] + " changes page " + pageNo
+                            + " which was never allocated");
+                }
+                pool.lockExclusive(pageNo);
+                try {
+                    MemorySegment page = pool.page(pageNo);
+                    if (offset + bytes.byteSize() > page.byteSize()) {
+                        throw new CorruptionException("log record " + current[0] + " writes past page " + pageNo);
+                    }
+                    if (pool.pageLsn(pageNo) < current[0]) {
+                        MemorySegment.copy(bytes, 0, page, offset, bytes.byteSize());
+                        pool.noteCommitted(pageNo, current[0]);
+                    }
+                } finally {
+                    pool.unlockExclusive(pageNo);
+                }
+            }
+
+            @Override
+            public void alloc(long pageNo, int sizeClass) {
+                checkFits(pageNo, sizeClass);
+                if (!allocated(pageNo)) {
+                    pool.defineSizeClass(pageNo, sizeClass);
+                    setAllocated(pageNo, true);
+                }
+                nextPageNo.accumulateAndGet(pageNo + PageSize.slots(sizeClass), Math::max);
+                pool.lockExclusive(pageNo);
+                try {
+                    if (pool.pageLsn(pageNo) < current[0]) {
+                        pool.noteCommitted(pageNo, current[0]);
+                    }
+                } finally {
+                    pool.unlockExclusive(pageNo);
+                }
+            }
+
+            @Override
+            public void free(long pageNo) {
+                setAllocated(pageNo, false);
+            }
+        };
+        log.replay(afterLsn, (lsn, recordEpoch, payload) -> {
+            current[0] = lsn;
+            BatchFormat.decode(payload, visitor);
+        });
+    }
+
+    private void checkFits(long pageNo, int sizeClass) {
+        if (pageNo + PageSize.slots(sizeClass) > capacityPages) {
+            throw new StrataException("store " + dir + " holds page " + pageNo + " beyond the configured page space of "
+                    + ByteSize.format(config.capacityBytes()) + "; open it with a larger strata.store.capacity");
+        }
+    }
+
+    private void backgroundCheckpoint() {
+        checkpointQueued.set(false);
+        if (lifecycle != Lifecycle.OPEN || failure != null) {
+            return;
+        }
+        try {
+            checkpoint();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "checkpoint of " + dir + " failed; will retry", e);
+        }
+    }
+
+    /**
+     * Writes every dirty page back to the page file, records the LSN up to which the page file holds
+     * every change, and trims the log below it.
+     *
+     * @return the new checkpoint LSN
+     */
+    public long checkpoint() {
+        if (failure != null) {
+            throw new PageStoreClosedException("page store " + dir + " is out of service", failure);
+        }
+        checkpointLock.lock();
+        try {
+            long applied = appliedLsn();
+            logBytesSinceCheckpoint.set(0);
+            pool.writeBackDirty();
+            long minDirty = pool.minDirtyLsn();
+            long lsn = minDirty == Long.MAX_VALUE ? applied : Math.min(applied, minDirty - 1);
+            if (lsn > checkpointLsn) {
+                new Checkpoint(lsn, epoch, nextPageNo.get()).write(dir);
+                checkpointLsn = lsn;
+                checkpoints++;
+                log.trim(lsn);
+            }
+            return checkpointLsn;
+        } catch (IOException e) {
+            throw new UncheckedIOException("checkpoint of " + dir + " failed: " + e.getMessage(), e);
+        } finally {
+            checkpointLock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ bookkeeping
+
+    private boolean allocated(long pageNo) {
+        return (allocatedBits.get((int) (pageNo >>> 6)) & (1L << pageNo)) != 0;
+    }
+
+    private void setAllocated(long pageNo, boolean on) {
+        int i = (int) (pageNo >>> 6);
+        long bit = 1L << pageNo;
+        long cur;
+        do {
+            cur = allocatedBits.get(i);
+        } while (!allocatedBits.compareAndSet(i, cur, on ? cur | bit : cur & ~bit));
+    }
+
+    private long allocatedCount() {
+        long n = 0;
+        for (int i = 0; i < allocatedBits.length(); i++) {
+            n += Long.bitCount(allocatedBits.get(i));
+        }
+        return n;
+    }
+
+    public PageStoreStats stats() {
+        return new PageStoreStats(pool.stats(), log.appendedLsn(), log.durableLsn(), checkpointLsn, checkpoints,
+                commits.sum(), log.stats().fsyncs(), allocatedCount());
+    }
+
+    /**
+     * Waits for commits in flight, checkpoints, and releases files and memory. Open batches are
+     * dropped (their changes were never logged). Idempotent.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (lifecycle != Lifecycle.OPEN) {
+                return;
+            }
+            lifecycle = Lifecycle.CLOSING;
+        }
+        StrataException errors = null;
+        checkpointer.shutdownNow();
+        try {
+            checkpointer.awaitTermination(30, TimeUnit.SECONDS);
+            synchronized (inflight) {
+                long deadline = System.nanoTime() + CLOSE_WAIT_NANOS;
+                while (inflight.get() > 0 && System.nanoTime() < deadline) {
+                    inflight.wait(10);
+                }
+            }
+            long deadline = System.nanoTime() + CLOSE_WAIT_NANOS;
+            while (active.sum() > 0 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+                Thread.yield();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (failure == null) {
+            try {
+                checkpoint();
+            } catch (RuntimeException e) {
+                errors = new StrataException("final checkpoint of " + dir + " failed", e);
+            }
+        }
+        errors = closeCollecting(log, errors);
+        if (active.sum() == 0) {
+            errors = closeCollecting(pool, errors);
+        } else {
+            LOG.log(System.Logger.Level.WARNING, "page store " + dir + " closed with pages still latched; "
+                    + "keeping its memory mapped");
+        }
+        errors = closeCollecting(pageFile, errors);
+        try {
+            dirLock.release();
+            lockChannel.close();
+        } catch (IOException e) {
+            errors = errors == null ? new StrataException("releasing lock of " + dir, e) : errors;
+        }
+        lifecycle = Lifecycle.CLOSED;
+        if (errors != null) {
+            throw errors;
+        }
+    }
+
+    private static StrataException closeCollecting(AutoCloseable c, StrataException errors) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            if (errors == null) {
+                errors = new StrataException("closing " + c.getClass().getSimpleName() + " failed", e);
+            } else {
+                errors.addSuppressed(e);
+            }
+        }
+        return errors;
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (Exception ignored) {
+                // already failing; the first error is the one reported
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package dev.strata.compute;
+
+import dev.strata.core.ByteSize;
+import java.time.Duration;
+
+/**
+ * Configuration of an embedded {@link PageStore}. Keys when read from text: {@code strata.store.*}.
+ *
+ * @param poolBytes physical memory of the buffer pool (hot tier)
+ * @param capacityBytes the page space: the most bytes of pages the store can ever hold (virtual only)
+ * @param partition the partition number this store holds (part of every page id)
+ * @param checkpointInterval how often a background checkpoint runs (zero disables the timer)
+ * @param checkpointLogBytes a checkpoint also runs once this much log accumulated since the last
+ * @param segmentBytes size of one log segment file
+ */
+public record PageStoreConfig(long poolBytes, long capacityBytes, int partition, Duration checkpointInterval,
+        long checkpointLogBytes, long segmentBytes) {
+
+    public PageStoreConfig {
+        if (partition < 0 || partition > dev.strata.core.PageId.MAX_PARTITION) {
+            throw new IllegalArgumentException("strata.store.partition out of range: " + partition);
+        }
+        if (checkpointInterval == null || checkpointInterval.isNegative()) {
+            throw new IllegalArgumentException("strata.store.checkpoint-interval must be >= 0");
+        }
+        if (checkpointLogBytes < (1 << 20)) {
+            throw new IllegalArgumentException("strata.store.checkpoint-log-bytes must be at least 1 MiB, got "
+                    + ByteSize.format(checkpointLogBytes));
+        }
+        if (segmentBytes < (1 << 20)) {
+            throw new IllegalArgumentException("strata.store.segment-bytes must be at least 1 MiB, got "
+                    + ByteSize.format(segmentBytes));
+        }
+        // pool and capacity are validated by BufferPoolConfig when the store opens
+    }
+
+    /** 256 MiB pool over a 64 GiB page space, checkpoints every 30 s or 256 MiB of log, 64 MiB segments. */
+    public static PageStoreConfig defaults() {
+        return new PageStoreConfig(256L << 20, 64L << 30, 0, Duration.ofSeconds(30), 256L << 20, 64L << 20);
+    }
+
+    public PageStoreConfig withPool(long bytes) {
+        return new PageStoreConfig(bytes, Math.max(capacityBytes, bytes), partition, checkpointInterval,
+                checkpointLogBytes, segmentBytes);
+    }
+
+    public PageStoreConfig withCapacity(long bytes) {
+        return new PageStoreConfig(poolBytes, bytes, partition, checkpointInterval, checkpointLogBytes, segmentBytes);
+    }
+
+    public PageStoreConfig withCheckpointInterval(Duration interval) {
+        return new PageStoreConfig(poolBytes, capacityBytes, partition, interval, checkpointLogBytes, segmentBytes);
+    }
+
+    public PageStoreConfig withCheckpointLogBytes(long bytes) {
+        return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, bytes, segmentBytes);
+    }
+
+    public PageStoreConfig withSegmentBytes(long bytes) {
+        return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes, bytes);
+    }
+
+    @Override
+    public String toString() {
+        return "strata.store.pool=" + ByteSize.format(poolBytes) + ", capacity=" + ByteSize.format(capacityBytes)
+                + ", partition=" + partition + ", checkpoint-interval=" + checkpointInterval
+                + ", checkpoint-log-bytes=" + ByteSize.format(checkpointLogBytes)
+                + ", segment-bytes=" + ByteSize.format(segmentBytes);
+    }
+}

@@ -1,0 +1,149 @@
+package dev.strata.compute;
+
+import dev.strata.core.BatchFormat;
+import dev.strata.core.PageId;
+import dev.strata.core.PageSize;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Page deltas committed atomically under one LSN. Changes are applied to the cached page at once
+ * (other readers see them: read-uncommitted) and logged at {@link #commit()}; closing a batch that
+ * was not committed aborts it and restores the before-images. While a batch is open, the pages it
+ * changed are pinned (never evicted or written back) and no other open batch may change them.
+ * Not thread-safe: one batch, one thread.
+ *
+ * <pre>
+ * OPEN --commit/commitAsync--> SEALED --log durable--> COMMITTED
+ *   \--close (abort)---------> ABORTED
+ * </pre>
+ */
+public final class WriteBatch implements AutoCloseable {
+    enum State { OPEN, SEALED, ABORTED }
+
+    private record BeforeImage(PageHandle handle, long offset, byte[] bytes) {}
+
+    private final PageStore store;
+    private final BatchFormat.Encoder encoder = new BatchFormat.Encoder();
+    private final Set<Long> pages = new LinkedHashSet<>();
+    private final List<BeforeImage> undo = new ArrayList<>();
+    private final List<Long> allocated = new ArrayList<>();
+    private State state = State.OPEN;
+
+    WriteBatch(PageStore store) {
+        this.store = store;
+    }
+
+    /** Allocates a new, zeroed page of {@code pageBytes} (4 KiB .. 256 KiB, a power of two) in this batch. */
+    public long allocate(int pageBytes) {
+        checkOpen();
+        int sizeClass = PageSize.classOf(pageBytes);
+        long pageNo = store.allocateSlot(sizeClass, this);
+        allocated.add(pageNo);
+        pages.add(pageNo);
+        encoder.alloc(pageNo, sizeClass);
+        return store.pageId(pageNo);
+    }
+
+    /** Writes {@code src} at {@code offset} of the page latched exclusively by {@code page}. */
+    public void write(PageHandle page, long offset, MemorySegment src) {
+        checkOpen();
+        if (page.store() != store) {
+            throw new IllegalArgumentException("page " + PageId.toString(page.pageId()) + " belongs to another store");
+        }
+        if (!page.exclusive()) {
+            throw new IllegalStateException("page " + PageId.toString(page.pageId())
+                    + " is latched shared: writes need fixExclusive");
+        }
+        if (page.released()) {
+            throw new IllegalStateException("page " + PageId.toString(page.pageId()) + " latch already released");
+        }
+        MemorySegment dst = page.writableSegment();
+        long len = src.byteSize();
+        if (offset < 0 || len < 0 || offset + len > dst.byteSize()) {
+            throw new IndexOutOfBoundsException("write [" + offset + ", +" + len + ") outside page "
+                    + PageId.toString(page.pageId()) + " of " + dst.byteSize() + " bytes");
+        }
+        long pageNo = page.pageNo();
+        if (!pages.contains(pageNo)) {
+            store.claimPage(pageNo, this);
+            pages.add(pageNo);
+        }
+        undo.add(new BeforeImage(page, offset, dst.asSlice(offset, len).toArray(ValueLayout.JAVA_BYTE)));
+        encoder.delta(pageNo, (int) offset, src);
+        MemorySegment.copy(src, 0, dst, offset, len);
+    }
+
+    public void write(PageHandle page, long offset, byte[] src) {
+        write(page, offset, MemorySegment.ofArray(src));
+    }
+
+    public void putLong(PageHandle page, long offset, long value) {
+        byte[] b = new byte[8];
+        MemorySegment.ofArray(b).set(ValueLayout.JAVA_LONG_UNALIGNED, 0, value);
+        write(page, offset, b);
+    }
+
+    /** Number of entries (allocations and deltas) in the batch. */
+    public int size() {
+        return encoder.count();
+    }
+
+    /** Logs the batch and waits until it is durable; returns its LSN (0 for an empty batch). */
+    public long commit() {
+        return store.await(commitAsync());
+    }
+
+    /** Logs the batch; the future completes with its LSN once durable. The batch can no longer abort. */
+    public CompletableFuture<Long> commitAsync() {
+        checkOpen();
+        state = State.SEALED;
+        return store.commit(this);
+    }
+
+    byte[] payload() {
+        return encoder.toBytes();
+    }
+
+    Set<Long> pages() {
+        return pages;
+    }
+
+    boolean isEmpty() {
+        return encoder.count() == 0;
+    }
+
+    private void checkOpen() {
+        if (state != State.OPEN) {
+            throw new IllegalStateException("write batch is " + state.name().toLowerCase());
+        }
+    }
+
+    /** Aborts the batch if it was not committed: restores before-images, unpins pages. Idempotent. */
+    @Override
+    public void close() {
+        if (state != State.OPEN) {
+            return;
+        }
+        state = State.ABORTED;
+        store.abort(this, undo, allocated);
+    }
+
+    /** Restores before-images newest first: through the writer's latch if still held, else under a new one. */
+    static void restore(PageStore store, List<?> undoList) {
+        for (int i = undoList.size() - 1; i >= 0; i--) {
+            BeforeImage b = (BeforeImage) undoList.get(i);
+            if (!b.handle().released()) {
+                MemorySegment.copy(MemorySegment.ofArray(b.bytes()), 0, b.handle().writableSegment(), b.offset(),
+                        b.bytes().length);
+            } else {
+                store.restoreBytes(b.handle().pageNo(), b.offset(), b.bytes());
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+package dev.strata.compute;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.strata.core.PageId;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PageStoreTest {
+    @TempDir
+    Path dir;
+
+    private PageStoreConfig small() {
+        return PageStoreConfig.defaults().withPool(4L << 20).withCapacity(256L << 20)
+                .withCheckpointInterval(Duration.ZERO).withSegmentBytes(1L << 20);
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void committedPagesSurviveReopen() {
+        long page;
+        try (PageStore store = PageStore.open(dir, small())) {
+            try (WriteBatch b = store.newBatch()) {
+                page = b.allocate(8192);
+                try (PageHandle h = store.fixExclusive(page)) {
+                    b.write(h, 100, bytes("hello"));
+                    b.putLong(h, 8000, 42L);
+                }
+                assertTrue(b.commit() > 0);
+            }
+        }
+        try (PageStore store = PageStore.open(dir, small())) {
+            assertEquals(8192, store.pageSize(page));
+            try (PageHandle h = store.fixShared(page)) {
+                assertArrayEquals(bytes("hello"), h.read(100, 5));
+                assertEquals(42L, h.getLong(8000));
+                assertEquals(0L, h.getLong(0));
+            }
+            assertEquals(42L, (long) store.readOptimistic(page, s -> s.get(ValueLayout.JAVA_LONG_UNALIGNED, 8000)));
+        }
+    }
+
+    @Test
+    void closingAnUncommittedBatchRestoresBeforeImages() {
+        try (PageStore store = PageStore.open(dir, small())) {
+            long page = store.allocate(4096);
+            try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
+                b.write(h, 0, bytes("committed"));
+                b.commit();
+            }
+            try (WriteBatch b = store.newBatch()) {
+                try (PageHandle h = store.fixExclusive(page)) {
+                    b.write(h, 0, bytes("ABORTED!!"));
+                    b.write(h, 4000, bytes("x"));
+                }
+            }
+            try (PageHandle h = store.fixShared(page)) {
+                assertArrayEquals(bytes("committed"), h.read(0, 9));
+                assertEquals(0, h.read(4000, 1)[0]);
+            }
+            // a page held by an aborted batch is writable by the next one
+            try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
+                b.write(h, 0, bytes("again"));
+                b.commit();
+            }
+        }
+    }
+
+    @Test
+    void misuseGivesClearErrors() {
+        PageStore store = PageStore.open(dir, small());
+        long page = store.allocate(4096);
+        assertThrows(IllegalArgumentException.class, () -> store.fixShared(PageId.of(0, 999)));
+        assertThrows(IllegalArgumentException.class, () -> store.fixShared(PageId.of(7, PageId.pageNumber(page))));
+        try (WriteBatch b = store.newBatch()) {
+            try (PageHandle h = store.fixShared(page)) {
+                assertThrows(IllegalStateException.class, () -> b.write(h, 0, bytes("x")));
+            }
+            try (PageHandle h = store.fixExclusive(page)) {
+                assertThrows(IndexOutOfBoundsException.class, () -> b.write(h, 4095, bytes("xy")));
+                assertThrows(IndexOutOfBoundsException.class, () -> b.write(h, -1, bytes("x")));
+                b.write(h, 0, bytes("a"));
+            }
+            PageHandle released = store.fixExclusive(page);
+            released.close();
+            assertThrows(IllegalStateException.class, () -> b.write(released, 0, bytes("x")));
+            try (WriteBatch other = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
+                assertThrows(IllegalStateException.class, () -> other.write(h, 0, bytes("b")));
+            }
+            b.commit();
+            assertThrows(IllegalStateException.class, b::commit);
+        }
+        assertThrows(IllegalArgumentException.class, () -> store.allocate(1000));
+        store.close();
+        store.close();
+        assertThrows(PageStoreClosedException.class, () -> store.fixShared(page));
+        assertThrows(PageStoreClosedException.class, store::newBatch);
+    }
+
+    @Test
+    void aDirectoryCanBeOpenedOnlyOnce() {
+        try (PageStore store = PageStore.open(dir, small())) {
+            assertThrows(RuntimeException.class, () -> PageStore.open(dir, small()));
+        }
+    }
+
+    @Test
+    void storeLargerThanPoolSurvivesEvictionCheckpointAndReopen() {
+        Random rnd = new Random(7);
+        int pages = 4000; // 16 MiB of 4 KiB pages over a 4 MiB pool
+        List<Long> ids = new ArrayList<>();
+        long[] model = new long[pages];
+        try (PageStore store = PageStore.open(dir, small())) {
+            for (int i = 0; i < pages; i += 100) {
+                try (WriteBatch b = store.newBatch()) {
+                    for (int k = 0; k < 100; k++) {
+                        ids.add(b.allocate(4096));
+                    }
+                    b.commit();
+                }
+            }
+            List<CompletableFuture<Long>> pending = new ArrayList<>();
+            for (int round = 0; round < 3; round++) {
+                for (int i = 0; i < pages; i++) {
+                    long v = rnd.nextLong();
+                    try (WriteBatch b = store.newBatch()) {
+                        try (PageHandle h = store.fixExclusive(ids.get(i))) {
+                            b.putLong(h, (i % 500) * 8, v);
+                        }
+                        pending.add(b.commitAsync());
+                    }
+                    model[i] = v;
+                }
+                if (round == 1) {
+                    store.checkpoint();
+                }
+            }
+            pending.forEach(CompletableFuture::join);
+            PageStoreStats stats = store.stats();
+            assertTrue(stats.pool().evictions() > 0, "pool smaller than data must evict: " + stats);
+            assertTrue(stats.pool().residentBytes() <= 4L << 20, "resident within pool: " + stats);
+            assertTrue(stats.fsyncs() < stats.commits(), "group commit batches fsyncs: " + stats);
+        }
+        try (PageStore store = PageStore.open(dir, small())) {
+            assertEquals(pages, store.stats().allocatedPages());
+            for (int i = 0; i < pages; i++) {
+                int slot = (i % 500) * 8;
+                assertEquals(model[i], (long) store.readOptimistic(ids.get(i),
+                        s -> s.get(ValueLayout.JAVA_LONG_UNALIGNED, slot)), "page " + i);
+            }
+        }
+    }
+
+    @Test
+    void checkpointTrimsTheLogAndRecoveryReplaysOnlyTheTail() {
+        long page;
+        try (PageStore store = PageStore.open(dir, small().withSegmentBytes(1L << 20))) {
+            page = store.allocate(65536);
+            byte[] chunk = new byte[60_000];
+            for (int i = 0; i < 60; i++) { // ~3.6 MiB of log: several segments
+                chunk[0] = (byte) i;
+                try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
+                    b.write(h, 0, chunk);
+                    b.commit();
+                }
+            }
+            long lsn = store.checkpoint();
+            assertEquals(store.stats().durableLsn(), lsn);
+            try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
+                b.write(h, 65535, new byte[] {9});
+                b.commit();
+            }
+        }
+        try (PageStore store = PageStore.open(dir, small())) {
+            try (PageHandle h = store.fixShared(page)) {
+                assertEquals(59, h.read(0, 1)[0]);
+                assertEquals(9, h.read(65535, 1)[0]);
+            }
+        }
+    }
+}
