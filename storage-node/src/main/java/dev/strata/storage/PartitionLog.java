@@ -63,7 +63,7 @@ public final class PartitionLog implements AutoCloseable {
      */
     public CompletableFuture<Long> append(long epoch, byte[] payload) {
         checkPayload(payload);
-        return writer.submit(LogWriter.ASSIGN, epoch, payload);
+        return writer.submit(epoch, payload);
     }
 
     /**
@@ -72,10 +72,7 @@ public final class PartitionLog implements AutoCloseable {
      */
     public CompletableFuture<Long> appendAt(long lsn, long epoch, byte[] payload) {
         checkPayload(payload);
-        if (lsn < 1) {
-            throw new IllegalArgumentException("LSNs start at 1: " + lsn);
-        }
-        return writer.submit(lsn, epoch, payload);
+        return writer.submitAt(lsn, epoch, payload);
     }
 
     private void checkPayload(byte[] payload) {

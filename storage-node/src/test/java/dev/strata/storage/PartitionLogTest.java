@@ -105,11 +105,13 @@ class PartitionLogTest {
             CountDownLatch start = new CountDownLatch(1);
             List<Future<List<Long>>> results = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
+                int thread = t;
                 results.add(pool.submit(() -> {
                     start.await();
-                    byte[] record = new byte[100];
                     List<Long> lsns = new ArrayList<>();
                     for (int i = 0; i < perThread; i++) {
+                        byte[] record = new byte[100];
+                        ByteBuffer.wrap(record).putInt(thread).putInt(i);
                         lsns.add(log.append(1, record).join());
                     }
                     return lsns;
@@ -130,7 +132,83 @@ class PartitionLogTest {
             assertTrue(stats.fsyncs() < threads * perThread / 2,
                     "expected grouping, got " + stats.fsyncs() + " fsyncs for " + threads * perThread + " records");
             assertTrue(stats.averageGroupSize() > 2, "average group " + stats.averageGroupSize());
-            assertEquals(threads * perThread, replayAll(log, 0).size());
+            List<Seen> replayed = replayAll(log, 0);
+            assertEquals(threads * perThread, replayed.size());
+            int[] nextSeq = new int[threads];
+            for (Seen record : replayed) {
+                ByteBuffer b = ByteBuffer.wrap(record.payload());
+                int thread = b.getInt();
+                assertEquals(nextSeq[thread]++, b.getInt(), "thread " + thread + " records in LSN order");
+            }
+        }
+    }
+
+    @Test
+    void replaySeesADensePrefixWhileAppendsRun() throws Exception {
+        try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+            CompletableFuture<Void> appender = CompletableFuture.runAsync(() -> {
+                for (long i = 1; i <= 2000; i++) {
+                    log.append(1, payload(i));
+                }
+                log.append(1, payload(2001)).join();
+            });
+            long durable = 0;
+            while (durable < 2001 && !appender.isCompletedExceptionally()) {
+                List<Seen> seen = replayAll(log, 0);
+                assertTrue(seen.size() >= durable, "replay never goes back");
+                for (int i = 0; i < seen.size(); i++) {
+                    assertEquals(i + 1, seen.get(i).lsn());
+                }
+                durable = seen.size();
+            }
+            appender.join();
+        }
+    }
+
+    @Test
+    void tornFirstRecordOfANewSegmentDropsThatSegment() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+            for (long i = 1; i <= 200; i++) {
+                log.append(4, payload(i));
+            }
+            log.append(4, payload(201)).join();
+        }
+        List<Path> segments = segmentFiles(dir);
+        Path last = segments.getLast();
+        long lastFirst = Long.parseLong(last.getFileName().toString().substring(0, 20));
+        try (FileChannel ch = FileChannel.open(last, StandardOpenOption.WRITE)) {
+            ch.truncate(5);
+        }
+        try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+            assertEquals(segments.size() - 1, segmentFiles(dir).size());
+            assertEquals(lastFirst - 1, log.appendedLsn());
+            assertEquals(4, log.highestEpoch());
+            for (long i = lastFirst; i <= 300; i++) {
+                assertEquals(i, log.append(4, payload(i)).join());
+            }
+        }
+        try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+            assertEquals(300, log.appendedLsn());
+            List<Seen> seen = replayAll(log, 0);
+            assertEquals(300, seen.size());
+            assertArrayEquals(payload(300), seen.getLast().payload());
+        }
+    }
+
+    @Test
+    void loneTornSegmentKeepsTheLogEmpty() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            log.append(1, payload(1)).join();
+        }
+        Path only = segmentFiles(dir).getFirst();
+        try (FileChannel ch = FileChannel.open(only, StandardOpenOption.WRITE)) {
+            ch.truncate(10);
+        }
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            assertEquals(0, log.appendedLsn());
+            assertEquals(1, log.firstLsn());
+            assertEquals(1, log.append(1, payload(1)).join());
+            assertEquals(1, replayAll(log, 0).size());
         }
     }
 
@@ -282,6 +360,7 @@ class PartitionLogTest {
             assertEquals(2, gap.expectedLsn());
             assertEquals(3, gap.lsn());
             assertInstanceOf(LsnGapException.class, cause(log.appendAt(1, 1, payload(1))));
+            assertInstanceOf(LsnGapException.class, cause(log.appendAt(-1, 1, payload(1))));
             assertEquals(2, log.appendAt(2, 2, payload(2)).join());
             assertEquals(2, log.durableLsn());
             assertEquals(List.of(1L, 2L), replayAll(log, 0).stream().map(Seen::lsn).toList());

@@ -31,9 +31,6 @@ import java.util.concurrent.locks.ReentrantLock;
  * unknown, and only reopening (recovery) can say what is durable.
  */
 public final class LogWriter {
-    /** Pass as {@code lsn} to {@link #submit} to have the next LSN assigned (owner path). */
-    public static final long ASSIGN = -1;
-
     private record Request(long lsn, long epoch, byte[] payload, CompletableFuture<Long> future) {}
 
     private final Path dir;
@@ -80,8 +77,17 @@ public final class LogWriter {
         thread.start();
     }
 
-    /** Enqueues a record; {@code lsn} is {@link #ASSIGN} or must be exactly the next LSN. */
-    public CompletableFuture<Long> submit(long lsn, long epoch, byte[] payload) {
+    /** Owner path: enqueues a record under the next LSN. */
+    public CompletableFuture<Long> submit(long epoch, byte[] payload) {
+        return submit(false, 0, epoch, payload);
+    }
+
+    /** Replica path: enqueues a record whose LSN must be exactly the next one. */
+    public CompletableFuture<Long> submitAt(long lsn, long epoch, byte[] payload) {
+        return submit(true, lsn, epoch, payload);
+    }
+
+    private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, byte[] payload) {
         lock.lock();
         try {
             if (closing) {
@@ -93,7 +99,7 @@ public final class LogWriter {
             if (epoch < highestEpoch) {
                 return CompletableFuture.failedFuture(new StaleEpochException(epoch, highestEpoch));
             }
-            if (lsn != ASSIGN && lsn != nextLsn) {
+            if (given && lsn != nextLsn) {
                 return CompletableFuture.failedFuture(new LsnGapException(nextLsn, lsn));
             }
             Request request = new Request(nextLsn++, epoch, payload, new CompletableFuture<>());
@@ -166,7 +172,7 @@ public final class LogWriter {
             fsyncs++;
             groups++;
             recordsWritten += batch.size();
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) { // also Errors: a dead writer thread would leave futures hanging
             lock.lock();
             try {
                 failure = e;
