@@ -112,6 +112,8 @@ public final class PartitionLog implements AutoCloseable {
      * @throws CorruptionException   if a durable record fails its checks
      */
     public void replay(long afterLsn, RecordVisitor visitor) throws IOException {
+        Objects.requireNonNull(visitor, "visitor");
+        afterLsn = Math.max(afterLsn, 0);
         long durable = durableLsn();
         if (afterLsn >= durable) {
             return;

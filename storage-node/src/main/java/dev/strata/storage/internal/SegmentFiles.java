@@ -6,6 +6,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Locale;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
 
@@ -16,7 +17,7 @@ public final class SegmentFiles {
     private SegmentFiles() {}
 
     public static String name(long firstLsn) {
-        return String.format("%020d.log", firstLsn);
+        return String.format(Locale.ROOT, "%020d.log", firstLsn);
     }
 
     /** The segments in {@code dir} keyed by first LSN, ascending. Other files are ignored. */
