@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.strata.core.CorruptionException;
 import dev.strata.core.PageSize;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -19,6 +20,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -184,6 +186,41 @@ class PageFileTest {
             assertEquals(12, file.slotsInUse());
             PageMeta meta = file.meta(8);
             assertEquals(new PageMeta(8, 2, meta.crc(), 2, true), meta);
+        }
+    }
+
+    @Test
+    void readersNeverSeeAHalfWrittenPage() throws Exception {
+        try (PageFile file = PageFile.open(dir)) {
+            List<PageImage> first = new ArrayList<>();
+            for (int p = 0; p < 8; p++) {
+                first.add(image(p, 0, 1));
+            }
+            file.write(first);
+            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                try {
+                    for (long lsn = 2; lsn <= 60; lsn++) {
+                        List<PageImage> batch = new ArrayList<>();
+                        for (int p = 0; p < 8; p++) {
+                            batch.add(image(p, 0, lsn));
+                        }
+                        file.write(batch);
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            int reads = 0;
+            while (!writer.isDone() || reads == 0) {
+                for (int p = 0; p < 8; p++) {
+                    MemorySegment dst = MemorySegment.ofArray(new byte[PageSize.BASE]);
+                    long lsn = file.read(p, dst);
+                    assertArrayEquals(bytesOf(image(p, 0, lsn)), dst.toArray(ValueLayout.JAVA_BYTE));
+                    reads++;
+                }
+            }
+            writer.join();
+            assertEquals(60, file.meta(7).lsn());
         }
     }
 
