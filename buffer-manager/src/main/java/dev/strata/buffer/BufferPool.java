@@ -17,6 +17,7 @@ import dev.strata.core.PageSize;
 import dev.strata.core.StrataException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -50,6 +51,7 @@ public final class BufferPool implements AutoCloseable {
     private final ParkingLot lot = new ParkingLot();
     private final AtomicLong residentSlots = new AtomicLong();
     private final long poolSlots;
+    private final long exhaustedAfterNanos;
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
     private final LongAdder evictions = new LongAdder();
@@ -58,9 +60,10 @@ public final class BufferPool implements AutoCloseable {
     private final LongAdder bytesWritten = new LongAdder();
     private volatile boolean closed;
 
-    private BufferPool(BufferPoolConfig config, PageSource source) {
+    private BufferPool(BufferPoolConfig config, PageSource source, long exhaustedAfterNanos) {
         this.config = config;
         this.source = source;
+        this.exhaustedAfterNanos = exhaustedAfterNanos;
         this.poolSlots = config.poolPages();
         this.table = new PageTable(config.capacityPages());
         try {
@@ -74,7 +77,18 @@ public final class BufferPool implements AutoCloseable {
     }
 
     public static BufferPool create(BufferPoolConfig config, PageSource source) {
-        return new BufferPool(config, source);
+        return new BufferPool(config, source, EXHAUSTED_AFTER_NANOS);
+    }
+
+    /**
+     * As {@link #create(BufferPoolConfig, PageSource)}, but a miss gives up with {@link PoolExhaustedException}
+     * after {@code exhaustedAfter} without an evictable page instead of the default 10 s (tests).
+     */
+    static BufferPool create(BufferPoolConfig config, PageSource source, Duration exhaustedAfter) {
+        if (exhaustedAfter.isNegative() || exhaustedAfter.isZero()) {
+            throw new IllegalArgumentException("exhaustion bound must be positive: " + exhaustedAfter);
+        }
+        return new BufferPool(config, source, exhaustedAfter.toNanos());
     }
 
     public BufferPoolConfig config() {
@@ -346,7 +360,7 @@ public final class BufferPool implements AutoCloseable {
             long now = System.nanoTime();
             if (idleSince == 0) {
                 idleSince = now;
-            } else if (now - idleSince > EXHAUSTED_AFTER_NANOS) {
+            } else if (now - idleSince > exhaustedAfterNanos) {
                 table.store(pageNo, word(EVICTED, version(evictedWord) + 1));
                 lot.wake(pageNo);
                 throw new PoolExhaustedException("buffer pool of " + poolSlots + " pages is full of latched or"
