@@ -77,6 +77,15 @@ public final class Wire implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (tls && !socket.isClosed()) {
+                socket.setSoLinger(true, 1);
+                out.flush();
+                socket.shutdownOutput(); // TLS close_notify before the TCP close
+            }
+        } catch (IOException ignored) {
+            // peer already gone
+        }
+        try {
             socket.close();
         } catch (IOException ignored) {
             // closing a broken socket; nothing to report
