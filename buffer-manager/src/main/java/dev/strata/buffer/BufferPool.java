@@ -17,6 +17,7 @@ import dev.strata.core.PageSize;
 import dev.strata.core.StrataException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -106,12 +107,18 @@ public final class BufferPool implements AutoCloseable {
 
     /** A view of a page's bytes. Only meaningful under a latch (or validated afterwards). */
     public MemorySegment page(long pageNo) {
+        checkPage(pageNo);
         return mem.asSlice(offset(pageNo), PageSize.bytes(table.sizeClass(pageNo)));
     }
 
     // ------------------------------------------------------------------ page space bookkeeping
 
-    /** Declares the size class of the page starting at {@code pageNo}; the page must not be resident. */
+    /**
+     * Declares the size class of the page starting at {@code pageNo}; the page must not be resident
+     * (its memory and the pool's accounting were sized by the old class).
+     *
+     * @throws IllegalStateException if the page is resident or latched
+     */
     public void defineSizeClass(long pageNo, int sizeClass) {
         PageSize.checkClass(sizeClass);
         checkPage(pageNo);
@@ -119,7 +126,19 @@ public final class BufferPool implements AutoCloseable {
             throw new IllegalArgumentException("page " + pageNo + " of size class " + sizeClass
                     + " runs past the page space of " + table.slots() + " slots");
         }
-        table.sizeClass(pageNo, sizeClass);
+        // latch the evicted page so no miss loads it with the old class meanwhile
+        while (true) {
+            long w = table.load(pageNo);
+            if (state(w) != EVICTED) {
+                throw new IllegalStateException("page " + pageNo + " is resident; its size class cannot change");
+            }
+            if (table.cas(pageNo, w, word(LOCKED, version(w)))) {
+                table.sizeClass(pageNo, sizeClass);
+                table.store(pageNo, word(EVICTED, version(w) + 1));
+                lot.wake(pageNo);
+                return;
+            }
+        }
     }
 
     public int sizeClass(long pageNo) {
@@ -128,15 +147,18 @@ public final class BufferPool implements AutoCloseable {
     }
 
     public long pageLsn(long pageNo) {
+        checkPage(pageNo);
         return table.pageLsn(pageNo);
     }
 
     /** No-steal: an open batch changed this page; it stays resident and is not written back until unpinned. */
     public void pin(long pageNo) {
+        checkPage(pageNo);
         table.addPins(pageNo, 1);
     }
 
     public void unpin(long pageNo) {
+        checkPage(pageNo);
         if (table.addPins(pageNo, -1) < 0) {
             table.addPins(pageNo, 1);
             throw new IllegalStateException("page " + pageNo + " unpinned more often than pinned");
@@ -144,16 +166,19 @@ public final class BufferPool implements AutoCloseable {
     }
 
     public int pins(long pageNo) {
+        checkPage(pageNo);
         return table.pins(pageNo);
     }
 
     /** A change to the page became durable in the log at {@code lsn}: the page is dirty from then on. */
     public void noteCommitted(long pageNo, long lsn) {
+        checkPage(pageNo);
         table.noteCommitted(pageNo, lsn);
     }
 
     /** Marks a page dirty without a log (standalone use): it is written back before eviction. */
     public void markDirty(long pageNo) {
+        checkPage(pageNo);
         table.noteCommitted(pageNo, Math.max(1, table.pageLsn(pageNo)));
     }
 
@@ -211,6 +236,7 @@ public final class BufferPool implements AutoCloseable {
     }
 
     public void unlockExclusive(long pageNo) {
+        checkPage(pageNo);
         long w = table.load(pageNo);
         if (state(w) != LOCKED) {
             throw new IllegalStateException("page " + pageNo + " is not exclusively latched");
@@ -248,6 +274,7 @@ public final class BufferPool implements AutoCloseable {
     }
 
     public void unlockShared(long pageNo) {
+        checkPage(pageNo);
         while (true) {
             long w = table.load(pageNo);
             int s = state(w);
@@ -269,11 +296,11 @@ public final class BufferPool implements AutoCloseable {
      * and returns the word to hand to {@link #validate}.
      */
     public long optimisticVersion(long pageNo) {
+        checkPage(pageNo);
         for (int spins = 0; ; spins++) {
             long w = table.load(pageNo);
             int s = state(w);
             if (s == EVICTED) {
-                checkPage(pageNo);
                 if (table.cas(pageNo, w, word(LOCKED, version(w)))) {
                     faultLocked(pageNo, w);
                     unlockExclusive(pageNo);
@@ -290,6 +317,10 @@ public final class BufferPool implements AutoCloseable {
 
     /** True when no writer or eviction changed the page since {@link #optimisticVersion} returned {@code w}. */
     public boolean validate(long pageNo, long w) {
+        checkPage(pageNo);
+        // The optimistic read's plain loads must complete before the word is re-read; a volatile
+        // load alone only orders later accesses (StampedLock.validate has the same fence).
+        VarHandle.acquireFence();
         long now = table.load(pageNo);
         if (now == w) {
             return true;
@@ -306,10 +337,19 @@ public final class BufferPool implements AutoCloseable {
         }
     }
 
+    /**
+     * Every entry point checks the page number and that the pool is open: the page table and the
+     * pages are raw mappings, so an access out of range or after {@link #close} would read unmapped
+     * memory (a JVM crash) instead of throwing.
+     */
     private void checkPage(long pageNo) {
         if (pageNo < 0 || pageNo >= table.slots()) {
             throw new IndexOutOfBoundsException("page " + pageNo + " outside the page space [0, " + table.slots() + ")");
         }
+        checkOpen();
+    }
+
+    private void checkOpen() {
         if (closed) {
             throw new IllegalStateException("buffer pool is closed");
         }
@@ -321,9 +361,12 @@ public final class BufferPool implements AutoCloseable {
     private void faultLocked(long pageNo, long evictedWord) {
         int sc = table.sizeClass(pageNo);
         int slots = PageSize.slots(sc);
+        boolean reserved = false;
         boolean ok = false;
-        reserve(slots, pageNo, evictedWord);
         try {
+            // inside the try: eviction can fail (a write-back error) and must not leave this page LOCKED
+            reserve(slots, pageNo);
+            reserved = true;
             MemorySegment dst = mem.asSlice(offset(pageNo), PageSize.bytes(sc));
             long lsn = source.read(pageNo, sc, dst);
             table.pageLsn(pageNo, lsn);
@@ -335,15 +378,17 @@ public final class BufferPool implements AutoCloseable {
             throw new StrataException("reading page " + pageNo + " from the next tier failed: " + e.getMessage(), e);
         } finally {
             if (!ok) {
-                memory.dontNeed(offset(pageNo), PageSize.bytes(sc));
-                residentSlots.addAndGet(-slots);
+                if (reserved) {
+                    memory.dontNeed(offset(pageNo), PageSize.bytes(sc));
+                    residentSlots.addAndGet(-slots);
+                }
                 table.store(pageNo, word(EVICTED, version(evictedWord) + 1));
                 lot.wake(pageNo);
             }
         }
     }
 
-    private void reserve(int slots, long pageNo, long evictedWord) {
+    private void reserve(int slots, long pageNo) {
         long idleSince = 0;
         while (true) {
             long cur = residentSlots.get();
@@ -361,8 +406,6 @@ public final class BufferPool implements AutoCloseable {
             if (idleSince == 0) {
                 idleSince = now;
             } else if (now - idleSince > exhaustedAfterNanos) {
-                table.store(pageNo, word(EVICTED, version(evictedWord) + 1));
-                lot.wake(pageNo);
                 throw new PoolExhaustedException("buffer pool of " + poolSlots + " pages is full of latched or"
                         + " pinned pages; cannot load page " + pageNo);
             }
@@ -382,15 +425,18 @@ public final class BufferPool implements AutoCloseable {
             scanned += 64;
         }
         if (!dirty.isEmpty()) {
+            boolean written = false;
             try {
                 writeBackShared(dirty);
-            } catch (RuntimeException e) {
-                for (long p : clean) {
-                    long w = table.load(p);
-                    table.store(p, word(UNLOCKED, version(w)));
-                    lot.wake(p);
+                written = true;
+            } finally {
+                if (!written) {
+                    for (long p : clean) {
+                        long w = table.load(p);
+                        table.store(p, word(UNLOCKED, version(w)));
+                        lot.wake(p);
+                    }
                 }
-                throw e;
             }
             for (long p : dirty) {
                 long w = table.load(p);
@@ -449,13 +495,18 @@ public final class BufferPool implements AutoCloseable {
             writes.add(new PageWrite(p, sc, table.pageLsn(p), mem.asSlice(offset(p), PageSize.bytes(sc))));
             bytes += PageSize.bytes(sc);
         }
+        boolean written = false;
         try {
             source.write(writes);
+            written = true;
         } catch (IOException e) {
-            for (long p : pages) {
-                unlockShared(p);
-            }
             throw new StrataException("writing back " + pages.size() + " pages failed: " + e.getMessage(), e);
+        } finally {
+            if (!written) { // any failure, checked or not, releases the latches
+                for (long p : pages) {
+                    unlockShared(p);
+                }
+            }
         }
         for (long p : pages) {
             table.recLsn(p, 0);
@@ -466,10 +517,14 @@ public final class BufferPool implements AutoCloseable {
 
     /**
      * Writes back every dirty, unpinned resident page (a checkpoint's flush); pages stay resident.
+     * Pages are share-latched in batches; a page that cannot be latched at once is waited for only
+     * after the batch so far is written and released, so the flush never holds a latch while waiting
+     * for another (a thread holding that page and asking for one of the batch would deadlock).
      *
      * @return the number of pages written
      */
     public int writeBackDirty() {
+        checkOpen();
         List<Long> candidates = new ArrayList<>();
         resident.forEach(p -> {
             if (table.recLsn(p) != 0 && table.pins(p) == 0) {
@@ -478,50 +533,85 @@ public final class BufferPool implements AutoCloseable {
         });
         int written = 0;
         int batch = Math.max(64, config.evictionBatch());
-        for (int i = 0; i < candidates.size(); i += batch) {
-            List<Long> chunk = new ArrayList<>(batch);
-            for (long p : candidates.subList(i, Math.min(candidates.size(), i + batch))) {
-                if (tryLockSharedResident(p)) {
-                    if (table.recLsn(p) != 0 && table.pins(p) == 0) {
-                        chunk.add(p);
-                    } else {
-                        unlockShared(p);
-                    }
-                }
+        List<Long> chunk = new ArrayList<>(batch);
+        for (long p : candidates) {
+            int latched = tryLockSharedResident(p);
+            if (latched == BUSY) {
+                written += flushChunk(chunk);
+                latched = lockSharedResident(p);
             }
-            if (!chunk.isEmpty()) {
-                writeBackShared(chunk);
-                for (long p : chunk) {
-                    unlockShared(p);
+            if (latched != LATCHED) {
+                continue;
+            }
+            if (table.recLsn(p) != 0 && table.pins(p) == 0) {
+                chunk.add(p);
+                if (chunk.size() >= batch) {
+                    written += flushChunk(chunk);
                 }
-                written += chunk.size();
+            } else {
+                unlockShared(p);
             }
         }
-        return written;
+        return written + flushChunk(chunk);
     }
 
-    private boolean tryLockSharedResident(long p) {
-        for (int spins = 0; ; spins++) {
+    /** Writes back and releases share-latched pages; empties the list. */
+    private int flushChunk(List<Long> chunk) {
+        if (chunk.isEmpty()) {
+            return 0;
+        }
+        int n = chunk.size();
+        try {
+            writeBackShared(chunk);
+            for (long p : chunk) {
+                unlockShared(p);
+            }
+        } finally {
+            chunk.clear();
+        }
+        return n;
+    }
+
+    private static final int LATCHED = 0;
+    private static final int NOT_RESIDENT = 1;
+    private static final int BUSY = 2;
+
+    /** Share-latches a resident page without waiting: LATCHED, NOT_RESIDENT, or BUSY (exclusively latched). */
+    private int tryLockSharedResident(long p) {
+        while (true) {
             long w = table.load(p);
             int s = state(w);
             if (s == EVICTED) {
-                return false;
+                return NOT_RESIDENT;
             } else if (s == UNLOCKED || s == MARKED) {
                 if (table.cas(p, w, word(UNLOCKED + 1, version(w)))) {
-                    return true;
+                    return LATCHED;
                 }
             } else if (s < UNLOCKED + MAX_SHARED) {
                 if (table.cas(p, w, word(s + 1, version(w)))) {
-                    return true;
+                    return LATCHED;
                 }
             } else {
-                waitFor(p, w, spins);
+                return BUSY;
             }
+        }
+    }
+
+    /** Share-latches a resident page, waiting while it is exclusively latched: LATCHED or NOT_RESIDENT. */
+    private int lockSharedResident(long p) {
+        for (int spins = 0; ; spins++) {
+            long w = table.load(p);
+            int r = tryLockSharedResident(p);
+            if (r != BUSY) {
+                return r;
+            }
+            waitFor(p, w, spins);
         }
     }
 
     /** The smallest recLsn of any dirty page, or {@code Long.MAX_VALUE} when every page is clean. */
     public long minDirtyLsn() {
+        checkOpen();
         long[] min = {Long.MAX_VALUE};
         resident.forEach(p -> {
             long r = table.recLsn(p);
@@ -534,6 +624,7 @@ public final class BufferPool implements AutoCloseable {
 
     /** Pages with committed changes not yet written back. */
     public long dirtyPages() {
+        checkOpen();
         long[] n = {0};
         resident.forEach(p -> {
             if (table.recLsn(p) != 0) {
@@ -548,6 +639,7 @@ public final class BufferPool implements AutoCloseable {
     }
 
     public PoolStats stats() {
+        checkOpen();
         return new PoolStats(hits.sum(), misses.sum(), evictions.sum(), writeBacks.sum(), bytesRead.sum(),
                 bytesWritten.sum(), residentBytes(), config.poolBytes(), dirtyPages());
     }
