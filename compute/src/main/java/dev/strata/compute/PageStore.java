@@ -409,7 +409,13 @@ public final class PageStore implements AutoCloseable {
 
     // ------------------------------------------------------------------ recovery and checkpoints
 
+    /**
+     * Redo: applies every durable record after {@code afterLsn} whose LSN is newer than the page's.
+     * Pages a record touches stay pinned until the whole record is applied, then get its LSN, so a
+     * record with several deltas on one page applies all of them and none is evicted half-applied.
+     */
     private void replay(long afterLsn) throws IOException {
+        java.util.Set<Long> touched = new java.util.LinkedHashSet<>();
         long[] current = new long[1];
         BatchFormat.Visitor visitor = new BatchFormat.Visitor() {
             @Override
@@ -424,9 +430,8 @@ public final class PageStore implements AutoCloseable {
                     if (offset + bytes.byteSize() > page.byteSize()) {
                         throw new CorruptionException("log record " + current[0] + " writes past page " + pageNo);
                     }
-                    if (pool.pageLsn(pageNo) < current[0]) {
+                    if (touch(pageNo)) {
                         MemorySegment.copy(bytes, 0, page, offset, bytes.byteSize());
-                        pool.noteCommitted(pageNo, current[0]);
                     }
                 } finally {
                     pool.unlockExclusive(pageNo);
@@ -443,9 +448,7 @@ public final class PageStore implements AutoCloseable {
                 nextPageNo.accumulateAndGet(pageNo + PageSize.slots(sizeClass), Math::max);
                 pool.lockExclusive(pageNo);
                 try {
-                    if (pool.pageLsn(pageNo) < current[0]) {
-                        pool.noteCommitted(pageNo, current[0]);
-                    }
+                    touch(pageNo);
                 } finally {
                     pool.unlockExclusive(pageNo);
                 }
@@ -455,10 +458,31 @@ public final class PageStore implements AutoCloseable {
             public void free(long pageNo) {
                 setAllocated(pageNo, false);
             }
+
+            /** Under the page's exclusive latch: true if the current record must be applied to it. */
+            private boolean touch(long pageNo) {
+                if (touched.contains(pageNo)) {
+                    return true;
+                }
+                if (pool.pageLsn(pageNo) >= current[0]) {
+                    return false;
+                }
+                pool.pin(pageNo);
+                touched.add(pageNo);
+                return true;
+            }
         };
         log.replay(afterLsn, (lsn, recordEpoch, payload) -> {
             current[0] = lsn;
-            BatchFormat.decode(payload, visitor);
+            try {
+                BatchFormat.decode(payload, visitor);
+            } finally {
+                for (long p : touched) {
+                    pool.noteCommitted(p, lsn);
+                    pool.unpin(p);
+                }
+                touched.clear();
+            }
         });
     }
 
@@ -553,7 +577,7 @@ public final class PageStore implements AutoCloseable {
             lifecycle = Lifecycle.CLOSING;
         }
         StrataException errors = null;
-        checkpointer.shutdownNow();
+        checkpointer.shutdown();
         try {
             checkpointer.awaitTermination(30, TimeUnit.SECONDS);
             synchronized (inflight) {
