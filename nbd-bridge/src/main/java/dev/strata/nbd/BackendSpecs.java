@@ -1,12 +1,86 @@
 package dev.strata.nbd;
 
+import dev.strata.core.ByteSize;
+import dev.strata.nbd.backend.ChunkedBackend;
+import dev.strata.nbd.backend.DirChunkStore;
+import dev.strata.nbd.backend.RedisChunkStore;
+import dev.strata.nbd.backend.S3ChunkStore;
 import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.http.apache5.Apache5HttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.S3ClientBuilder;
 
-/** Backends reached through a chunk store: dir:, s3://, redis:// specs. */
+/**
+ * Chunk-store backends from specs; every one takes {@code size=} (default 1G) and {@code chunk=}
+ * (default 1M):
+ *
+ * <pre>
+ *   dir:PATH[?size=..&amp;chunk=..]
+ *   s3://BUCKET/PREFIX?endpoint=http://host:port&amp;region=..&amp;access=..&amp;secret=..
+ *   redis://HOST:PORT/PREFIX[?connections=8]
+ * </pre>
+ */
 final class BackendSpecs {
     private BackendSpecs() {}
 
     static Backend open(String spec, boolean readOnly) throws IOException {
-        throw new IllegalArgumentException("unknown backend spec: " + spec);
+        String base = spec;
+        Map<String, String> q = new HashMap<>();
+        int qm = spec.indexOf('?');
+        if (qm >= 0) {
+            base = spec.substring(0, qm);
+            for (String kv : spec.substring(qm + 1).split("&")) {
+                int eq = kv.indexOf('=');
+                q.put(eq < 0 ? kv : kv.substring(0, eq), eq < 0 ? "" : kv.substring(eq + 1));
+            }
+        }
+        long size = ByteSize.parse(q.getOrDefault("size", "1G"));
+        int chunk = (int) ByteSize.parse(q.getOrDefault("chunk", "1M"));
+        long chunks = (size + chunk - 1) / chunk;
+        if (base.startsWith("dir:")) {
+            return new ChunkedBackend(new DirChunkStore(Path.of(base.substring(4)), chunk, chunks), size);
+        }
+        if (base.startsWith("s3://")) {
+            URI u = URI.create(base);
+            String prefix = u.getPath() == null ? "" : u.getPath().replaceFirst("^/", "");
+            return new ChunkedBackend(new S3ChunkStore(s3(q), u.getHost(), prefix, chunk, chunks), size);
+        }
+        if (base.startsWith("redis://")) {
+            URI u = URI.create(base);
+            String prefix = u.getPath() == null || u.getPath().length() <= 1 ? "nbd" : u.getPath().substring(1);
+            int conns = Integer.parseInt(q.getOrDefault("connections", "8"));
+            return new ChunkedBackend(new RedisChunkStore(u.getHost(), u.getPort() < 0 ? 6379 : u.getPort(),
+                    prefix, chunk, chunks, conns), size);
+        }
+        throw new IllegalArgumentException("unknown backend spec: " + spec
+                + " (memory:SIZE, file:PATH[:SIZE], dir:PATH, s3://BUCKET/PREFIX, redis://HOST:PORT/PREFIX)");
+    }
+
+    /** An S3 client: path-style, Apache HTTP client with 128 connections, explicit or default credentials. */
+    static S3Client s3(Map<String, String> q) {
+        S3ClientBuilder b = S3Client.builder()
+                .httpClientBuilder(Apache5HttpClient.builder().maxConnections(128).expectContinueEnabled(false))
+                .region(Region.of(q.getOrDefault("region", "us-east-1")))
+                .forcePathStyle(true)
+                    .requestChecksumCalculation(software.amazon.awssdk.core.checksums.RequestChecksumCalculation.WHEN_REQUIRED)
+                    .responseChecksumValidation(software.amazon.awssdk.core.checksums.ResponseChecksumValidation.WHEN_REQUIRED);
+        if (q.containsKey("endpoint")) {
+            b.endpointOverride(URI.create(q.get("endpoint")));
+        }
+        if (q.containsKey("access")) {
+            b.credentialsProvider(StaticCredentialsProvider.create(
+                    AwsBasicCredentials.create(q.get("access"), q.getOrDefault("secret", ""))));
+        } else {
+            b.credentialsProvider(DefaultCredentialsProvider.builder().build());
+        }
+        return b.build();
     }
 }

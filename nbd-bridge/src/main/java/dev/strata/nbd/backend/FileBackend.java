@@ -55,6 +55,12 @@ public final class FileBackend implements Backend {
         }
     }
 
+    /** Trim writes zeros (no hole punching through FileChannel); the range then reads as zeros. */
+    @Override
+    public boolean trim(long offset, long length) throws IOException {
+        return zero(offset, length, false);
+    }
+
     @Override
     public void sync() throws IOException {
         channel.force(false);

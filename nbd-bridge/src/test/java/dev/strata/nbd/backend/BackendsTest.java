@@ -1,0 +1,131 @@
+package dev.strata.nbd.backend;
+
+import dev.strata.nbd.Backend;
+import dev.strata.testkit.RedisTestServer;
+import dev.strata.testkit.S3TestServer;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.http.apache5.Apache5HttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+
+/** The backend contract run against every backend. */
+class BackendsTest {
+    static Path tmp() throws Exception {
+        return Files.createTempDirectory("nbd-backend");
+    }
+
+    static void delete(Path dir) throws Exception {
+        if (dir != null && Files.exists(dir)) {
+            try (var s = Files.walk(dir)) {
+                for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+        }
+    }
+
+    @Nested
+    class Memory extends BackendContract {
+        @Override
+        Backend open() {
+            return new MemoryBackend(SIZE);
+        }
+    }
+
+    @Nested
+    class File extends BackendContract {
+        Path dir;
+
+        @Override
+        Backend open() throws Exception {
+            dir = tmp();
+            return new FileBackend(dir.resolve("disk.img"), SIZE, false);
+        }
+
+        @Override
+        void cleanup() throws Exception {
+            delete(dir);
+        }
+    }
+
+    @Nested
+    class DirectoryOfChunks extends BackendContract {
+        Path dir;
+
+        @Override
+        Backend open() throws Exception {
+            dir = tmp();
+            return new ChunkedBackend(new DirChunkStore(dir, 65536, SIZE / 65536), SIZE);
+        }
+
+        @Override
+        void cleanup() throws Exception {
+            delete(dir);
+        }
+    }
+
+    @Nested
+    class S3 extends BackendContract {
+        static S3TestServer server;
+        static int n;
+
+        @BeforeAll
+        static void startS3() throws Exception {
+            server = S3TestServer.start("nbd");
+        }
+
+        @AfterAll
+        static void stopS3() throws Exception {
+            server.close();
+        }
+
+        static S3Client client(URI endpoint) {
+            return S3Client.builder().endpointOverride(endpoint).forcePathStyle(true)
+                    .requestChecksumCalculation(software.amazon.awssdk.core.checksums.RequestChecksumCalculation.WHEN_REQUIRED)
+                    .responseChecksumValidation(software.amazon.awssdk.core.checksums.ResponseChecksumValidation.WHEN_REQUIRED).region(Region.US_EAST_1)
+                    .httpClientBuilder(Apache5HttpClient.builder().expectContinueEnabled(false))
+                    .credentialsProvider(StaticCredentialsProvider.create(
+                            AwsBasicCredentials.create(S3TestServer.ACCESS_KEY, S3TestServer.SECRET_KEY)))
+                    .build();
+        }
+
+        @Override
+        int rounds() {
+            return 16;
+        }
+
+        @Override
+        Backend open() {
+            return new ChunkedBackend(new S3ChunkStore(client(server.endpoint()), "nbd", "disk" + (n++), 65536,
+                    SIZE / 65536), SIZE);
+        }
+    }
+
+    @Nested
+    class Redis extends BackendContract {
+        RedisTestServer server;
+
+        @Override
+        Backend open() throws Exception {
+            Assumptions.assumeTrue(RedisTestServer.available(), "redis-server not installed (apt-get install redis-server)");
+            server = RedisTestServer.start();
+            return new ChunkedBackend(new RedisChunkStore("127.0.0.1", server.port(), "disk", 65536,
+                    SIZE / 65536, 4), SIZE);
+        }
+
+        @Override
+        void cleanup() throws Exception {
+            if (server != null) {
+                server.close();
+            }
+        }
+    }
+}
