@@ -71,6 +71,7 @@ public final class PageStore implements AutoCloseable {
     private final FileLock dirLock;
     private final PageFile pageFile;
     private final BufferPool pool;
+    private final MemorySegment readOnlyMemory;
     private final PartitionLog log;
     private final long epoch;
     private final long capacityPages;
@@ -129,6 +130,7 @@ public final class PageStore implements AutoCloseable {
                     (int) Math.min(config.segmentBytes() / 2, 64L << 20)));
             this.pageFile = pf;
             this.pool = bp;
+            this.readOnlyMemory = bp.memory().asReadOnly();
             this.log = pl;
             this.checkpointLsn = ckpt.lsn();
             replay(ckpt.lsn());
@@ -172,6 +174,11 @@ public final class PageStore implements AutoCloseable {
 
     public PageStoreConfig config() {
         return config;
+    }
+
+    /** True until {@link #close()} starts. */
+    public boolean isOpen() {
+        return lifecycle == Lifecycle.OPEN;
     }
 
     public Path directory() {
@@ -222,6 +229,36 @@ public final class PageStore implements AutoCloseable {
         } finally {
             active.decrement();
         }
+    }
+
+    /**
+     * Low-level optimistic latch for lock coupling across several pages: returns the version word to
+     * hand to {@link #validate}, faulting the page in and waiting while it is exclusively latched.
+     * Read the page's bytes through {@link #pageMemory()} at {@link #pageOffset(long)} meanwhile;
+     * act on them only once {@link #validate} returned true. Must not be called after {@link #close()}.
+     */
+    public long optimisticVersion(long pageId) {
+        checkUsable();
+        return pool.optimisticVersion(checkPage(pageId));
+    }
+
+    /** True when no writer or eviction changed the page since {@link #optimisticVersion} returned {@code version}. */
+    public boolean validate(long pageId, long version) {
+        return pool.validate(PageId.pageNumber(pageId), version);
+    }
+
+    /**
+     * The whole page space, read-only, for zero-allocation optimistic reads: page {@code id} starts at
+     * {@link #pageOffset(long)}. Its bytes are meaningful only under a latch or once validated; an
+     * evicted page reads as zeros. Valid until the store is closed.
+     */
+    public MemorySegment pageMemory() {
+        return readOnlyMemory;
+    }
+
+    /** Offset of page {@code pageId} in {@link #pageMemory()}. */
+    public static long pageOffset(long pageId) {
+        return BufferPool.offset(PageId.pageNumber(pageId));
     }
 
     /** The size in bytes of an allocated page. */
