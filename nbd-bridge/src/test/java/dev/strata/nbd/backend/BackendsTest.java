@@ -33,6 +33,23 @@ class BackendsTest {
     }
 
     @Nested
+    class ManagedMountOverMemory extends BackendContract {
+        MemoryBackend remote;
+
+        @Override
+        Backend open() {
+            remote = new MemoryBackend(SIZE);
+            return new dev.strata.nbd.mount.ManagedMount(remote, new dev.strata.nbd.mount.MountConfig(65536, 2, 2, 4, 4,
+                    java.time.Duration.ofMillis(5), 4, null));
+        }
+
+        @Override
+        void cleanup() {
+            remote.close();
+        }
+    }
+
+    @Nested
     class Memory extends BackendContract {
         @Override
         Backend open() {
