@@ -1,0 +1,207 @@
+package dev.strata.index;
+
+import dev.strata.compute.PageStore;
+import dev.strata.core.StrataException;
+import dev.strata.index.internal.BeTree;
+import dev.strata.index.internal.Catalog;
+import dev.strata.index.internal.Msg;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.WeakHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+/**
+ * A named, persistent, ordered map of byte strings over a {@link PageStore}: a B-epsilon tree whose
+ * nodes are store pages. Keys (1 byte .. 1 KiB) order by unsigned lexicographic comparison; values
+ * of any size (large ones live in overflow pages).
+ *
+ * <pre>{@code
+ * Index idx = Index.open(store, "users");
+ * idx.put(key, value);                 // durable on return
+ * byte[] v = idx.get(key);
+ * idx.upsert(counterKey, UpsertOperator.ADD_LONG, UpsertOperator.longDelta(1));  // applied lazily
+ * for (Iterator<IndexEntry> it = idx.scan(from, to); it.hasNext(); ) { ... }
+ * }</pre>
+ *
+ * <p>Thread-safe. Reads never latch (optimistic lock coupling) and see every applied change, committed
+ * or still in flight (read-uncommitted within the process). Writes are durable when the call returns
+ * (or, for {@link #applyAsync}, when its future completes); concurrent writers share log flushes.
+ * Indexes must not be used after their store is closed.
+ */
+public final class Index {
+    private static final Map<PageStore, Map<String, Index>> OPEN = new WeakHashMap<>();
+    private static final int PUT = 1;
+    private static final int DELETE = 2;
+    private static final int UPSERT = 3;
+
+    private final String name;
+    private final BeTree tree;
+    private final long chunkBytes;
+
+    private Index(String name, BeTree tree) {
+        this.name = name;
+        this.tree = tree;
+        this.chunkBytes = 32 * 1024;
+    }
+
+    /** Opens (creating if absent) the index {@code name} of {@code store} with default options. */
+    public static Index open(PageStore store, String name) {
+        return open(store, name, IndexOptions.defaults());
+    }
+
+    /**
+     * Opens (creating if absent) the index {@code name}. Node sizes of an existing index are those it
+     * was created with. Opening a name twice in one process returns the same instance.
+     */
+    public static Index open(PageStore store, String name, IndexOptions options) {
+        synchronized (OPEN) {
+            Map<String, Index> byName = OPEN.computeIfAbsent(store, s -> new HashMap<>());
+            Index idx = byName.get(name);
+            if (idx == null) {
+                Catalog.Entry e = Catalog.openOrCreate(store, name, options.leafBytes(), options.internalBytes());
+                List<UpsertOperator> ops = new ArrayList<>(List.of(UpsertOperator.ADD_LONG, UpsertOperator.APPEND));
+                ops.addAll(options.operators());
+                idx = new Index(name, new BeTree(store, e.root(), e.leafBytes(), e.internalBytes(), ops));
+                byName.put(name, idx);
+            }
+            return idx;
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The value of {@code key}, or {@code null} when absent. */
+    public byte[] get(byte[] key) {
+        checkKey(key);
+        return tree.get(key);
+    }
+
+    /** Values of several keys, {@code null} where absent. */
+    public List<byte[]> getAll(List<byte[]> keys) {
+        List<byte[]> out = new ArrayList<>(keys.size());
+        for (byte[] k : keys) {
+            out.add(get(k));
+        }
+        return out;
+    }
+
+    public void put(byte[] key, byte[] value) {
+        checkKey(key);
+        if (value == null) {
+            throw new IllegalArgumentException("null value (use delete)");
+        }
+        await(tree.write(List.of(new Msg(key, PUT, 0, value))));
+    }
+
+    public void delete(byte[] key) {
+        checkKey(key);
+        await(tree.write(List.of(new Msg(key, DELETE, 0, null))));
+    }
+
+    /** Queues a read-modify-write of {@code key}: {@code operator.apply(old, delta)}, applied lazily. */
+    public void upsert(byte[] key, UpsertOperator operator, byte[] delta) {
+        checkKey(key);
+        await(tree.write(List.of(new Msg(key, UPSERT, operator.id(), delta.clone()))));
+    }
+
+    /** Adds {@code delta} to the 8-byte counter at {@code key} ({@link UpsertOperator#ADD_LONG}). */
+    public void addLong(byte[] key, long delta) {
+        upsert(key, UpsertOperator.ADD_LONG, UpsertOperator.longDelta(delta));
+    }
+
+    /** Applies the batch; durable on return. Atomic when it fits one log record (up to ~32 KiB of ops). */
+    public void apply(IndexBatch batch) {
+        await(applyAsync(batch));
+    }
+
+    /**
+     * Applies the batch now (visible to readers at once) and returns a future completing when all of
+     * it is durable. Batches larger than ~32 KiB of operations are committed in several atomic parts.
+     */
+    public CompletableFuture<Long> applyAsync(IndexBatch batch) {
+        List<Msg> chunk = new ArrayList<>();
+        long bytes = 0;
+        CompletableFuture<Long> last = CompletableFuture.completedFuture(0L);
+        for (IndexBatch.Op op : batch.ops) {
+            checkKey(op.key());
+            if (op.kind() != DELETE && op.value() == null) {
+                throw new IllegalArgumentException("null value for a put or upsert");
+            }
+            chunk.add(new Msg(op.key(), op.kind(), op.operator(), op.value()));
+            bytes += 12 + op.key().length + (op.value() == null ? 0 : Math.min(op.value().length, tree.inlineMax()));
+            if (bytes >= chunkBytes) {
+                last = tree.write(chunk);
+                chunk = new ArrayList<>();
+                bytes = 0;
+            }
+        }
+        if (!chunk.isEmpty()) {
+            last = tree.write(chunk);
+        }
+        return last; // the log is written in order: the last part durable means all are
+    }
+
+    /**
+     * Entries with {@code from <= key < to} in key order ({@code null} bounds are open). Each step
+     * reads one leaf's range consistently; the scan as a whole is not a snapshot.
+     */
+    public Iterator<IndexEntry> scan(byte[] from, byte[] to) {
+        return new Iterator<>() {
+            private byte[] next = from == null ? new byte[0] : from;
+            private Iterator<IndexEntry> chunk = Collections.emptyIterator();
+            private final byte[][] cont = new byte[1][];
+
+            @Override
+            public boolean hasNext() {
+                while (!chunk.hasNext() && next != null) {
+                    chunk = tree.scanChunk(next, to, cont).iterator();
+                    next = cont[0];
+                }
+                return chunk.hasNext();
+            }
+
+            @Override
+            public IndexEntry next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                return chunk.next();
+            }
+        };
+    }
+
+    /** Checks the tree's structural invariants (tests, tools); returns the number of leaf records. */
+    public long checkInvariants() {
+        return tree.checkInvariants();
+    }
+
+    /** Height of the tree: 1 while the root is a leaf. */
+    public int height() {
+        return tree.height();
+    }
+
+    private static void checkKey(byte[] key) {
+        if (key == null || key.length == 0 || key.length > IndexOptions.MAX_KEY_BYTES) {
+            throw new IllegalArgumentException("keys must be 1.." + IndexOptions.MAX_KEY_BYTES + " bytes");
+        }
+    }
+
+    private static long await(CompletableFuture<Long> f) {
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new StrataException("index commit failed: " + e.getCause(), e.getCause());
+        }
+    }
+}

@@ -1,0 +1,740 @@
+package dev.strata.index.internal;
+
+import static dev.strata.index.internal.NodeLayout.DELETE;
+import static dev.strata.index.internal.NodeLayout.ENTRY_HEADER;
+import static dev.strata.index.internal.NodeLayout.INTERNAL;
+import static dev.strata.index.internal.NodeLayout.KIND_MASK;
+import static dev.strata.index.internal.NodeLayout.LEAF;
+import static dev.strata.index.internal.NodeLayout.MAGIC;
+import static dev.strata.index.internal.NodeLayout.OVERFLOW;
+import static dev.strata.index.internal.NodeLayout.PUT;
+import static dev.strata.index.internal.NodeLayout.UPSERT;
+
+import dev.strata.compute.PageStore;
+import dev.strata.core.CorruptionException;
+import dev.strata.index.IndexEntry;
+import dev.strata.index.UpsertOperator;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The B-epsilon tree. Messages enter the root's buffer; a full buffer flushes the messages of its
+ * fullest child one level down (into the child's buffer, or applied to a leaf's records), splitting
+ * children that overflow; the root page never moves (a root split copies it into a new child).
+ *
+ * <p>Concurrency: readers never latch. They descend with optimistic versions, validating each parent
+ * before using the child pointer read from it, and re-validate the whole root-to-leaf path before
+ * acting on what they copied; any failed validation restarts the read. Writers are serialized per
+ * tree (every message enters through the root buffer, so the root is a serialization point anyway)
+ * and latch exclusively only the pages they change, holding those latches until their
+ * {@link dev.strata.compute.WriteBatch} is sealed: a reader can never combine a parent's old buffer
+ * with a child's new one. Commits are group-committed by the store after the writer lock is released.
+ */
+public final class BeTree {
+    private static final int MAX_DEPTH = 32;
+    private static final RuntimeException RESTART = new RuntimeException("restart", null, false, false) {};
+
+    private final PageStore store;
+    private final long root;
+    private final int leafBytes;
+    private final int internalBytes;
+    private final int maxFanout;
+    private final int inlineMax;
+    private final UpsertOperator[] operators = new UpsertOperator[256];
+    private final ReentrantLock writer = new ReentrantLock();
+
+    public BeTree(PageStore store, long root, int leafBytes, int internalBytes, List<UpsertOperator> ops) {
+        this.store = store;
+        this.root = root;
+        this.leafBytes = leafBytes;
+        this.internalBytes = internalBytes;
+        this.maxFanout = Math.max(8, internalBytes / 2048);
+        this.inlineMax = leafBytes / 8;
+        for (UpsertOperator op : ops) {
+            if (op.id() < 1 || op.id() > 255) {
+                throw new IllegalArgumentException("operator id out of 1..255: " + op.id());
+            }
+            operators[op.id()] = op;
+        }
+    }
+
+    public long rootPage() {
+        return root;
+    }
+
+    public PageStore store() {
+        return store;
+    }
+
+    /** Largest value kept inline in a node; larger ones go to overflow pages. */
+    public int inlineMax() {
+        return inlineMax;
+    }
+
+    // =================================================================== reads
+
+    /** The value of {@code key}, or {@code null}. Never latches; restarts on concurrent change. */
+    public byte[] get(byte[] key) {
+        MemorySegment mem = store.pageMemory();
+        long[] ids = new long[MAX_DEPTH];
+        long[] vs = new long[MAX_DEPTH];
+        while (true) {
+            int depth = 0;
+            List<Msg> ups = null;
+            byte[] base = null;
+            boolean overflow = false;
+            try {
+                long id = root;
+                long v = store.optimisticVersion(id);
+                while (true) {
+                    ids[depth] = id;
+                    vs[depth] = v;
+                    depth++;
+                    long b = PageStore.pageOffset(id);
+                    int nc = header(mem, b);
+                    int ne = NodeLayout.getInt(mem, b, NodeLayout.OFF_NENTRIES);
+                    if (nc == 0) {
+                        int i = NodeLayout.lowerBound(mem, b, 0, ne, key, false);
+                        if (i < ne) {
+                            long e = b + NodeLayout.entryOffset(mem, b, 0, i);
+                            int klen = NodeLayout.u16(mem, e);
+                            if (NodeLayout.compare(mem, e + ENTRY_HEADER, klen, key) == 0) {
+                                base = copyValue(mem, e, klen);
+                                overflow = (NodeLayout.u8(mem, e + 2) & OVERFLOW) != 0;
+                            }
+                        }
+                        break;
+                    }
+                    int i = NodeLayout.lowerBound(mem, b, nc, ne, key, false);
+                    int j = i;
+                    while (j < ne) {
+                        long e = b + NodeLayout.entryOffset(mem, b, nc, j);
+                        if (NodeLayout.compare(mem, e + ENTRY_HEADER, NodeLayout.u16(mem, e), key) != 0) {
+                            break;
+                        }
+                        j++;
+                    }
+                    boolean found = false;
+                    for (int k = j - 1; k >= i; k--) {
+                        long e = b + NodeLayout.entryOffset(mem, b, nc, k);
+                        int klen = NodeLayout.u16(mem, e);
+                        int type = NodeLayout.u8(mem, e + 2);
+                        int kind = type & KIND_MASK;
+                        if (kind == UPSERT) {
+                            if (ups == null) {
+                                ups = new ArrayList<>(4);
+                            }
+                            ups.add(new Msg(key, type, NodeLayout.u8(mem, e + 3), copyValue(mem, e, klen)));
+                        } else {
+                            found = true;
+                            if (kind == PUT) {
+                                base = copyValue(mem, e, klen);
+                                overflow = (type & OVERFLOW) != 0;
+                            }
+                            break;
+                        }
+                    }
+                    if (found) {
+                        break;
+                    }
+                    long child = NodeLayout.child(mem, b, NodeLayout.findChild(mem, b, nc, key));
+                    if (!store.validate(id, v) || depth == MAX_DEPTH) {
+                        throw RESTART;
+                    }
+                    v = store.optimisticVersion(child);
+                    id = child;
+                }
+                if (!validateAll(ids, vs, depth)) {
+                    continue;
+                }
+            } catch (RuntimeException e) {
+                if (e == RESTART || !validateAll(ids, vs, depth)) {
+                    continue;
+                }
+                throw e;
+            }
+            if (overflow) {
+                base = Overflow.read(store, base);
+            }
+            if (ups != null) {
+                for (int k = ups.size() - 1; k >= 0; k--) {
+                    Msg u = ups.get(k);
+                    byte[] delta = u.overflow() ? Overflow.read(store, u.value()) : u.value();
+                    base = operator(u.operator()).apply(base, delta);
+                }
+            }
+            return base;
+        }
+    }
+
+    /** Checks the node header; returns its number of children (0 for a leaf), or restarts. */
+    private static int header(MemorySegment mem, long b) {
+        int magic = NodeLayout.getInt(mem, b, NodeLayout.OFF_MAGIC);
+        int kind = NodeLayout.getInt(mem, b, NodeLayout.OFF_KIND);
+        int nc = NodeLayout.getInt(mem, b, NodeLayout.OFF_NCHILDREN);
+        int ne = NodeLayout.getInt(mem, b, NodeLayout.OFF_NENTRIES);
+        int size = NodeLayout.getInt(mem, b, NodeLayout.OFF_PAGEBYTES);
+        if (magic != MAGIC || size <= 0 || size > (1 << 18) || ne < 0 || ne > size / 8 || nc < 0 || nc > size / 12
+                || (kind == LEAF) != (nc == 0) || (kind != LEAF && kind != INTERNAL)) {
+            throw RESTART; // a page changing or evicted under us (or corrupt: the validation decides)
+        }
+        return nc;
+    }
+
+    private static byte[] copyValue(MemorySegment mem, long e, int klen) {
+        int vlen = mem.get(NodeLayout.INT, e + 4);
+        if (vlen < 0 || vlen > (1 << 18)) {
+            throw RESTART;
+        }
+        byte[] v = new byte[vlen];
+        MemorySegment.copy(mem, ValueLayout.JAVA_BYTE, e + ENTRY_HEADER + klen, v, 0, vlen);
+        return v;
+    }
+
+    private boolean validateAll(long[] ids, long[] vs, int depth) {
+        for (int i = 0; i < depth; i++) {
+            if (!store.validate(ids[i], vs[i])) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * One step of a scan: the live records with keys in {@code [from, to)} (to {@code null}: unbounded)
+     * within the range of the leaf holding {@code from}, merged with the messages buffered above
+     * that leaf. {@code next[0]} receives the key to continue from, or {@code null} when done.
+     */
+    public List<IndexEntry> scanChunk(byte[] from, byte[] to, byte[][] next) {
+        MemorySegment mem = store.pageMemory();
+        long[] ids = new long[MAX_DEPTH];
+        long[] vs = new long[MAX_DEPTH];
+        while (true) {
+            int depth = 0;
+            List<List<Msg>> levels = new ArrayList<>();
+            byte[] high = null;
+            try {
+                long id = root;
+                long v = store.optimisticVersion(id);
+                while (true) {
+                    ids[depth] = id;
+                    vs[depth] = v;
+                    depth++;
+                    long b = PageStore.pageOffset(id);
+                    int nc = header(mem, b);
+                    int ne = NodeLayout.getInt(mem, b, NodeLayout.OFF_NENTRIES);
+                    int ci = 0;
+                    if (nc > 0) {
+                        ci = NodeLayout.findChild(mem, b, nc, from);
+                        if (ci < nc - 1) {
+                            long p = b + NodeLayout.pivotOffset(mem, b, nc, ci);
+                            int plen = NodeLayout.u16(mem, p);
+                            if (plen > 4096) {
+                                throw RESTART;
+                            }
+                            byte[] pivot = Node.bytes(mem, p + 2, plen);
+                            if (high == null || Keys.compare(pivot, high) < 0) {
+                                high = pivot;
+                            }
+                        }
+                    }
+                    byte[] bound = to == null ? high : high == null ? to : Keys.compare(high, to) < 0 ? high : to;
+                    List<Msg> found = new ArrayList<>();
+                    for (int i = NodeLayout.lowerBound(mem, b, nc, ne, from, false); i < ne; i++) {
+                        long e = b + NodeLayout.entryOffset(mem, b, nc, i);
+                        int klen = NodeLayout.u16(mem, e);
+                        if (bound != null && NodeLayout.compare(mem, e + ENTRY_HEADER, klen, bound) >= 0) {
+                            break;
+                        }
+                        Msg m = readEntryChecked(mem, e);
+                        found.add(m);
+                    }
+                    levels.add(found);
+                    if (nc == 0) {
+                        break;
+                    }
+                    long child = NodeLayout.child(mem, b, ci);
+                    if (!store.validate(id, v) || depth == MAX_DEPTH) {
+                        throw RESTART;
+                    }
+                    v = store.optimisticVersion(child);
+                    id = child;
+                }
+                if (!validateAll(ids, vs, depth)) {
+                    continue;
+                }
+            } catch (RuntimeException e) {
+                if (e == RESTART || !validateAll(ids, vs, depth)) {
+                    continue;
+                }
+                throw e;
+            }
+            if (high != null) {
+                // upper levels were read with wider bounds than the leaf's range: trim them to it
+                for (List<Msg> level : levels) {
+                    int cut = level.size();
+                    while (cut > 0 && Keys.compare(level.get(cut - 1).key(), high) >= 0) {
+                        cut--;
+                    }
+                    level.subList(cut, level.size()).clear();
+                }
+            }
+            List<Msg> recs = resolve(levels.get(levels.size() - 1));
+            for (int l = levels.size() - 2; l >= 0; l--) {
+                recs = applyToRecords(recs, resolve(levels.get(l)), null);
+            }
+            next[0] = high != null && (to == null || Keys.compare(high, to) < 0) ? high : null;
+            List<IndexEntry> out = new ArrayList<>(recs.size());
+            for (Msg m : recs) {
+                out.add(new IndexEntry(m.key(), m.value()));
+            }
+            return out;
+        }
+    }
+
+    private static Msg readEntryChecked(MemorySegment mem, long e) {
+        int klen = NodeLayout.u16(mem, e);
+        int vlen = mem.get(NodeLayout.INT, e + 4);
+        if (vlen < 0 || vlen > (1 << 18)) {
+            throw RESTART;
+        }
+        return Node.readEntry(mem, e);
+    }
+
+    /** Replaces overflow pointers by the values (readers, after validation: overflow pages never change). */
+    private List<Msg> resolve(List<Msg> msgs) {
+        for (int i = 0; i < msgs.size(); i++) {
+            Msg m = msgs.get(i);
+            if (m.overflow()) {
+                msgs.set(i, new Msg(m.key(), m.kind(), m.operator(), Overflow.read(store, m.value())));
+            }
+        }
+        return msgs;
+    }
+
+    UpsertOperator operator(int id) {
+        UpsertOperator op = operators[id];
+        if (op == null) {
+            throw new IllegalStateException("upsert operator " + id + " is not registered with this index");
+        }
+        return op;
+    }
+
+    // =================================================================== writes
+
+    /**
+     * Applies {@code msgs} (in the given order; values inline, not yet overflowed) as one write batch.
+     *
+     * @return completes with the batch's LSN once durable
+     */
+    public CompletableFuture<Long> write(List<Msg> msgs) {
+        for (Msg m : msgs) {
+            if (m.kind() == UPSERT) {
+                operator(m.operator());
+            }
+        }
+        List<Msg> sorted = new ArrayList<>(msgs);
+        sorted.sort((a, b) -> Keys.compare(a.key(), b.key())); // stable: equal keys keep their order
+        writer.lock();
+        try (Txn txn = new Txn(store)) {
+            for (int i = 0; i < sorted.size(); i++) {
+                Msg m = sorted.get(i);
+                if (m.value() != null && m.value().length > inlineMax) {
+                    sorted.set(i, new Msg(m.key(), m.type() | OVERFLOW, m.operator(), Overflow.write(txn, m.value())));
+                }
+            }
+            if (sorted.size() != 1 || !tryInsertInPlace(txn, sorted.get(0))) {
+                Node r = txn.load(root);
+                if (r.leaf) {
+                    r.entries = applyToRecords(r.entries, sorted, txn);
+                } else {
+                    r.entries = mergeBuffer(r.entries, sorted);
+                    settle(txn, r);
+                }
+                r.dirty = true;
+                if (needsSplit(r)) {
+                    splitRoot(txn, r);
+                }
+                txn.writeNodes();
+            }
+            return txn.commitAsync();
+        } finally {
+            writer.unlock();
+        }
+    }
+
+    /** Appends one message to an internal root's buffer without decoding it, if it fits. */
+    private boolean tryInsertInPlace(Txn txn, Msg m) {
+        MemorySegment page = txn.x(root).segment();
+        if (page.get(NodeLayout.INT, NodeLayout.OFF_KIND) != INTERNAL) {
+            return false;
+        }
+        int nc = page.get(NodeLayout.INT, NodeLayout.OFF_NCHILDREN);
+        int ne = page.get(NodeLayout.INT, NodeLayout.OFF_NENTRIES);
+        int heap = page.get(NodeLayout.INT, NodeLayout.OFF_HEAP);
+        int slots = NodeLayout.slotBase(nc);
+        byte[] entry = Node.entryImage(m);
+        if (heap - entry.length < slots + 4 * (ne + 1)) {
+            return false;
+        }
+        int pos = NodeLayout.lowerBound(page, 0, nc, ne, m.key(), true);
+        int newHeap = heap - entry.length;
+        txn.write(root, newHeap, entry);
+        byte[] shifted = new byte[4 * (ne - pos + 1)];
+        MemorySegment s = MemorySegment.ofArray(shifted);
+        s.set(NodeLayout.INT, 0, newHeap);
+        MemorySegment.copy(page, slots + 4L * pos, s, 4, 4L * (ne - pos));
+        txn.write(root, slots + 4L * pos, shifted);
+        byte[] hdr = new byte[8];
+        MemorySegment h = MemorySegment.ofArray(hdr);
+        h.set(NodeLayout.INT, 0, ne + 1);
+        h.set(NodeLayout.INT, 4, newHeap);
+        txn.write(root, NodeLayout.OFF_NENTRIES, hdr);
+        return true;
+    }
+
+    private boolean needsSplit(Node n) {
+        return !n.fits() || (!n.leaf && n.children.size() > maxFanout);
+    }
+
+    /** Flushes an internal node's buffer down until the node fits (or only its pivots overflow it). */
+    private void settle(Txn txn, Node node) {
+        while (!node.fits() && !node.entries.isEmpty()) {
+            flushOne(txn, node);
+        }
+    }
+
+    /** Moves the messages for the child with the most buffered bytes into that child. */
+    private void flushOne(Txn txn, Node node) {
+        int nc = node.children.size();
+        int[] bytes = new int[nc];
+        int[] start = new int[nc];
+        int[] end = new int[nc];
+        int c = 0;
+        for (int i = 0; i < node.entries.size(); i++) {
+            Msg m = node.entries.get(i);
+            while (c < nc - 1 && Keys.compare(m.key(), node.pivots.get(c)) >= 0) {
+                c++;
+                start[c] = i;
+            }
+            if (bytes[c] == 0) {
+                start[c] = i;
+            }
+            bytes[c] += m.footprint();
+            end[c] = i + 1;
+        }
+        int ci = 0;
+        for (int i = 1; i < nc; i++) {
+            if (bytes[i] > bytes[ci]) {
+                ci = i;
+            }
+        }
+        List<Msg> moved = new ArrayList<>(node.entries.subList(start[ci], end[ci]));
+        node.entries.subList(start[ci], end[ci]).clear();
+        node.dirty = true;
+        Node child = txn.load(node.children.get(ci));
+        child.dirty = true;
+        if (child.leaf) {
+            child.entries = applyToRecords(child.entries, moved, txn);
+            if (child.entries.isEmpty() && nc > 1) {
+                // an empty leaf leaves the tree: its range joins a neighbour's (its page is not reused)
+                node.children.remove(ci);
+                node.pivots.remove(ci == 0 ? 0 : ci - 1);
+                return;
+            }
+        } else {
+            child.entries = mergeBuffer(child.entries, moved);
+            settle(txn, child);
+        }
+        if (needsSplit(child)) {
+            List<Node> parts = new ArrayList<>();
+            List<byte[]> seps = new ArrayList<>();
+            split(txn, child, parts, seps);
+            for (int i = 1; i < parts.size(); i++) {
+                node.children.add(ci + i, parts.get(i).pageId);
+                node.pivots.add(ci + i - 1, seps.get(i - 1));
+            }
+        }
+    }
+
+    /** Splits {@code n} into parts that each fit; the first part keeps {@code n}'s page. */
+    private void split(Txn txn, Node n, List<Node> parts, List<byte[]> seps) {
+        if (n.leaf) {
+            splitLeaf(txn, n, parts, seps);
+            return;
+        }
+        if (n.children.size() < 2 || (n.children.size() == 2 && !n.fits())) {
+            throw new IllegalStateException("internal node " + n.pageId + " cannot be split to fit");
+        }
+        int m = n.children.size() / 2;
+        byte[] sep = n.pivots.get(m - 1);
+        Node right = txn.allocate(n.pageBytes, false);
+        right.children.addAll(n.children.subList(m, n.children.size()));
+        right.pivots.addAll(n.pivots.subList(m, n.pivots.size()));
+        n.children.subList(m, n.children.size()).clear();
+        n.pivots.subList(m - 1, n.pivots.size()).clear();
+        int cut = 0;
+        while (cut < n.entries.size() && Keys.compare(n.entries.get(cut).key(), sep) < 0) {
+            cut++;
+        }
+        right.entries = new ArrayList<>(n.entries.subList(cut, n.entries.size()));
+        n.entries = new ArrayList<>(n.entries.subList(0, cut));
+        n.dirty = true;
+        List<Node> lp = new ArrayList<>();
+        List<byte[]> ls = new ArrayList<>();
+        if (needsSplit(n)) {
+            split(txn, n, lp, ls);
+        } else {
+            lp.add(n);
+        }
+        List<Node> rp = new ArrayList<>();
+        List<byte[]> rs = new ArrayList<>();
+        if (needsSplit(right)) {
+            split(txn, right, rp, rs);
+        } else {
+            rp.add(right);
+        }
+        parts.addAll(lp);
+        seps.addAll(ls);
+        seps.add(sep);
+        parts.addAll(rp);
+        seps.addAll(rs);
+    }
+
+    private void splitLeaf(Txn txn, Node n, List<Node> parts, List<byte[]> seps) {
+        List<Msg> all = n.entries;
+        int total = n.entryBytes();
+        int capacity = n.pageBytes - NodeLayout.HEADER;
+        int target = capacity * 9 / 10;
+        int k = Math.max(2, (total + target - 1) / target);
+        int per = (total + k - 1) / k;
+        List<List<Msg>> groups = new ArrayList<>();
+        List<Msg> cur = new ArrayList<>();
+        int curBytes = 0;
+        for (Msg m : all) {
+            if (!cur.isEmpty() && (curBytes + m.footprint() > capacity
+                    || (curBytes >= per && groups.size() < k - 1))) {
+                groups.add(cur);
+                cur = new ArrayList<>();
+                curBytes = 0;
+            }
+            cur.add(m);
+            curBytes += m.footprint();
+        }
+        groups.add(cur);
+        n.entries = groups.get(0);
+        n.dirty = true;
+        parts.add(n);
+        for (int g = 1; g < groups.size(); g++) {
+            Node p = txn.allocate(leafBytes, true);
+            p.entries = groups.get(g);
+            parts.add(p);
+            seps.add(groups.get(g).get(0).key());
+        }
+    }
+
+    /** The root page never moves: its content goes to new children and it becomes their parent. */
+    private void splitRoot(Txn txn, Node r) {
+        while (needsSplit(r)) {
+            Node copy = txn.allocate(r.leaf ? leafBytes : internalBytes, r.leaf);
+            copy.children.addAll(r.children);
+            copy.pivots.addAll(r.pivots);
+            copy.entries = r.entries;
+            List<Node> parts = new ArrayList<>();
+            List<byte[]> seps = new ArrayList<>();
+            if (needsSplit(copy)) {
+                if (!copy.leaf) {
+                    settle(txn, copy);
+                }
+                split(txn, copy, parts, seps);
+            } else {
+                parts.add(copy);
+            }
+            r.leaf = false;
+            r.children.clear();
+            r.pivots.clear();
+            r.entries = new ArrayList<>();
+            for (Node p : parts) {
+                r.children.add(p.pageId);
+            }
+            r.pivots.addAll(seps);
+            r.dirty = true;
+        }
+    }
+
+    /**
+     * Adds newer messages to a buffer: both sorted by key, equal keys oldest first. A PUT or DELETE
+     * makes every older message of its key in this buffer obsolete, so those are dropped.
+     */
+    static List<Msg> mergeBuffer(List<Msg> older, List<Msg> newer) {
+        List<Msg> out = new ArrayList<>(older.size() + newer.size());
+        int i = 0;
+        int j = 0;
+        while (i < older.size() || j < newer.size()) {
+            byte[] key;
+            if (j >= newer.size() || (i < older.size() && Keys.compare(older.get(i).key(), newer.get(j).key()) < 0)) {
+                key = older.get(i).key();
+            } else {
+                key = newer.get(j).key();
+            }
+            int runStart = out.size();
+            while (i < older.size() && Keys.compare(older.get(i).key(), key) == 0) {
+                out.add(older.get(i++));
+            }
+            while (j < newer.size() && Keys.compare(newer.get(j).key(), key) == 0) {
+                out.add(newer.get(j++));
+            }
+            int lastBase = -1;
+            for (int k = out.size() - 1; k >= runStart; k--) {
+                if (out.get(k).kind() != UPSERT) {
+                    lastBase = k;
+                    break;
+                }
+            }
+            if (lastBase > runStart) {
+                out.subList(runStart, lastBase).clear();
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Applies messages (sorted, equal keys oldest first) to sorted records. With a {@code txn}
+     * (writer), values may be overflow pointers, read through the writer's latches, and large upsert
+     * results are written to overflow pages; without one (reader), every value is inline.
+     */
+    List<Msg> applyToRecords(List<Msg> recs, List<Msg> msgs, Txn txn) {
+        List<Msg> out = new ArrayList<>(recs.size() + msgs.size());
+        int i = 0;
+        int j = 0;
+        while (j < msgs.size()) {
+            byte[] key = msgs.get(j).key();
+            while (i < recs.size() && Keys.compare(recs.get(i).key(), key) < 0) {
+                out.add(recs.get(i++));
+            }
+            Msg cur = null;
+            if (i < recs.size() && Keys.compare(recs.get(i).key(), key) == 0) {
+                cur = recs.get(i++);
+            }
+            while (j < msgs.size() && Keys.compare(msgs.get(j).key(), key) == 0) {
+                Msg m = msgs.get(j++);
+                switch (m.kind()) {
+                    case PUT -> cur = m;
+                    case DELETE -> cur = null;
+                    case UPSERT -> {
+                        byte[] old = cur == null ? null : valueOf(cur, txn);
+                        byte[] nv = operator(m.operator()).apply(old, valueOf(m, txn));
+                        if (nv == null) {
+                            cur = null;
+                        } else if (txn != null && nv.length > inlineMax) {
+                            cur = new Msg(key, PUT | OVERFLOW, 0, Overflow.write(txn, nv));
+                        } else {
+                            cur = new Msg(key, PUT, 0, nv);
+                        }
+                    }
+                    default -> throw new CorruptionException("unknown message type " + m.type());
+                }
+            }
+            if (cur != null) {
+                out.add(cur.kind() == PUT && cur.operator() == 0 ? cur
+                        : new Msg(cur.key(), PUT | (cur.type() & OVERFLOW), 0, cur.value()));
+            }
+        }
+        while (i < recs.size()) {
+            out.add(recs.get(i++));
+        }
+        return out;
+    }
+
+    private static byte[] valueOf(Msg m, Txn txn) {
+        return m.overflow() ? Overflow.read(txn, m.value()) : m.value();
+    }
+
+    // =================================================================== checks
+
+    /**
+     * Walks the whole tree under the writer lock and checks its invariants: node magic and kind,
+     * keys sorted within every node and inside the parent's pivot range, all leaves at one depth.
+     *
+     * @return the number of leaf records (not counting buffered messages)
+     */
+    public long checkInvariants() {
+        writer.lock();
+        try {
+            long[] leafDepth = {-1};
+            return check(root, null, null, 0, leafDepth);
+        } finally {
+            writer.unlock();
+        }
+    }
+
+    private long check(long id, byte[] low, byte[] high, int depth, long[] leafDepth) {
+        Node n;
+        try (var h = store.fixShared(id)) {
+            n = Node.decode(id, h.segment());
+        }
+        byte[] prev = null;
+        for (Msg m : n.entries) {
+            if (prev != null && Keys.compare(prev, m.key()) > 0) {
+                throw new IllegalStateException("node " + id + " entries out of order");
+            }
+            if (n.leaf && prev != null && Keys.compare(prev, m.key()) == 0) {
+                throw new IllegalStateException("leaf " + id + " holds a key twice");
+            }
+            if ((low != null && Keys.compare(m.key(), low) < 0) || (high != null && Keys.compare(m.key(), high) >= 0)) {
+                throw new IllegalStateException("node " + id + " holds a key outside its range");
+            }
+            if (n.leaf && m.kind() != PUT) {
+                throw new IllegalStateException("leaf " + id + " holds a message of type " + m.type());
+            }
+            prev = m.key();
+        }
+        if (n.leaf) {
+            if (leafDepth[0] < 0) {
+                leafDepth[0] = depth;
+            } else if (leafDepth[0] != depth) {
+                throw new IllegalStateException("leaves at depths " + leafDepth[0] + " and " + depth);
+            }
+            return n.entries.size();
+        }
+        if (n.children.size() < 1 || n.pivots.size() != n.children.size() - 1 || n.children.size() > maxFanout) {
+            throw new IllegalStateException("internal node " + id + " has " + n.children.size() + " children");
+        }
+        long count = 0;
+        for (int i = 0; i < n.children.size(); i++) {
+            byte[] lo = i == 0 ? low : n.pivots.get(i - 1);
+            byte[] hi = i == n.pivots.size() ? high : n.pivots.get(i);
+            if (lo != null && hi != null && Keys.compare(lo, hi) >= 0) {
+                throw new IllegalStateException("node " + id + " pivots out of order");
+            }
+            count += check(n.children.get(i), lo, hi, depth + 1, leafDepth);
+        }
+        return count;
+    }
+
+    /** Height of the tree (1 = the root is a leaf). */
+    public int height() {
+        int h = 1;
+        long id = root;
+        while (true) {
+            Node n;
+            try (var g = store.fixShared(id)) {
+                n = Node.decode(id, g.segment());
+            }
+            if (n.leaf) {
+                return h;
+            }
+            id = n.children.get(0);
+            h++;
+        }
+    }
+
+    /** Formats an empty tree's root: a leaf on a page of {@code internalBytes}. */
+    static byte[] emptyRootImage(int internalBytes) {
+        return new Node(0, internalBytes, true).encode();
+    }
+}

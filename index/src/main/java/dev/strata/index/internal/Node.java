@@ -1,0 +1,166 @@
+package dev.strata.index.internal;
+
+import static dev.strata.index.internal.NodeLayout.ENTRY_HEADER;
+import static dev.strata.index.internal.NodeLayout.HEADER;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A node decoded onto the heap for a writer (which holds its page latched exclusively): children,
+ * pivots and entries as lists, re-encoded into a page image by {@link #encode()}. Not thread-safe.
+ */
+final class Node {
+    final long pageId;
+    final int pageBytes;
+    boolean leaf;
+    final List<byte[]> pivots = new ArrayList<>();
+    final List<Long> children = new ArrayList<>();
+    List<Msg> entries = new ArrayList<>();
+    boolean dirty;
+
+    Node(long pageId, int pageBytes, boolean leaf) {
+        this.pageId = pageId;
+        this.pageBytes = pageBytes;
+        this.leaf = leaf;
+    }
+
+    static Node decode(long pageId, MemorySegment page) {
+        int magic = page.get(NodeLayout.INT, NodeLayout.OFF_MAGIC);
+        if (magic != NodeLayout.MAGIC) {
+            throw new dev.strata.core.CorruptionException("page " + dev.strata.core.PageId.toString(pageId)
+                    + " is not an index node (magic " + Integer.toHexString(magic) + ")");
+        }
+        int kind = page.get(NodeLayout.INT, NodeLayout.OFF_KIND);
+        int nc = page.get(NodeLayout.INT, NodeLayout.OFF_NCHILDREN);
+        int ne = page.get(NodeLayout.INT, NodeLayout.OFF_NENTRIES);
+        Node n = new Node(pageId, (int) page.byteSize(), kind == NodeLayout.LEAF);
+        for (int i = 0; i < nc; i++) {
+            n.children.add(NodeLayout.child(page, 0, i));
+        }
+        for (int i = 0; i < nc - 1; i++) {
+            int p = NodeLayout.pivotOffset(page, 0, nc, i);
+            n.pivots.add(bytes(page, p + 2, NodeLayout.u16(page, p)));
+        }
+        List<Msg> es = new ArrayList<>(ne + 16);
+        for (int i = 0; i < ne; i++) {
+            es.add(readEntry(page, NodeLayout.entryOffset(page, 0, nc, i)));
+        }
+        n.entries = es;
+        return n;
+    }
+
+    static Msg readEntry(MemorySegment page, long e) {
+        int klen = NodeLayout.u16(page, e);
+        int type = NodeLayout.u8(page, e + 2);
+        int op = NodeLayout.u8(page, e + 3);
+        int vlen = page.get(NodeLayout.INT, e + 4);
+        byte[] key = bytes(page, e + ENTRY_HEADER, klen);
+        byte[] value = (type & NodeLayout.KIND_MASK) == NodeLayout.DELETE ? null
+                : bytes(page, e + ENTRY_HEADER + klen, vlen);
+        return new Msg(key, type, op, value);
+    }
+
+    static byte[] bytes(MemorySegment m, long at, int len) {
+        byte[] b = new byte[len];
+        MemorySegment.copy(m, ValueLayout.JAVA_BYTE, at, b, 0, len);
+        return b;
+    }
+
+    int bytes() {
+        int n = HEADER + (leaf ? 0 : 12 * children.size() - 4);
+        for (byte[] p : pivots) {
+            n += 2 + p.length;
+        }
+        return n + entryBytes();
+    }
+
+    int entryBytes() {
+        int n = 0;
+        for (Msg m : entries) {
+            n += m.footprint();
+        }
+        return n;
+    }
+
+    boolean fits() {
+        return bytes() <= pageBytes;
+    }
+
+    /** The node as a full page image. */
+    byte[] encode() {
+        byte[] img = new byte[pageBytes];
+        ByteBuffer b = ByteBuffer.wrap(img).order(ByteOrder.nativeOrder());
+        int nc = leaf ? 0 : children.size();
+        int heap = pageBytes;
+        b.putInt(NodeLayout.OFF_MAGIC, NodeLayout.MAGIC);
+        b.putInt(NodeLayout.OFF_KIND, leaf ? NodeLayout.LEAF : NodeLayout.INTERNAL);
+        b.putInt(NodeLayout.OFF_NCHILDREN, nc);
+        b.putInt(NodeLayout.OFF_NENTRIES, entries.size());
+        b.putInt(NodeLayout.OFF_PAGEBYTES, pageBytes);
+        for (int i = 0; i < nc; i++) {
+            b.putLong(HEADER + 8 * i, children.get(i));
+        }
+        for (int i = 0; i < nc - 1; i++) {
+            byte[] p = pivots.get(i);
+            heap -= 2 + p.length;
+            b.putShort(heap, (short) p.length);
+            System.arraycopy(p, 0, img, heap + 2, p.length);
+            b.putInt(HEADER + 8 * nc + 4 * i, heap);
+        }
+        int slots = NodeLayout.slotBase(nc);
+        // entries are laid out from the page end in reverse order, so appends of high keys
+        // (sequential loads) change little of an existing image
+        for (int i = 0; i < entries.size(); i++) {
+            Msg m = entries.get(i);
+            int vlen = m.value() == null ? 0 : m.value().length;
+            heap -= ENTRY_HEADER + m.key().length + vlen;
+            writeEntry(b, img, heap, m);
+            b.putInt(slots + 4 * i, heap);
+        }
+        if (heap < slots + 4 * entries.size()) {
+            throw new IllegalStateException("node overflows its page: " + bytes() + " > " + pageBytes);
+        }
+        b.putInt(NodeLayout.OFF_HEAP, heap);
+        return img;
+    }
+
+    static void writeEntry(ByteBuffer b, byte[] img, int at, Msg m) {
+        int vlen = m.value() == null ? 0 : m.value().length;
+        b.putShort(at, (short) m.key().length);
+        img[at + 2] = (byte) m.type();
+        img[at + 3] = (byte) m.operator();
+        b.putInt(at + 4, vlen);
+        System.arraycopy(m.key(), 0, img, at + ENTRY_HEADER, m.key().length);
+        if (vlen > 0) {
+            System.arraycopy(m.value(), 0, img, at + ENTRY_HEADER + m.key().length, vlen);
+        }
+    }
+
+    /** One entry's bytes as stored in the heap. */
+    static byte[] entryImage(Msg m) {
+        int vlen = m.value() == null ? 0 : m.value().length;
+        byte[] img = new byte[ENTRY_HEADER + m.key().length + vlen];
+        writeEntry(ByteBuffer.wrap(img).order(ByteOrder.nativeOrder()), img, 0, m);
+        return img;
+    }
+
+    /** Index of the child for {@code key}. */
+    int childFor(byte[] key) {
+        int lo = 0;
+        int hi = pivots.size();
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (Keys.compare(pivots.get(mid), key) <= 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+}

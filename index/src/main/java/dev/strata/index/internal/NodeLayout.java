@@ -1,0 +1,141 @@
+package dev.strata.index.internal;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Byte layout of a tree node page, and allocation-free accessors for optimistic readers. Offsets
+ * are relative to the page start {@code base} within the store's page memory.
+ *
+ * <pre>
+ *  0      4      8         12        16          20          24           32
+ *  +------+------+---------+---------+-----------+-----------+------------+
+ *  |magic | kind |nChildren|nEntries | heapStart | pageBytes | reserved   |
+ *  +------+------+---------+---------+-----------+-----------+------------+
+ *  | children: nChildren x u64 page id                (internal only)     |
+ *  | pivot slots: (nChildren-1) x u32 heap offset     (internal only)     |
+ *  | entry slots: nEntries x u32 heap offset, sorted by key (equal keys   |
+ *  |              in arrival order, oldest first)                          |
+ *  | ... free ...                                                          |
+ *  | heap (grows down from the page end):                                  |
+ *  |   pivot = u16 len, key bytes                                          |
+ *  |   entry = u16 klen, u8 type, u8 operator, u32 vlen, key, value        |
+ *  +-----------------------------------------------------------------------+
+ * </pre>
+ *
+ * Leaves hold records (entries of type PUT); internal nodes hold pivots and the message buffer
+ * (PUT, DELETE, UPSERT). Pivot {@code i} separates child {@code i} (keys below it) from child
+ * {@code i + 1}. A value with the OVERFLOW flag is a 12-byte pointer (u64 first page, u32 length).
+ */
+public final class NodeLayout {
+    private NodeLayout() {}
+
+    public static final int MAGIC = 0x42457073; // "BEps"
+    public static final int LEAF = 1;
+    public static final int INTERNAL = 2;
+    public static final int HEADER = 32;
+    public static final int OFF_MAGIC = 0;
+    public static final int OFF_KIND = 4;
+    public static final int OFF_NCHILDREN = 8;
+    public static final int OFF_NENTRIES = 12;
+    public static final int OFF_HEAP = 16;
+    public static final int OFF_PAGEBYTES = 20;
+    public static final int ENTRY_HEADER = 8;
+
+    public static final int PUT = 1;
+    public static final int DELETE = 2;
+    public static final int UPSERT = 3;
+    public static final int KIND_MASK = 0x0F;
+    public static final int OVERFLOW = 0x10;
+    public static final int POINTER_BYTES = 12;
+
+    static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
+    static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+    static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+    static final ValueLayout.OfLong LONG_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+
+    public static int slotBase(int nChildren) {
+        return nChildren == 0 ? HEADER : HEADER + 12 * nChildren - 4;
+    }
+
+    static int getInt(MemorySegment m, long base, int off) {
+        return m.get(INT, base + off);
+    }
+
+    static long child(MemorySegment m, long base, int i) {
+        return m.get(LONG, base + HEADER + 8L * i);
+    }
+
+    static int pivotOffset(MemorySegment m, long base, int nChildren, int i) {
+        return m.get(INT, base + HEADER + 8L * nChildren + 4L * i);
+    }
+
+    static int entryOffset(MemorySegment m, long base, int nChildren, int i) {
+        return m.get(INT, base + slotBase(nChildren) + 4L * i);
+    }
+
+    static int u16(MemorySegment m, long at) {
+        return m.get(SHORT, at) & 0xFFFF;
+    }
+
+    static int u8(MemorySegment m, long at) {
+        return m.get(ValueLayout.JAVA_BYTE, at) & 0xFF;
+    }
+
+    /** Unsigned lexicographic comparison of the page bytes {@code [at, at+len)} with {@code key}. */
+    static int compare(MemorySegment m, long at, int len, byte[] key) {
+        int n = Math.min(len, key.length);
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            long a = m.get(LONG_BE, at + i);
+            long b = Keys.longAt(key, i);
+            if (a != b) {
+                return Long.compareUnsigned(a, b);
+            }
+        }
+        for (; i < n; i++) {
+            int a = m.get(ValueLayout.JAVA_BYTE, at + i) & 0xFF;
+            int b = key[i] & 0xFF;
+            if (a != b) {
+                return a - b;
+            }
+        }
+        return len - key.length;
+    }
+
+    /**
+     * Index of the child whose range holds {@code key}: the number of pivots {@code <= key}.
+     */
+    static int findChild(MemorySegment m, long base, int nChildren, byte[] key) {
+        int lo = 0;
+        int hi = nChildren - 1;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            long p = base + pivotOffset(m, base, nChildren, mid);
+            if (compare(m, p + 2, u16(m, p), key) <= 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /** First entry index whose key is {@code >= key} ({@code strict}: {@code > key}). */
+    static int lowerBound(MemorySegment m, long base, int nChildren, int nEntries, byte[] key, boolean strict) {
+        int lo = 0;
+        int hi = nEntries;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            long e = base + entryOffset(m, base, nChildren, mid);
+            int c = compare(m, e + ENTRY_HEADER, u16(m, e), key);
+            if (c < 0 || (strict && c == 0)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+}

@@ -1,0 +1,147 @@
+package dev.strata.index.internal;
+
+import dev.strata.compute.PageHandle;
+import dev.strata.compute.PageStore;
+import dev.strata.compute.WriteBatch;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A writer's unit of work: one {@link WriteBatch} plus the exclusive latches of every page it
+ * changed or read for change, all held until the batch is sealed ({@link #commitAsync}) or aborted
+ * ({@link #close}), so optimistic readers that saw any of those pages fail validation. Decoded nodes
+ * are cached per page. Writes are diffs against the current page bytes. Not thread-safe.
+ */
+final class Txn implements AutoCloseable {
+    private static final int BLOCK = 64;
+
+    private final PageStore store;
+    private final WriteBatch batch;
+    private final Map<Long, PageHandle> latched = new LinkedHashMap<>();
+    final Map<Long, Node> nodes = new LinkedHashMap<>();
+    private boolean sealed;
+
+    Txn(PageStore store) {
+        this.store = store;
+        this.batch = store.newBatch();
+    }
+
+    PageStore store() {
+        return store;
+    }
+
+    PageHandle x(long pageId) {
+        PageHandle h = latched.get(pageId);
+        if (h == null) {
+            h = store.fixExclusive(pageId);
+            latched.put(pageId, h);
+        }
+        return h;
+    }
+
+    int latchedPages() {
+        return latched.size();
+    }
+
+    Node load(long pageId) {
+        Node n = nodes.get(pageId);
+        if (n == null) {
+            n = Node.decode(pageId, x(pageId).segment());
+            nodes.put(pageId, n);
+        }
+        return n;
+    }
+
+    Node allocate(int pageBytes, boolean leaf) {
+        long id = batch.allocate(pageBytes);
+        x(id);
+        Node n = new Node(id, pageBytes, leaf);
+        n.dirty = true;
+        nodes.put(id, n);
+        return n;
+    }
+
+    long allocatePage(int pageBytes) {
+        long id = batch.allocate(pageBytes);
+        x(id);
+        return id;
+    }
+
+    void write(long pageId, long offset, byte[] bytes) {
+        batch.write(x(pageId), offset, bytes);
+    }
+
+    void write(long pageId, long offset, MemorySegment bytes) {
+        batch.write(x(pageId), offset, bytes);
+    }
+
+    /** Writes every dirty decoded node as the diff between its image and the page. */
+    void writeNodes() {
+        for (Node n : nodes.values()) {
+            if (n.dirty) {
+                writeImage(n.pageId, n.encode());
+                n.dirty = false;
+            }
+        }
+    }
+
+    /** Writes the runs of {@code image} that differ from the page's current bytes. */
+    void writeImage(long pageId, byte[] image) {
+        PageHandle h = x(pageId);
+        MemorySegment cur = h.segment();
+        MemorySegment img = MemorySegment.ofArray(image);
+        long n = image.length;
+        long pos = 0;
+        while (pos < n) {
+            long m = MemorySegment.mismatch(cur, pos, n, img, pos, n);
+            if (m < 0) {
+                break;
+            }
+            long start = (pos + m) & ~7L; // mismatch is relative to pos
+            long end = Math.min(n, start + BLOCK);
+            while (end < n) {
+                long next = Math.min(n, end + BLOCK);
+                if (MemorySegment.mismatch(cur, end, next, img, end, next) < 0) {
+                    break;
+                }
+                end = next;
+            }
+            batch.write(h, start, img.asSlice(start, end - start));
+            pos = end;
+        }
+    }
+
+    /** Seals the batch (logged in order; durable when the future completes) and releases the latches. */
+    CompletableFuture<Long> commitAsync() {
+        CompletableFuture<Long> f = batch.commitAsync();
+        sealed = true;
+        release();
+        return f;
+    }
+
+    private void release() {
+        List<PageHandle> hs = new ArrayList<>(latched.values());
+        latched.clear();
+        nodes.clear();
+        for (int i = hs.size() - 1; i >= 0; i--) {
+            hs.get(i).close();
+        }
+    }
+
+    /** Aborts unless committed: before-images are restored under the held latches, then released. */
+    @Override
+    public void close() {
+        if (!sealed) {
+            sealed = true;
+            try {
+                batch.close();
+            } finally {
+                release();
+            }
+        }
+    }
+}
