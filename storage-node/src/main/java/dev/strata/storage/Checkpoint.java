@@ -2,22 +2,23 @@ package dev.strata.storage;
 
 import dev.strata.core.Checksums;
 import dev.strata.core.CorruptionException;
-import dev.strata.storage.internal.SegmentFiles;
+import dev.strata.storage.internal.NativeFile;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 
 /**
  * The newest checkpoint of a partition: every record up to {@code lsn} is in the page file, written under
  * {@code epoch}, and {@code nextPageNo} is the allocator's next page. Stored in {@code dir/checkpoint}, replaced
- * atomically (write {@code checkpoint.tmp}, fsync, rename over, fsync the directory).
+ * atomically (write {@code checkpoint.tmp}, fsync, rename over, fsync the directory). File I/O goes through
+ * {@link NativeFile}, so a checkpointing thread that is interrupted (say, by {@code shutdownNow()}) still finishes
+ * the write it started.
  *
  * <pre>
  *  little endian, 36 bytes:
@@ -47,13 +48,15 @@ public record Checkpoint(long lsn, long epoch, long nextPageNo) {
      */
     public static Optional<Checkpoint> read(Path dir) throws IOException {
         byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(dir.resolve(FILE));
+        try (NativeFile file = NativeFile.openRead(dir.resolve(FILE))) {
+            long size = file.size();
+            if (size != LENGTH) {
+                throw new CorruptionException("checkpoint in " + dir + " has " + size + " bytes, not " + LENGTH);
+            }
+            bytes = new byte[LENGTH];
+            file.readFully(0, MemorySegment.ofArray(bytes));
         } catch (NoSuchFileException e) {
             return Optional.empty();
-        }
-        if (bytes.length != LENGTH) {
-            throw new CorruptionException("checkpoint in " + dir + " has " + bytes.length + " bytes, not " + LENGTH);
         }
         ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         if (buf.getInt(32) != Checksums.crc32c(bytes, 0, 32)) {
@@ -78,14 +81,11 @@ public record Checkpoint(long lsn, long epoch, long nextPageNo) {
         buf.putInt(0, MAGIC).putInt(4, VERSION).putLong(8, lsn).putLong(16, epoch).putLong(24, nextPageNo);
         buf.putInt(32, Checksums.crc32c(buf.array(), 0, 32));
         Path tmp = dir.resolve(TMP);
-        try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            while (buf.hasRemaining()) {
-                channel.write(buf);
-            }
-            channel.force(true);
+        try (NativeFile file = NativeFile.createTruncate(tmp)) {
+            file.write(0, MemorySegment.ofArray(buf.array()));
+            file.fsync();
         }
         Files.move(tmp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        SegmentFiles.fsyncDirectory(dir);
+        NativeFile.fsyncDirectory(dir);
     }
 }

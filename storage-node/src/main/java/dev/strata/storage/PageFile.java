@@ -4,15 +4,14 @@ import dev.strata.core.Checksums;
 import dev.strata.core.CorruptionException;
 import dev.strata.core.PageSize;
 import dev.strata.storage.internal.DoubleWriteBuffer;
+import dev.strata.storage.internal.NativeFile;
 import dev.strata.storage.internal.PageMetaDescriptor;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
@@ -30,32 +29,45 @@ import java.util.function.Consumer;
  *
  * <p>Thread-safe: writers are serialized; readers run concurrently with each other and with a writer's fsyncs,
  * and are excluded only while pages are being overwritten in place, so a read never sees a half-written page.
+ * Interrupt-safe: the files are {@link NativeFile}s, so interrupting a reading or writing thread (say, one whose
+ * buffer-pool miss lands here) neither fails the call nor closes the files for everyone else, as an interruptible
+ * {@code FileChannel} would. A native destination or source segment (a buffer-pool frame) is read into or written
+ * from directly.
  */
 public final class PageFile implements AutoCloseable {
     /** Page numbers are 48 bits ({@link dev.strata.core.PageId}). */
     public static final long MAX_PAGE_NO = (1L << 48) - 1;
     private static final int SCAN_SLOTS = 4096;
 
-    private final FileChannel data;
-    private final FileChannel meta;
+    private final NativeFile data;
+    private final NativeFile meta;
     private final DoubleWriteBuffer dwb;
     private final ReentrantLock writers = new ReentrantLock();
     private final ReentrantReadWriteLock inPlace = new ReentrantReadWriteLock();
     private volatile long slotsInUse;
     private boolean closed; // guarded by writers
 
-    private PageFile(Path dir) throws IOException {
-        data = FileChannel.open(dir.resolve("pages.dat"), StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
-        meta = FileChannel.open(dir.resolve("pages.meta"), StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
-        dwb = new DoubleWriteBuffer(dir.resolve("pages.dwb"));
+    private PageFile(NativeFile data, NativeFile meta, DoubleWriteBuffer dwb) {
+        this.data = data;
+        this.meta = meta;
+        this.dwb = dwb;
     }
 
     /** Opens (creating if absent) the page file in {@code dir} and repairs torn pages from the double-write buffer. */
     public static PageFile open(Path dir) throws IOException {
         Files.createDirectories(dir);
-        PageFile file = new PageFile(dir);
+        NativeFile data = NativeFile.openOrCreate(dir.resolve("pages.dat"));
+        NativeFile meta = null;
+        DoubleWriteBuffer dwb = null;
+        try {
+            meta = NativeFile.openOrCreate(dir.resolve("pages.meta"));
+            dwb = new DoubleWriteBuffer(dir.resolve("pages.dwb"));
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(meta);
+            closeQuietly(data);
+            throw e;
+        }
+        PageFile file = new PageFile(data, meta, dwb);
         try {
             file.repair();
             file.slotsInUse = file.scanSlotsInUse();
@@ -85,8 +97,8 @@ public final class PageFile implements AutoCloseable {
             }
         }
         if (repaired) {
-            data.force(false);
-            meta.force(false);
+            data.fdatasync();
+            meta.fdatasync();
         }
         dwb.discardStale();
     }
@@ -160,16 +172,12 @@ public final class PageFile implements AutoCloseable {
         } finally {
             inPlace.writeLock().unlock();
         }
-        data.force(false);
-        meta.force(false);
+        data.fdatasync();
+        meta.fdatasync();
     }
 
     private void writeInPlace(DoubleWriteBuffer.Entry entry) throws IOException {
-        ByteBuffer image = entry.image().asByteBuffer();
-        long at = entry.pageNo() * PageSize.BASE;
-        while (image.hasRemaining()) {
-            data.write(image, at + image.position());
-        }
+        data.write(entry.pageNo() * PageSize.BASE, entry.image());
         writeMeta(entry.pageNo(), entry.lsn(), entry.imageCrc(), entry.sizeClass(), true);
         long end = entry.pageNo() + PageSize.slots(entry.sizeClass());
         if (end > slotsInUse) {
@@ -180,12 +188,9 @@ public final class PageFile implements AutoCloseable {
     /** The metadata of the page headed at {@code pageNo}; {@code allocated=false} and LSN 0 if never written. */
     public PageMeta meta(long pageNo) throws IOException {
         checkPageNo(pageNo);
-        ByteBuffer slot = ByteBuffer.allocate(PageMetaDescriptor.LENGTH).order(ByteOrder.LITTLE_ENDIAN);
-        long at = pageNo * PageMetaDescriptor.LENGTH;
-        while (slot.hasRemaining() && meta.read(slot, at + slot.position()) >= 0) {
-            // a slot past the end of the file reads as zeros: never written
-        }
-        return decode(pageNo, slot, 0);
+        byte[] slot = new byte[PageMetaDescriptor.LENGTH]; // a slot past the end of the file reads as zeros
+        meta.read(pageNo * PageMetaDescriptor.LENGTH, MemorySegment.ofArray(slot));
+        return decode(pageNo, ByteBuffer.wrap(slot).order(ByteOrder.LITTLE_ENDIAN), 0);
     }
 
     private static PageMeta decode(long pageNo, ByteBuffer buf, int at) {
@@ -196,29 +201,24 @@ public final class PageFile implements AutoCloseable {
     private void writeMeta(long pageNo, long lsn, int crc, int sizeClass, boolean allocated) throws IOException {
         ByteBuffer slot = ByteBuffer.allocate(PageMetaDescriptor.LENGTH).order(ByteOrder.LITTLE_ENDIAN);
         PageMetaDescriptor.encode(slot, 0, lsn, crc, sizeClass, allocated);
-        long at = pageNo * PageMetaDescriptor.LENGTH;
-        while (slot.hasRemaining()) {
-            meta.write(slot, at + slot.position());
-        }
+        meta.write(pageNo * PageMetaDescriptor.LENGTH, MemorySegment.ofArray(slot.array()));
     }
 
     /** Visits the metadata of every allocated page head in page order. */
     public void forEachAllocated(Consumer<PageMeta> visitor) throws IOException {
-        ByteBuffer chunk = ByteBuffer.allocate(SCAN_SLOTS * PageMetaDescriptor.LENGTH).order(ByteOrder.LITTLE_ENDIAN);
+        byte[] bytes = new byte[SCAN_SLOTS * PageMetaDescriptor.LENGTH];
+        ByteBuffer chunk = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         long size = meta.size();
         for (long first = 0; first * PageMetaDescriptor.LENGTH < size; first += SCAN_SLOTS) {
             List<PageMeta> found = new ArrayList<>();
+            long read;
             inPlace.readLock().lock();
             try {
-                chunk.clear();
-                long at = first * PageMetaDescriptor.LENGTH;
-                while (chunk.hasRemaining() && meta.read(chunk, at + chunk.position()) >= 0) {
-                    // fill the chunk or stop at end of file
-                }
+                read = meta.read(first * PageMetaDescriptor.LENGTH, MemorySegment.ofArray(bytes));
             } finally {
                 inPlace.readLock().unlock();
             }
-            int slots = chunk.position() / PageMetaDescriptor.LENGTH;
+            int slots = (int) (read / PageMetaDescriptor.LENGTH);
             for (int i = 0; i < slots; i++) {
                 if (PageMetaDescriptor.allocated(chunk, i * PageMetaDescriptor.LENGTH)) {
                     found.add(decode(first + i, chunk, i * PageMetaDescriptor.LENGTH));
@@ -244,7 +244,7 @@ public final class PageFile implements AutoCloseable {
             } finally {
                 inPlace.writeLock().unlock();
             }
-            meta.force(false);
+            meta.fdatasync();
             if (pageNo + PageSize.slots(m.sizeClass()) >= slotsInUse) {
                 slotsInUse = scanSlotsInUse();
             }
@@ -264,13 +264,10 @@ public final class PageFile implements AutoCloseable {
         return end[0];
     }
 
-    private static void readFully(FileChannel channel, MemorySegment dst, long position) throws IOException {
-        ByteBuffer buf = dst.asByteBuffer();
-        while (buf.hasRemaining()) {
-            if (channel.read(buf, position + buf.position()) < 0) {
-                dst.asSlice(buf.position()).fill((byte) 0); // past end of file: never written
-                return;
-            }
+    private static void readFully(NativeFile file, MemorySegment dst, long position) throws IOException {
+        long read = file.read(position, dst);
+        if (read < dst.byteSize()) {
+            dst.asSlice(read).fill((byte) 0); // past end of file: never written
         }
     }
 
@@ -298,6 +295,9 @@ public final class PageFile implements AutoCloseable {
     }
 
     private static void closeQuietly(AutoCloseable closeable) {
+        if (closeable == null) {
+            return;
+        }
         try {
             closeable.close();
         } catch (Exception ignored) {

@@ -3,13 +3,14 @@ package dev.strata.storage.internal;
 import dev.strata.core.Checksums;
 import dev.strata.core.PageSize;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -38,13 +39,15 @@ public final class DoubleWriteBuffer implements AutoCloseable {
     /** One valid entry of the last batch. */
     public record Entry(long pageNo, long lsn, int imageCrc, int sizeClass, MemorySegment image) {}
 
-    private final FileChannel channel;
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final NativeFile file;
     private long batch;
     private long lastBatchLength;
 
     public DoubleWriteBuffer(Path file) throws IOException {
-        this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
+        this.file = NativeFile.openOrCreate(file);
     }
 
     /** Bytes one entry for a page of {@code sizeClass} takes. */
@@ -58,27 +61,24 @@ public final class DoubleWriteBuffer implements AutoCloseable {
         for (Entry e : entries) {
             total += entryLength(e.sizeClass());
         }
-        byte[] bytes = new byte[total];
-        ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        MemorySegment target = MemorySegment.ofArray(bytes);
         long number = ++batch;
-        int at = 0;
-        for (Entry e : entries) {
-            buf.putInt(at + 4, MAGIC);
-            buf.putLong(at + 8, number);
-            buf.putLong(at + 16, e.pageNo());
-            buf.putLong(at + 24, e.lsn());
-            buf.putInt(at + 32, e.imageCrc());
-            buf.put(at + 36, (byte) e.sizeClass());
-            buf.putInt(at, Checksums.crc32c(bytes, at + 4, HEADER_LENGTH - 4));
-            MemorySegment.copy(e.image(), 0, target, at + HEADER_LENGTH, e.image().byteSize());
-            at += entryLength(e.sizeClass());
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(total);
+            long at = 0;
+            for (Entry e : entries) {
+                buf.set(INT, at + 4, MAGIC);
+                buf.set(LONG, at + 8, number);
+                buf.set(LONG, at + 16, e.pageNo());
+                buf.set(LONG, at + 24, e.lsn());
+                buf.set(INT, at + 32, e.imageCrc());
+                buf.set(ValueLayout.JAVA_BYTE, at + 36, (byte) e.sizeClass());
+                buf.set(INT, at, Checksums.crc32c(buf.asSlice(at + 4, HEADER_LENGTH - 4)));
+                MemorySegment.copy(e.image(), 0, buf, at + HEADER_LENGTH, e.image().byteSize());
+                at += entryLength(e.sizeClass());
+            }
+            file.write(0, buf);
         }
-        ByteBuffer out = ByteBuffer.wrap(bytes);
-        while (out.hasRemaining()) {
-            channel.write(out, out.position());
-        }
-        channel.force(false);
+        file.fdatasync();
     }
 
     /**
@@ -86,11 +86,10 @@ public final class DoubleWriteBuffer implements AutoCloseable {
      * and its batch number equals the first entry's. Also resumes batch numbering after it.
      */
     public List<Entry> readLastBatch() throws IOException {
-        long size = Math.min(channel.size(), CAPACITY);
-        byte[] bytes = new byte[(int) size];
-        ByteBuffer in = ByteBuffer.wrap(bytes);
-        while (in.hasRemaining() && channel.read(in, in.position()) >= 0) {
-            // positional reads until full or end of file
+        byte[] bytes = new byte[(int) Math.min(file.size(), CAPACITY)];
+        long read = file.read(0, MemorySegment.ofArray(bytes));
+        if (read < bytes.length) {
+            bytes = Arrays.copyOf(bytes, (int) read); // shrank since size(): only what is there counts
         }
         ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         List<Entry> entries = new ArrayList<>();
@@ -127,14 +126,14 @@ public final class DoubleWriteBuffer implements AutoCloseable {
      * batches), so batch numbers only need to grow from here on for the first-entry rule to hold.
      */
     public void discardStale() throws IOException {
-        if (channel.size() > lastBatchLength) {
-            channel.truncate(lastBatchLength);
-            channel.force(true);
+        if (file.size() > lastBatchLength) {
+            file.truncate(lastBatchLength);
+            file.fsync();
         }
     }
 
     @Override
     public void close() throws IOException {
-        channel.close();
+        file.close();
     }
 }

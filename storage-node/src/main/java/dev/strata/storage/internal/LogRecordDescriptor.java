@@ -1,7 +1,8 @@
 package dev.strata.storage.internal;
 
 import dev.strata.core.Checksums;
-import java.nio.ByteBuffer;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
@@ -35,6 +36,10 @@ public final class LogRecordDescriptor {
     /** First byte covered by the CRC. */
     public static final int CRC_START = EPOCH_OFFSET;
 
+    /** Little-endian, unaligned field layouts for reading and writing frames in memory segments. */
+    public static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
     private LogRecordDescriptor() {}
 
     /** Bytes a frame with the given payload occupies. */
@@ -43,19 +48,15 @@ public final class LogRecordDescriptor {
     }
 
     /**
-     * Encodes a frame at {@code dst.position()} of a heap, little-endian buffer with enough room, and advances
-     * the position past it.
+     * Encodes a frame at {@code offset} of {@code dst} (which must have room for it) and returns its length.
      */
-    public static void encode(ByteBuffer dst, long lsn, long epoch, byte[] payload) {
-        assert dst.hasArray() && dst.order() == ByteOrder.LITTLE_ENDIAN;
-        int start = dst.position();
-        dst.putInt(start + LENGTH_OFFSET, payload.length);
-        dst.putLong(start + EPOCH_OFFSET, epoch);
-        dst.putLong(start + LSN_OFFSET, lsn);
-        dst.put(start + HEADER_LENGTH, payload);
-        int crc = Checksums.crc32c(dst.array(), dst.arrayOffset() + start + CRC_START,
-                HEADER_LENGTH - CRC_START + payload.length);
-        dst.putInt(start + CRC_OFFSET, crc);
-        dst.position(start + HEADER_LENGTH + payload.length);
+    public static int encode(MemorySegment dst, long offset, long lsn, long epoch, byte[] payload) {
+        dst.set(INT, offset + LENGTH_OFFSET, payload.length);
+        dst.set(LONG, offset + EPOCH_OFFSET, epoch);
+        dst.set(LONG, offset + LSN_OFFSET, lsn);
+        MemorySegment.copy(payload, 0, dst, ValueLayout.JAVA_BYTE, offset + HEADER_LENGTH, payload.length);
+        int crc = Checksums.crc32c(dst.asSlice(offset + CRC_START, HEADER_LENGTH - CRC_START + payload.length));
+        dst.set(INT, offset + CRC_OFFSET, crc);
+        return HEADER_LENGTH + payload.length;
     }
 }

@@ -2,10 +2,8 @@ package dev.strata.storage.internal;
 
 import dev.strata.core.CorruptionException;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -80,9 +78,9 @@ public final class LogRecovery {
     }
 
     private static void truncate(Path file, long size) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
-            channel.truncate(size);
-            channel.force(true);
+        try (NativeFile f = NativeFile.openReadWrite(file)) {
+            f.truncate(size);
+            f.fsync();
         }
     }
 

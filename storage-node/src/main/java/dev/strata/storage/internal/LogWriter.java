@@ -4,11 +4,9 @@ import dev.strata.core.StrataException;
 import dev.strata.storage.LsnGapException;
 import dev.strata.storage.StaleEpochException;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -21,8 +19,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Appenders take {@link #lock} only to check the epoch, assign the next LSN and add the record to
  * {@link #pending}, so LSN order is enqueue order. The writer thread swaps the whole pending list out, encodes
- * every record into one heap buffer, writes it with as few {@code write} calls as the buffer allows, calls
- * {@code force(false)} once, publishes {@link #durableLsn()} and then completes the futures (on the writer
+ * every record into one native buffer, writes it with as few {@code pwrite} calls as the buffer allows, calls
+ * {@code fdatasync} once, publishes {@link #durableLsn()} and then completes the futures (on the writer
  * thread: callers should chain dependent work with {@code *Async} stages). While it fsyncs, the next group
  * queues up. A record that would push the active segment past {@code segmentBytes} goes to a new segment named
  * by its LSN; the old one is fsynced first and the directory after the new file is created.
@@ -51,9 +49,11 @@ public final class LogWriter {
     private volatile long durableLsn;
 
     // writer thread only (counters read by stats())
-    private FileChannel active;
+    private NativeFile active;
     private long activeBytes;
-    private ByteBuffer buffer = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+    private Arena bufferArena = Arena.ofShared();
+    private MemorySegment buffer = bufferArena.allocate(1 << 20);
+    private int buffered;
     private volatile long fsyncs;
     private volatile long bytesWritten;
     private volatile long groups;
@@ -70,7 +70,7 @@ public final class LogWriter {
         this.appendedLsn = nextLsn - 1;
         this.durableLsn = nextLsn - 1;
         if (!segments.isEmpty()) {
-            active = FileChannel.open(segments.lastEntry().getValue(), StandardOpenOption.WRITE);
+            active = NativeFile.openReadWrite(segments.lastEntry().getValue());
             activeBytes = tailBytes;
         }
         thread = Thread.ofPlatform().name("strata-log-writer-" + dir.getFileName()).daemon().unstarted(this::run);
@@ -149,26 +149,29 @@ public final class LogWriter {
         try {
             for (Request request : batch) {
                 int frame = LogRecordDescriptor.frameLength(request.payload.length);
-                long size = activeBytes + buffer.position();
+                long size = activeBytes + buffered;
                 if (active == null) {
                     openSegment(request.lsn);
                 } else if (size > 0 && size + frame > segmentBytes) {
                     flush();
-                    active.force(false);
+                    active.fdatasync();
                     fsyncs++;
                     active.close();
                     openSegment(request.lsn);
                 }
-                if (buffer.remaining() < frame) {
+                if (buffer.byteSize() - buffered < frame) {
                     flush();
-                    if (buffer.capacity() < frame) {
-                        buffer = ByteBuffer.allocate(frame).order(ByteOrder.LITTLE_ENDIAN);
+                    if (buffer.byteSize() < frame) {
+                        Arena grown = Arena.ofShared();
+                        buffer = grown.allocate(frame);
+                        bufferArena.close();
+                        bufferArena = grown;
                     }
                 }
-                LogRecordDescriptor.encode(buffer, request.lsn, request.epoch, request.payload);
+                buffered += LogRecordDescriptor.encode(buffer, buffered, request.lsn, request.epoch, request.payload);
             }
             flush();
-            active.force(false);
+            active.fdatasync();
             fsyncs++;
             groups++;
             recordsWritten += batch.size();
@@ -189,18 +192,15 @@ public final class LogWriter {
     }
 
     private void flush() throws IOException {
-        buffer.flip();
-        while (buffer.hasRemaining()) {
-            int written = active.write(buffer, activeBytes);
-            activeBytes += written;
-            bytesWritten += written;
-        }
-        buffer.clear();
+        active.write(activeBytes, buffer.asSlice(0, buffered));
+        activeBytes += buffered;
+        bytesWritten += buffered;
+        buffered = 0;
     }
 
     private void openSegment(long firstLsn) throws IOException {
         Path file = dir.resolve(SegmentFiles.name(firstLsn));
-        active = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        active = NativeFile.createNew(file);
         activeBytes = 0;
         SegmentFiles.fsyncDirectory(dir);
         segments.put(firstLsn, file);
@@ -213,6 +213,8 @@ public final class LogWriter {
             }
         } catch (IOException ignored) {
             // everything acknowledged was fsynced; nothing left to lose
+        } finally {
+            bufferArena.close();
         }
     }
 

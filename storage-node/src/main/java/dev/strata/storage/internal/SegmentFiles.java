@@ -1,11 +1,9 @@
 package dev.strata.storage.internal;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
@@ -36,8 +34,6 @@ public final class SegmentFiles {
 
     /** Makes creations, renames and deletions of entries in {@code dir} durable. */
     public static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
-        }
+        NativeFile.fsyncDirectory(dir);
     }
 }

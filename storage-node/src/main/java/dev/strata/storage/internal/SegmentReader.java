@@ -4,23 +4,22 @@ import static dev.strata.storage.internal.LogRecordDescriptor.CRC_OFFSET;
 import static dev.strata.storage.internal.LogRecordDescriptor.CRC_START;
 import static dev.strata.storage.internal.LogRecordDescriptor.EPOCH_OFFSET;
 import static dev.strata.storage.internal.LogRecordDescriptor.HEADER_LENGTH;
+import static dev.strata.storage.internal.LogRecordDescriptor.INT;
 import static dev.strata.storage.internal.LogRecordDescriptor.LENGTH_OFFSET;
+import static dev.strata.storage.internal.LogRecordDescriptor.LONG;
 import static dev.strata.storage.internal.LogRecordDescriptor.LSN_OFFSET;
 
 import dev.strata.core.Checksums;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 /**
- * Reads the frames of one segment file in order through a heap window (few large reads, not two per record).
+ * Reads the frames of one segment file in order through a native window (few large reads, not two per record).
  * Never trusts a length field: it is checked against {@code maxRecordBytes} and the bytes left in the file before
  * the window grows. Reads only the file's size at open, so a segment being appended to can be read safely up to
- * what was durable then. Single-threaded.
+ * what was durable then. Single-threaded (confined to the thread that opened it).
  */
 public final class SegmentReader implements AutoCloseable {
     /** Outcome of {@link #next()}. */
@@ -35,12 +34,11 @@ public final class SegmentReader implements AutoCloseable {
 
     private static final int MIN_WINDOW = 1 << 20;
 
-    private final FileChannel channel;
+    private final NativeFile file;
     private final long limit;
     private final int maxRecordBytes;
-    private byte[] window = new byte[0];
-    private ByteBuffer view = ByteBuffer.wrap(window);
-    private MemorySegment windowSegment = MemorySegment.ofArray(window);
+    private Arena windowArena = Arena.ofConfined();
+    private MemorySegment window = MemorySegment.NULL;
     private long windowStart;
     private int windowLength;
     private long position;
@@ -52,8 +50,13 @@ public final class SegmentReader implements AutoCloseable {
     private String problem;
 
     public SegmentReader(Path file, int maxRecordBytes) throws IOException {
-        this.channel = FileChannel.open(file, StandardOpenOption.READ);
-        this.limit = channel.size();
+        this.file = NativeFile.openRead(file);
+        try {
+            this.limit = this.file.size();
+        } catch (IOException | RuntimeException e) {
+            this.file.close();
+            throw e;
+        }
         this.maxRecordBytes = maxRecordBytes;
     }
 
@@ -68,7 +71,7 @@ public final class SegmentReader implements AutoCloseable {
         }
         ensure(HEADER_LENGTH);
         int at = (int) (position - windowStart);
-        int length = view.getInt(at + LENGTH_OFFSET);
+        int length = window.get(INT, at + LENGTH_OFFSET);
         if (length < 0 || length > maxRecordBytes) {
             return bad("length " + Integer.toUnsignedString(length) + " exceeds maxRecordBytes " + maxRecordBytes);
         }
@@ -77,13 +80,13 @@ public final class SegmentReader implements AutoCloseable {
         }
         ensure(HEADER_LENGTH + length);
         at = (int) (position - windowStart);
-        int stored = view.getInt(at + CRC_OFFSET);
-        int actual = Checksums.crc32c(window, at + CRC_START, HEADER_LENGTH - CRC_START + length);
+        int stored = window.get(INT, at + CRC_OFFSET);
+        int actual = Checksums.crc32c(window.asSlice(at + CRC_START, HEADER_LENGTH - CRC_START + length));
         if (stored != actual) {
             return bad("CRC mismatch");
         }
-        epoch = view.getLong(at + EPOCH_OFFSET);
-        lsn = view.getLong(at + LSN_OFFSET);
+        epoch = window.get(LONG, at + EPOCH_OFFSET);
+        lsn = window.get(LONG, at + LSN_OFFSET);
         payloadOffset = at + HEADER_LENGTH;
         payloadLength = length;
         position += HEADER_LENGTH + length;
@@ -102,24 +105,22 @@ public final class SegmentReader implements AutoCloseable {
             return;
         }
         int kept = windowLength - at;
-        if (window.length < n) {
-            byte[] grown = new byte[Math.max(n, MIN_WINDOW)];
-            System.arraycopy(window, at, grown, 0, kept);
+        if (window.byteSize() < n) {
+            Arena grownArena = Arena.ofConfined();
+            MemorySegment grown = grownArena.allocate(Math.max(n, MIN_WINDOW));
+            MemorySegment.copy(window, at, grown, 0, kept);
+            windowArena.close();
+            windowArena = grownArena;
             window = grown;
-            view = ByteBuffer.wrap(window).order(ByteOrder.LITTLE_ENDIAN);
-            windowSegment = MemorySegment.ofArray(window);
         } else {
-            System.arraycopy(window, at, window, 0, kept);
+            MemorySegment.copy(window, at, window, 0, kept);
         }
         windowStart = position;
         windowLength = kept;
-        int want = (int) Math.min(window.length, limit - windowStart);
-        ByteBuffer dst = ByteBuffer.wrap(window, windowLength, want - windowLength);
-        while (dst.hasRemaining()) {
-            int read = channel.read(dst, windowStart + dst.position());
-            if (read < 0) {
-                throw new IOException("segment shrank while being read");
-            }
+        int want = (int) Math.min(window.byteSize(), limit - windowStart);
+        long read = file.read(windowStart + windowLength, window.asSlice(windowLength, want - windowLength));
+        if (read < want - windowLength) {
+            throw new IOException("segment " + file.path() + " shrank while being read");
         }
         windowLength = want;
     }
@@ -134,7 +135,7 @@ public final class SegmentReader implements AutoCloseable {
 
     /** The current record's payload: a view of the reader's window, valid until the next call. */
     public MemorySegment payload() {
-        return windowSegment.asSlice(payloadOffset, payloadLength).asReadOnly();
+        return window.asSlice(payloadOffset, payloadLength).asReadOnly();
     }
 
     /** File offset where the current (or bad) frame starts. */
@@ -149,6 +150,10 @@ public final class SegmentReader implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        channel.close();
+        try {
+            file.close();
+        } finally {
+            windowArena.close();
+        }
     }
 }
