@@ -1,5 +1,7 @@
 package dev.strata.nbd;
 
+import dev.strata.nbd.mount.ManagedMount;
+import dev.strata.nbd.mount.MountConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -44,6 +46,61 @@ public final class NbdCommands {
             return new Served(server, backend);
         } catch (IOException | RuntimeException e) {
             backend.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A mount: the remote backend, an optional managed cache over it, a loopback NBD server and the
+     * nbdfuse file. Closing unmounts, flushes the managed cache to the remote and closes the rest.
+     */
+    public record Mounted(Path file, NbdfuseFile fuse, NbdServer server, ManagedMount managed, Backend remote)
+            implements AutoCloseable {
+        @Override
+        public void close() throws Exception {
+            try {
+                fuse.close();
+            } finally {
+                try {
+                    server.close();
+                } finally {
+                    try {
+                        if (managed != null) {
+                            managed.close();
+                        }
+                    } finally {
+                        remote.close();
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Mounts a backend as a file: direct (every access goes to the backend) or managed (local cache,
+     * background pull and push, flush = barrier to the remote). Returns once the file is usable; map
+     * it only from another process (DESIGN §8).
+     */
+    public static Mounted mount(String backendSpec, Path mountDir, boolean managed, MountConfig config,
+                                boolean readOnly) throws Exception {
+        Backend remote = Backends.open(backendSpec, readOnly);
+        ManagedMount cache = null;
+        NbdServer server = null;
+        try {
+            cache = managed ? new ManagedMount(remote, config) : null;
+            Backend exported = cache != null ? cache : remote;
+            server = NbdServer.start(0, new Export("mount", backendSpec, exported, readOnly));
+            NbdfuseFile fuse = NbdfuseFile.mount(mountDir, "nbd://127.0.0.1:" + server.port() + "/mount",
+                    exported.size(), readOnly, 4);
+            return new Mounted(fuse.file(), fuse, server, cache, remote);
+        } catch (Exception e) {
+            if (server != null) {
+                server.close();
+            }
+            if (cache != null) {
+                cache.close();
+            }
+            remote.close();
             throw e;
         }
     }
