@@ -18,7 +18,7 @@ public interface PageMemory extends AutoCloseable {
     /**
      * Reads page {@code pageId} of size class {@code sizeClass} into {@code dst} (exactly that
      * size). A stored page of another size class is {@code NOT_FOUND}. {@code dst} must stay valid
-     * until the future completes.
+     * until the future completes and be accessible from other threads (shared, global or auto arena).
      */
     CompletableFuture<PageRead> get(long pageId, int sizeClass, MemorySegment dst);
 

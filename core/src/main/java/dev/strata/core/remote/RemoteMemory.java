@@ -24,7 +24,8 @@ import java.util.concurrent.CompletableFuture;
  * <p>Local segments should be native (off-heap) memory: a verbs transport registers them (an
  * {@code lkey}, through a registration cache); the TCP transport copies straight between them and
  * its socket buffers. A local segment must stay valid and untouched until the operation's future
- * completes, exactly as with a posted work request. Many operations may be in flight per
+ * completes, exactly as with a posted work request, and be accessible from other threads (shared,
+ * global or auto arena), since an I/O thread may copy into it. Many operations may be in flight per
  * connection; completions may arrive in any order. Operations are not atomic with respect to each
  * other except {@link #compareAndSwap}; a read racing a write to the same bytes may see either.
  *

@@ -199,6 +199,14 @@ public final class TcpClient implements MemoryNodeClient {
     }
 
     private void sweep() {
+        try {
+            sweepOnce();
+        } catch (RuntimeException e) {
+            LOG.warning("request sweep failed: " + e);
+        }
+    }
+
+    private void sweepOnce() {
         long now = System.nanoTime();
         for (var e : pending.entrySet()) {
             Pending p = e.getValue();
@@ -217,7 +225,12 @@ public final class TcpClient implements MemoryNodeClient {
             try {
                 Pending p = pending.remove(Frames.id(f));
                 if (p != null) {
-                    complete(p, f);
+                    try {
+                        complete(p, f);
+                    } catch (RuntimeException e) {
+                        // e.g. a destination segment confined to another thread (WrongThreadException)
+                        p.cf.completeExceptionally(e);
+                    }
                 }
             } finally {
                 f.release();
