@@ -1,0 +1,103 @@
+package dev.strata.nbd.backend;
+
+import dev.strata.nbd.Backend;
+import dev.strata.nbd.NbdClient;
+import dev.strata.nbd.NbdException;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+
+/**
+ * A remote NBD export as a backend (e.g. remote memory served by another Strata node or nbdkit):
+ * a pool of connections, one request in flight on each, so up to {@code connections} requests are
+ * in flight together; requests over 32 MiB are split. FLUSH on sync.
+ */
+public final class NbdRemoteBackend implements Backend {
+    private static final int MAX_REQUEST = 32 << 20;
+    private final BlockingQueue<NbdClient> pool;
+    private final long size;
+    private volatile boolean closed;
+
+    public NbdRemoteBackend(String host, int port, String export, int connections) throws IOException {
+        pool = new ArrayBlockingQueue<>(connections);
+        try {
+            for (int i = 0; i < connections; i++) {
+                pool.add(NbdClient.connect(host, port, export));
+            }
+        } catch (IOException e) {
+            close();
+            throw e;
+        }
+        size = pool.peek().size();
+    }
+
+    private NbdClient take() throws IOException {
+        try {
+            return pool.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public void readAt(long offset, MemorySegment dst) throws IOException {
+        for (long done = 0; done < dst.byteSize(); ) {
+            int n = (int) Math.min(MAX_REQUEST, dst.byteSize() - done);
+            NbdClient c = take();
+            try {
+                byte[] b = c.read(offset + done, n);
+                MemorySegment.copy(b, 0, dst, ValueLayout.JAVA_BYTE, done, n);
+            } finally {
+                pool.add(c);
+            }
+            done += n;
+        }
+    }
+
+    @Override
+    public void writeAt(long offset, MemorySegment src) throws IOException {
+        for (long done = 0; done < src.byteSize(); ) {
+            int n = (int) Math.min(MAX_REQUEST, src.byteSize() - done);
+            byte[] b = src.asSlice(done, n).toArray(ValueLayout.JAVA_BYTE);
+            NbdClient c = take();
+            try {
+                c.write(offset + done, b, false);
+            } finally {
+                pool.add(c);
+            }
+            done += n;
+        }
+    }
+
+    @Override
+    public void sync() throws IOException {
+        NbdClient c = take();
+        try {
+            c.flush();
+        } catch (NbdException e) {
+            throw new IOException("remote flush failed", e);
+        } finally {
+            pool.add(c);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        NbdClient c;
+        while ((c = pool.poll()) != null) {
+            c.close();
+        }
+    }
+}
