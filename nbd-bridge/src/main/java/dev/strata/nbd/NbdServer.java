@@ -1,5 +1,6 @@
 package dev.strata.nbd;
 
+import dev.strata.nbd.internal.BufferPool;
 import dev.strata.nbd.internal.Handshake;
 import dev.strata.nbd.internal.Session;
 import dev.strata.nbd.internal.Transmission;
@@ -7,8 +8,8 @@ import dev.strata.nbd.internal.Wire;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,7 +37,9 @@ import javax.net.ssl.SSLContext;
  * exports' backends stay open (their owner closes them).
  */
 public final class NbdServer implements AutoCloseable {
-    private final ServerSocket listener;
+    private final ServerSocketChannel listener;
+    private final int port;
+    private final BufferPool pool = new BufferPool(64);
     private final Map<String, Export> exports = new LinkedHashMap<>();
     private final SSLContext tls;
     private final boolean tlsRequired;
@@ -46,8 +49,13 @@ public final class NbdServer implements AutoCloseable {
     private final AtomicLong requests = new AtomicLong();
     private volatile boolean closed;
 
-    private NbdServer(ServerSocket listener, List<Export> exports, SSLContext tls, boolean tlsRequired) {
+    private NbdServer(ServerSocketChannel listener, List<Export> exports, SSLContext tls, boolean tlsRequired) {
         this.listener = listener;
+        try {
+            this.port = ((InetSocketAddress) listener.getLocalAddress()).getPort();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         for (Export e : exports) {
             if (this.exports.putIfAbsent(e.name(), e) != null) {
                 throw new IllegalArgumentException("duplicate export name '" + e.name() + "'");
@@ -55,7 +63,7 @@ public final class NbdServer implements AutoCloseable {
         }
         this.tls = tls;
         this.tlsRequired = tlsRequired;
-        this.acceptor = Thread.ofPlatform().name("nbd-accept-" + listener.getLocalPort()).daemon()
+        this.acceptor = Thread.ofPlatform().name("nbd-accept-" + port).daemon()
                 .unstarted(this::acceptLoop);
     }
 
@@ -70,8 +78,8 @@ public final class NbdServer implements AutoCloseable {
         if (exports.isEmpty()) {
             throw new IllegalArgumentException("no exports");
         }
-        ServerSocket ss = new ServerSocket();
-        ss.setReuseAddress(true);
+        ServerSocketChannel ss = ServerSocketChannel.open();
+        ss.socket().setReuseAddress(true);
         ss.bind(new InetSocketAddress(bind, port), 128);
         NbdServer server = new NbdServer(ss, exports, tls, tlsRequired);
         server.acceptor.start();
@@ -84,7 +92,7 @@ public final class NbdServer implements AutoCloseable {
     }
 
     public int port() {
-        return listener.getLocalPort();
+        return port;
     }
 
     /** Requests received since start, all connections. */
@@ -107,7 +115,7 @@ public final class NbdServer implements AutoCloseable {
 
     private void acceptLoop() {
         while (!closed) {
-            Socket s;
+            SocketChannel s;
             try {
                 s = listener.accept();
             } catch (IOException e) {
@@ -121,7 +129,7 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    private void serve(Socket s, int id) {
+    private void serve(SocketChannel s, int id) {
         Wire wire;
         try {
             wire = new Wire(s);
@@ -130,7 +138,7 @@ public final class NbdServer implements AutoCloseable {
             return;
         }
         connections.add(wire);
-        try (wire) {
+        try {
             if (closed) {
                 return;
             }
@@ -140,15 +148,16 @@ public final class NbdServer implements AutoCloseable {
                 return;
             }
             var workers = Thread.ofVirtual().name("nbd-conn-" + id + "-io-", 0).factory();
-            new Transmission(wire, session.get(), r -> workers.newThread(r).start(), requests).run();
+            new Transmission(wire, session.get(), r -> workers.newThread(r).start(), requests, pool).run();
         } catch (IOException | RuntimeException e) {
             // a broken or hostile client ends its own connection only
         } finally {
             connections.remove(wire);
+            wire.release();
         }
     }
 
-    private static void closeQuietly(Socket s) {
+    private static void closeQuietly(SocketChannel s) {
         try {
             s.close();
         } catch (IOException ignored) {
@@ -176,5 +185,6 @@ public final class NbdServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        pool.close();
     }
 }

@@ -34,7 +34,7 @@ class DelayProxyTest {
                 assertArrayEquals(new byte[] {5, 6, 7}, clients.get(0).read(0, 3));
                 long one = System.nanoTime() - t0;
                 assertTrue(one >= rtt.toNanos(), "one request took " + one / 1e6 + " ms");
-                assertTrue(one < rtt.toNanos() + 30_000_000L, "one request took " + one / 1e6 + " ms");
+                assertTrue(one < rtt.toNanos() + 60_000_000L, "one request took " + one / 1e6 + " ms");
                 t0 = System.nanoTime();
                 try (ExecutorService ex = Executors.newFixedThreadPool(8)) {
                     List<Future<byte[]>> fs = new ArrayList<>();
@@ -46,9 +46,9 @@ class DelayProxyTest {
                     }
                 }
                 long eight = System.nanoTime() - t0;
-                assertTrue(eight < 2 * rtt.toNanos() + 30_000_000L, "8 concurrent requests took " + eight / 1e6 + " ms");
+                assertTrue(eight < 2 * rtt.toNanos() + 60_000_000L, "8 concurrent requests took " + eight / 1e6 + " ms");
                 long[] d = proxy.addedDelayNanos();
-                assertTrue(d[0] >= rtt.toNanos() / 2 && d[0] < rtt.toNanos() / 2 + 5_000_000L,
+                assertTrue(d[0] >= rtt.toNanos() / 2 && d[0] < rtt.toNanos() / 2 + 25_000_000L,
                         "mean added delay per direction " + d[0] / 1e6 + " ms");
             } finally {
                 for (NbdClient c : clients) {

@@ -1,51 +1,67 @@
 package dev.strata.nbd.internal;
 
-import java.io.DataOutputStream;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Writes replies of one connection from many worker threads (Mpsc by combining): a worker enqueues
- * its reply and, if no other worker is writing, drains the queue into the buffered stream and flushes
- * once. Under load many replies share one flush (one syscall) without a dedicated writer thread.
- * After the first write error the writer is broken and every later send fails fast.
+ * its reply and, if no other worker is writing, drains the queue with gathering writes of up to
+ * {@link #GATHER} replies each. Under load many replies share one syscall without a dedicated writer
+ * thread. Each reply's pooled buffer is released once written. After the first write error the
+ * writer is broken: later replies are dropped (their buffers released) and the connection closed.
  */
 final class ReplyWriter {
-    /** A reply: a header and an optional data slice. */
-    record Reply(byte[] header, byte[] data, int length) {}
+    private static final int GATHER = 64;
+
+    /** A reply: bytes to send and the pooled buffer that holds them (released after the write). */
+    record Reply(ByteBuffer bytes, BufferPool.Buffer owner) {}
 
     private final ConcurrentLinkedQueue<Reply> queue = new ConcurrentLinkedQueue<>();
     private final ReentrantLock lock = new ReentrantLock();
-    private final DataOutputStream out;
-    private final Runnable onBroken;
+    private final Wire wire;
     private volatile boolean broken;
 
-    ReplyWriter(DataOutputStream out, Runnable onBroken) {
-        this.out = out;
-        this.onBroken = onBroken;
+    ReplyWriter(Wire wire) {
+        this.wire = wire;
     }
 
-    void send(byte[] header, byte[] data, int length) {
-        if (broken) {
-            return;
-        }
-        queue.add(new Reply(header, data, length));
+    void send(ByteBuffer bytes, BufferPool.Buffer owner) {
+        queue.add(new Reply(bytes, owner));
+        ByteBuffer[] batch = null;
+        Reply[] replies = null;
         while (!queue.isEmpty() && lock.tryLock()) {
             try {
-                Reply r;
-                while ((r = queue.poll()) != null) {
-                    out.write(r.header);
-                    if (r.length > 0) {
-                        out.write(r.data, 0, r.length);
+                if (batch == null) {
+                    batch = new ByteBuffer[GATHER];
+                    replies = new Reply[GATHER];
+                }
+                while (true) {
+                    int n = 0;
+                    Reply r;
+                    while (n < GATHER && (r = queue.poll()) != null) {
+                        replies[n] = r;
+                        batch[n++] = r.bytes;
+                    }
+                    if (n == 0) {
+                        break;
+                    }
+                    try {
+                        if (!broken) {
+                            wire.write(batch, n);
+                        }
+                    } catch (IOException e) {
+                        broken = true;
+                        wire.close();
+                    } finally {
+                        for (int i = 0; i < n; i++) {
+                            replies[i].owner.close();
+                            replies[i] = null;
+                            batch[i] = null;
+                        }
                     }
                 }
-                out.flush();
-            } catch (IOException e) {
-                broken = true;
-                queue.clear();
-                onBroken.run();
-                return;
             } finally {
                 lock.unlock();
             }

@@ -37,14 +37,18 @@ public final class Transmission {
     private final ReplyWriter writer;
     private final Semaphore budget = new Semaphore(BUDGET_UNITS);
     private final AtomicLong requests;
+    private final BufferPool pool;
 
-    public Transmission(Wire wire, Session session, Executor workers, AtomicLong requests) {
+    public Transmission(Wire wire, Session session, Executor workers, AtomicLong requests, BufferPool pool)
+            throws IOException {
         this.wire = wire;
         this.session = session;
         this.backend = session.export().backend();
         this.workers = workers;
         this.requests = requests;
-        this.writer = new ReplyWriter(wire.out(), wire::close);
+        this.pool = pool;
+        wire.out().flush();
+        this.writer = new ReplyWriter(wire);
     }
 
     /** Serves until DISC, EOF or a fatal framing error; returns after in-flight requests finished. */
@@ -97,17 +101,18 @@ public final class Transmission {
         }
         int units = (int) Math.max(1, (Math.min(length, Handshake.MAX_BLOCK) + 4095) >>> 12);
         budget.acquireUninterruptibly(units);
-        byte[] payload = null;
+        BufferPool.Buffer payload = null;
         if (write) {
-            payload = new byte[(int) length];
+            payload = pool.acquire(length);
             try {
-                wire.in().readFully(payload);
-            } catch (IOException e) {
+                wire.readInto(payload.payload(length));
+            } catch (IOException | RuntimeException e) {
+                payload.close();
                 budget.release(units);
                 throw e;
             }
         }
-        byte[] data = payload;
+        BufferPool.Buffer data = payload;
         workers.execute(() -> {
             try {
                 serve(flags, type, cookie, offset, length, data);
@@ -116,6 +121,9 @@ public final class Transmission {
             } catch (IOException | RuntimeException e) {
                 replyError(cookie, EIO, String.valueOf(e.getMessage()));
             } finally {
+                if (data != null) {
+                    data.close();
+                }
                 budget.release(units);
             }
         });
@@ -162,13 +170,13 @@ public final class Transmission {
         }
     }
 
-    private void serve(int flags, int type, long cookie, long offset, long length, byte[] payload)
+    private void serve(int flags, int type, long cookie, long offset, long length, BufferPool.Buffer payload)
             throws IOException {
         boolean fua = (flags & CMD_FLAG_FUA) != 0;
         switch (type) {
             case CMD_READ -> read(cookie, offset, (int) length);
             case CMD_WRITE -> {
-                MemorySegment src = MemorySegment.ofArray(payload);
+                MemorySegment src = payload.payload(length);
                 if (fua) {
                     backend.writeDurable(offset, src);
                 } else {
@@ -206,16 +214,26 @@ public final class Transmission {
     }
 
     private void read(long cookie, long offset, int length) throws IOException {
-        if (session.structuredReplies()) {
-            byte[] buf = new byte[8 + length];
-            ByteBuffer.wrap(buf).putLong(offset);
-            backend.readAt(offset, MemorySegment.ofArray(buf).asSlice(8));
-            writer.send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, buf.length), buf, buf.length);
-        } else {
-            byte[] buf = new byte[length];
-            backend.readAt(offset, MemorySegment.ofArray(buf));
-            writer.send(simpleHeader(cookie, 0), buf, length);
+        BufferPool.Buffer buf = pool.acquire(length);
+        try {
+            backend.readAt(offset, buf.payload(length));
+        } catch (IOException | RuntimeException e) {
+            buf.close();
+            throw e;
         }
+        ByteBuffer b = buf.segment.asByteBuffer();
+        int start;
+        if (session.structuredReplies()) {
+            start = BufferPool.PREFIX - 28;
+            b.position(start);
+            b.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE).putShort((short) REPLY_TYPE_OFFSET_DATA)
+                    .putLong(cookie).putInt(8 + length).putLong(offset);
+        } else {
+            start = BufferPool.PREFIX - 16;
+            b.position(start);
+            b.putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(cookie);
+        }
+        writer.send(b.limit(BufferPool.PREFIX + length).position(start), buf);
     }
 
     private void blockStatus(long cookie, long offset, long length, boolean one) throws IOException {
@@ -236,14 +254,14 @@ public final class Transmission {
             extents.putInt((int) Math.min(length, 0xFFFF_F000L)).putInt(0);
         }
         int n = extents.position();
-        writer.send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, n), extents.array(), n);
+        send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, n), extents.array(), n);
     }
 
     private void replyOk(long cookie) {
         if (session.structuredReplies()) {
-            writer.send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_NONE, 0), null, 0);
+            send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_NONE, 0), null, 0);
         } else {
-            writer.send(simpleHeader(cookie, 0), null, 0);
+            send(simpleHeader(cookie, 0), null, 0);
         }
     }
 
@@ -252,10 +270,21 @@ public final class Transmission {
             byte[] msg = message.getBytes(StandardCharsets.UTF_8);
             int len = Math.min(msg.length, 1024);
             byte[] body = ByteBuffer.allocate(6 + len).putInt(errno).putShort((short) len).put(msg, 0, len).array();
-            writer.send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_ERROR, body.length), body, body.length);
+            send(chunkHeader(cookie, REPLY_FLAG_DONE, REPLY_TYPE_ERROR, body.length), body, body.length);
         } else {
-            writer.send(simpleHeader(cookie, errno), null, 0);
+            send(simpleHeader(cookie, errno), null, 0);
         }
+    }
+
+    /** Sends a small reply (header + optional body) through a pooled native buffer. */
+    private void send(byte[] header, byte[] body, int length) {
+        BufferPool.Buffer buf = pool.acquire(header.length + length);
+        ByteBuffer b = buf.segment.asByteBuffer();
+        b.put(header);
+        if (length > 0) {
+            b.put(body, 0, length);
+        }
+        writer.send(b.flip(), buf);
     }
 
     private static byte[] simpleHeader(long cookie, int error) {

@@ -1,60 +1,142 @@
 package dev.strata.nbd.internal;
 
-import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 
 /**
- * The byte streams of one NBD connection, buffered, big-endian, replaceable by TLS streams after
- * STARTTLS. Not thread-safe: the handshake owns it, then {@link Transmission} splits input (reader
- * thread) from output ({@link ReplyWriter}).
+ * The byte streams of one NBD connection. Plain TCP uses the {@link SocketChannel} directly: request
+ * headers are parsed from a native read buffer, payloads are read straight into pooled native
+ * buffers and replies leave with gathering writes from native memory (no heap copies, no temporary
+ * direct buffers). After STARTTLS everything goes through the {@link SSLSocket}'s streams instead.
+ *
+ * <p>Threading: one reader (the connection thread) uses {@link #in()}, {@link #readInto} and
+ * {@link #skip}; writers serialize on {@link ReplyWriter}; the handshake owns both sides first.
  */
 public final class Wire implements AutoCloseable {
-    private static final int BUFFER = 256 * 1024;
-    private Socket socket;
-    private DataInputStream in;
+    private static final int IN_BUFFER = 256 * 1024;
+    private final SocketChannel channel;
+    private final Arena arena = Arena.ofShared();
+    private final ByteBuffer inBuf;
+    private final DataInputStream in;
     private DataOutputStream out;
-    private boolean tls;
+    private SSLSocket tlsSocket;
+    private InputStream tlsIn;
+    private OutputStream tlsOut;
+    private volatile boolean closed;
 
-    public Wire(Socket socket) throws IOException {
-        this.socket = socket;
-        socket.setTcpNoDelay(true);
-        attach();
+    public Wire(SocketChannel channel) throws IOException {
+        this.channel = channel;
+        channel.configureBlocking(true);
+        channel.socket().setTcpNoDelay(true);
+        inBuf = arena.allocate(IN_BUFFER, 4096).asByteBuffer();
+        inBuf.flip(); // empty
+        in = new DataInputStream(new In());
+        out = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(channel), 64 * 1024));
     }
 
-    private void attach() throws IOException {
-        in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), BUFFER));
-        out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), BUFFER));
+    /** Fills inBuf from the channel; false at EOF. Plain mode only. */
+    private boolean fill() throws IOException {
+        inBuf.compact();
+        try {
+            return channel.read(inBuf) >= 0;
+        } finally {
+            inBuf.flip();
+        }
     }
 
-    /** Wraps the socket in TLS (server mode) and completes the TLS handshake. */
+    /** Unbuffered view for DataInputStream: bytes come from inBuf (plain) or the TLS stream. */
+    private final class In extends InputStream {
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (tlsIn != null) {
+                return tlsIn.read(b, off, len);
+            }
+            if (!inBuf.hasRemaining() && !fill()) {
+                return -1;
+            }
+            int n = Math.min(len, inBuf.remaining());
+            inBuf.get(b, off, n);
+            return n;
+        }
+    }
+
+    /** Wraps the connection in TLS (server mode) and completes the TLS handshake. */
     void startTls(SSLContext context) throws IOException {
         out.flush();
+        if (inBuf.hasRemaining()) {
+            throw new IOException("client sent data before the TLS handshake");
+        }
+        Socket s = channel.socket();
         SSLSocket ssl = (SSLSocket) context.getSocketFactory()
-                .createSocket(socket, socket.getInetAddress().getHostAddress(), socket.getPort(), true);
+                .createSocket(s, s.getInetAddress().getHostAddress(), s.getPort(), true);
         ssl.setUseClientMode(false);
         ssl.startHandshake();
-        socket = ssl;
-        tls = true;
-        attach();
+        tlsSocket = ssl;
+        tlsIn = ssl.getInputStream();
+        tlsOut = new BufferedOutputStream(ssl.getOutputStream(), 64 * 1024);
+        out = new DataOutputStream(tlsOut);
     }
 
     boolean isTls() {
-        return tls;
+        return tlsSocket != null;
     }
 
     public DataInputStream in() {
         return in;
     }
 
+    /** Handshake-phase output; flushed by the handshake before transmission starts. */
     public DataOutputStream out() {
         return out;
+    }
+
+    /** Reads exactly {@code dst.byteSize()} bytes into {@code dst}. */
+    void readInto(MemorySegment dst) throws IOException {
+        long len = dst.byteSize();
+        if (tlsIn != null) {
+            byte[] tmp = new byte[(int) Math.min(len, 64 * 1024)];
+            for (long done = 0; done < len; ) {
+                int n = tlsIn.read(tmp, 0, (int) Math.min(tmp.length, len - done));
+                if (n < 0) {
+                    throw new EOFException();
+                }
+                MemorySegment.copy(tmp, 0, dst, ValueLayout.JAVA_BYTE, done, n);
+                done += n;
+            }
+            return;
+        }
+        ByteBuffer target = dst.asByteBuffer();
+        int buffered = Math.min(inBuf.remaining(), target.remaining());
+        if (buffered > 0) {
+            ByteBuffer part = inBuf.slice(inBuf.position(), buffered);
+            target.put(part);
+            inBuf.position(inBuf.position() + buffered);
+        }
+        while (target.hasRemaining()) {
+            if (channel.read(target) < 0) {
+                throw new EOFException();
+            }
+        }
     }
 
     /** Reads exactly {@code n} bytes and discards them, in bounded steps (no allocation of n). */
@@ -67,28 +149,64 @@ public final class Wire implements AutoCloseable {
         }
     }
 
-    /** Reads a u32-length-prefixed UTF-8 string of at most {@code max} bytes from a bounded option body. */
-    static String readString(DataInputStream in, int len) throws IOException {
-        byte[] b = new byte[len];
-        in.readFully(b);
-        return new String(b, StandardCharsets.UTF_8);
+    /** Writes every byte of {@code bufs[0..count)} (gathering write); caller serializes writers. */
+    void write(ByteBuffer[] bufs, int count) throws IOException {
+        if (tlsOut != null) {
+            for (int i = 0; i < count; i++) {
+                ByteBuffer b = bufs[i];
+                byte[] tmp = new byte[Math.min(b.remaining(), 64 * 1024)];
+                while (b.hasRemaining()) {
+                    int n = Math.min(tmp.length, b.remaining());
+                    b.get(tmp, 0, n);
+                    tlsOut.write(tmp, 0, n);
+                }
+            }
+            tlsOut.flush();
+            return;
+        }
+        long remaining = 0;
+        for (int i = 0; i < count; i++) {
+            remaining += bufs[i].remaining();
+        }
+        int first = 0;
+        while (remaining > 0) {
+            remaining -= channel.write(bufs, first, count - first);
+            while (first < count && !bufs[first].hasRemaining()) {
+                first++;
+            }
+        }
     }
 
+    /** Closes the connection (TLS close_notify first when TLS is active). Idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         try {
-            if (tls && !socket.isClosed()) {
-                socket.setSoLinger(true, 1);
-                out.flush();
-                socket.shutdownOutput(); // TLS close_notify before the TCP close
+            if (tlsSocket != null && !tlsSocket.isClosed()) {
+                tlsSocket.setSoLinger(true, 1);
+                tlsOut.flush();
+                tlsSocket.shutdownOutput(); // TLS close_notify before the TCP close
             }
         } catch (IOException ignored) {
             // peer already gone
         }
         try {
-            socket.close();
+            if (tlsSocket != null) {
+                tlsSocket.close();
+            }
+            channel.close();
         } catch (IOException ignored) {
             // closing a broken socket; nothing to report
         }
+        // the read buffer's arena is freed by the reader thread when it is done (see release())
+    }
+
+    /** Frees the native read buffer; called by the connection thread after its last read. */
+    public void release() {
+        close();
+        arena.close();
     }
 }

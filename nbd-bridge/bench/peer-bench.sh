@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Side-by-side NBD server benchmark: Strata's server (memory backend) vs nbdkit memory, same machine.
+# nbdcopy 1 GiB sequential write/read, fio nbd engine random 4 KiB read/write at iodepth 1 and 32.
+# Usage: nbd-bridge/bench/peer-bench.sh [repeats]   (build first: ./mvnw -pl nbd-bridge -am install -DskipTests)
+set -euo pipefail
+REPEATS=${1:-3}
+RUNTIME=${RUNTIME:-8}
+JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+export PATH=/usr/bin:$PATH
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CP="$ROOT/core/target/classes:$ROOT/nbd-bridge/target/classes"
+SRC=/dev/shm/nbd-bench-src.img
+OUT=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$OUT" "$SRC"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+
+head -c 1G /dev/urandom > "$SRC"
+
+start_strata() {
+  local port=$1
+  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g -XX:+UseParallelGC -cp "$CP" dev.strata.nbd.NbdCommands serve \
+      --backend memory:1G --port "$port" --name "" > "$OUT/strata.log" 2>&1 &
+  PIDS+=($!); echo $!
+}
+start_nbdkit() {
+  local port=$1
+  nbdkit -f -p "$port" -i 127.0.0.1 memory 1G > "$OUT/nbdkit.log" 2>&1 &
+  PIDS+=($!); echo $!
+}
+
+fio_iops() { # uri rw depth
+  fio --output-format=terse --name=j --ioengine=nbd --uri="$1" --rw="$2" --bs=4k --iodepth="$3" \
+      --time_based --runtime="$RUNTIME" --size=1g --randrepeat=0 2>/dev/null \
+    | awk -F';' -v rw="$2" '/^3;/{print (rw=="randread") ? $8 : $49}'
+}
+secs() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s" | bc; }
+
+printf "server\trepeat\tnbdcopy_write_GBps\tnbdcopy_read_GBps\trandread_qd1\trandread_qd32\trandwrite_qd1\trandwrite_qd32\n"
+for server in strata nbdkit; do
+  for r in $(seq "$REPEATS"); do
+    port=$(free_port)
+    pid=$(start_$server "$port"); wait_port "$port"
+    uri="nbd://127.0.0.1:$port/"
+    w=$(secs nbdcopy "$SRC" "$uri"); rd=$(secs nbdcopy "$uri" null:)
+    rq1=$(fio_iops "$uri" randread 1); rq32=$(fio_iops "$uri" randread 32)
+    wq1=$(fio_iops "$uri" randwrite 1); wq32=$(fio_iops "$uri" randwrite 32)
+    printf "%s\t%d\t%.2f\t%.2f\t%s\t%s\t%s\t%s\n" "$server" "$r" "$(echo "1.073741824/$w" | bc -l)" \
+        "$(echo "1.073741824/$rd" | bc -l)" "$rq1" "$rq32" "$wq1" "$wq32"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  done
+done
