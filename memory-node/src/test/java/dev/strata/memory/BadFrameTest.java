@@ -178,7 +178,7 @@ class BadFrameTest {
 
     private void assertServes() throws Exception {
         try (MemoryNodeClient c = MemoryNodeClient.connect(new InetSocketAddress("127.0.0.1", node.port()),
-                ClientOptions.defaults())) {
+                ClientOptions.defaults().withRequestTimeout(java.time.Duration.ofSeconds(10)))) {
             var seg = java.lang.foreign.Arena.global().allocate(4096);
             assertEquals(RemoteStatus.OK, c.put(PageId.of(9, 9), 1, 1, seg).join());
             assertEquals(1, c.get(PageId.of(9, 9), 0, seg).join().lsn());

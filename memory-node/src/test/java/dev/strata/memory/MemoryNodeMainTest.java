@@ -31,7 +31,7 @@ class MemoryNodeMainTest {
     void processServesAndStopsCleanlyOnSigterm() throws Exception {
         try (NodeProcess p = NodeProcess.start(0, "32M");
                 MemoryNodeClient c = MemoryNodeClient.connect(new InetSocketAddress("127.0.0.1", p.port()),
-                        ClientOptions.defaults())) {
+                        ClientOptions.defaults().withRequestTimeout(java.time.Duration.ofSeconds(10)))) {
             var page = Arena.global().allocate(4096);
             assertEquals(RemoteStatus.OK, c.put(PageId.of(0, 1), 1, 1, page).join());
             assertEquals(143, p.terminate(20), "exit status after SIGTERM with the shutdown hook run");

@@ -35,7 +35,7 @@ class RemoteTierTest {
         node = MemoryNode.start(MemoryNodeConfig.defaults().withPort(0).withCapacity(64L << 20).withIoThreads(1));
         below = new MapPageSource();
         tier = RemoteTiers.overTcp(below, List.of(new InetSocketAddress("127.0.0.1", node.port())), 2, 5, () -> 1,
-                ClientOptions.defaults(), RemoteTierOptions.defaults());
+                ClientOptions.defaults().withRequestTimeout(Duration.ofSeconds(10)), RemoteTierOptions.defaults());
     }
 
     @AfterEach

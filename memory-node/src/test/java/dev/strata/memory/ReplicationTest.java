@@ -22,7 +22,7 @@ class ReplicationTest {
     private final Arena arena = Arena.ofShared();
     private ReplicatedPageMemory memory;
 
-    private static final ClientOptions FAST = ClientOptions.defaults().withRequestTimeout(Duration.ofMillis(500))
+    private static final ClientOptions FAST = ClientOptions.defaults().withRequestTimeout(Duration.ofSeconds(2))
             .withReconnectBackoff(Duration.ofMillis(20));
 
     private MemoryNode startNode(int port) throws InterruptedException {

@@ -42,12 +42,14 @@ public final class MemoryNodeBench {
                         ClientOptions.defaults().withRequestTimeout(java.time.Duration.ofSeconds(10)))) {
             StrataLoad.preload(client, keys);
             RedisBench.run(redis.port(), "set", 16, keys, 100_000);
+            StrataLoad.run(client, true, 16, keys, 3); // JIT warm-up of both JVMs
+            StrataLoad.run(client, false, 16, keys, 3);
             System.out.println("| op | in flight | Strata ops/s | Redis ops/s | ratio | Strata p50 µs | Redis p50 µs | Strata p99 µs | Redis p99 µs |");
             System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (String op : new String[] {"get", "set"}) {
                 for (int depth : new int[] {1, 16, 64}) {
                     List<Result> s = new ArrayList<>(), r = new ArrayList<>();
-                    StrataLoad.run(client, op.equals("get"), depth, keys, Math.min(1, seconds)); // warm-up
+                    StrataLoad.run(client, op.equals("get"), depth, keys, Math.min(2, seconds)); // warm-up
                     for (int i = 0; i < repeats; i++) {
                         s.add(StrataLoad.run(client, op.equals("get"), depth, keys, seconds));
                         r.add(RedisBench.runFor(redis.port(), op, depth, keys, seconds));

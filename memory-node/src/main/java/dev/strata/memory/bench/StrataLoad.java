@@ -34,7 +34,7 @@ final class StrataLoad {
     }
 
     static Result run(MemoryNodeClient c, boolean get, int depth, int keys, double seconds) throws InterruptedException {
-        long[] lat = new long[8 << 20];
+        long[] lat = new long[2 << 20];
         AtomicInteger n = new AtomicInteger();
         AtomicReference<Throwable> error = new AtomicReference<>();
         CountDownLatch done = new CountDownLatch(depth);
