@@ -1,0 +1,67 @@
+package dev.strata.deploy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class StrataCliTest {
+    @TempDir
+    Path dir;
+
+    private record Run(int exit, String out, String err) {}
+
+    private static Run run(String... args) {
+        PrintStream oldOut = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        try {
+            CommandLine cli = StrataCli.commandLine();
+            cli.setOut(new java.io.PrintWriter(out, true, StandardCharsets.UTF_8));
+            cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+            int exit = cli.execute(args);
+            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+        }
+    }
+
+    @Test
+    void helpListsEveryCommand() {
+        Run r = run("--help");
+        assertEquals(0, r.exit());
+        for (String c : new String[] {"demo", "nbd", "mount", "memory-node"}) {
+            assertTrue(r.out().contains(c), "help lists " + c + ":\n" + r.out());
+        }
+    }
+
+    @Test
+    void demoLoadsVerifiesAndReportsFigures() throws Exception {
+        Path store = dir.resolve("store");
+        Run r = run("demo", "--dir", store.toString(), "--pages", "3000", "--pool", "4MiB");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("all intact"), r.out());
+        assertTrue(r.out().contains("evictions"), r.out());
+        assertTrue(Files.exists(store.resolve("checkpoint")), "store kept in --dir");
+    }
+
+    @Test
+    void badOptionsGiveAClearErrorAndNonZeroExit() {
+        Run r = run("demo", "--pool", "lots");
+        assertNotEquals(0, r.exit());
+        assertTrue(r.err().contains("not a byte size"), r.err());
+        assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
+        Run pages = run("demo", "--pages", "0");
+        assertNotEquals(0, pages.exit());
+        assertTrue(pages.err().contains("--pages"), pages.err());
+    }
+}
