@@ -116,6 +116,14 @@ class BufferPoolStressTest {
                                     }
                                 }
                                 if (pinned) { // the batch commits after the latch is gone; no-steal keeps it
+                                    for (int k = 0; k < 4; k++) { // misses (and evictions) before the commit
+                                        int j = rnd.nextInt(PAGES);
+                                        if (j != i) {
+                                            try (var g = pool.fixShared(pageNo(j))) {
+                                                assertEquals(model.get(j), uniformValue(g.segment()), "page " + j);
+                                            }
+                                        }
+                                    }
                                     pool.noteCommitted(p, lsn.incrementAndGet());
                                     pool.unpin(p);
                                 }

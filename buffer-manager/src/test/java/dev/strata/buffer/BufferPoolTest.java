@@ -204,8 +204,19 @@ class BufferPoolTest {
         try (var g = pool.fixExclusive(p)) {
             fillPattern(g.segment(), 9);
         }
+        long uncommitted = 6;
+        pool.pin(uncommitted);
+        try (var g = pool.fixExclusive(uncommitted)) {
+            fillPattern(g.segment(), 10); // changed, not yet committed: clean as far as the pool knows
+        }
         pool.noteCommitted(p, 3); // committed but still pinned by another open batch
         pushEverythingOut(pool);
+        assertFalse(faultsOnFix(pool, uncommitted), "a pinned page with uncommitted changes stays resident");
+        try (var g = pool.fixShared(uncommitted)) {
+            assertPattern(g.segment(), 10);
+        }
+        pool.noteCommitted(uncommitted, 4);
+        pool.unpin(uncommitted);
         assertEquals(0, src.writesOf(p), "no-steal: a pinned page is not written back");
         assertFalse(faultsOnFix(pool, p), "a pinned page stays resident");
         try (var g = pool.fixShared(p)) {
