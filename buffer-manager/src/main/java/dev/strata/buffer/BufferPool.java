@@ -201,7 +201,9 @@ public final class BufferPool implements AutoCloseable {
             R result;
             try {
                 result = read.read(page(pageNo));
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
+                // a read over changing or zeroed bytes can fail in any way (an assertion, an
+                // allocation sized by a garbage length); only a run that validates may report it
                 if (validate(pageNo, v)) {
                     throw e;
                 }

@@ -215,14 +215,17 @@ class BufferPoolTest {
         try (var g = pool.fixShared(uncommitted)) {
             assertPattern(g.segment(), 10);
         }
-        pool.noteCommitted(uncommitted, 4);
-        pool.unpin(uncommitted);
         assertEquals(0, src.writesOf(p), "no-steal: a pinned page is not written back");
         assertFalse(faultsOnFix(pool, p), "a pinned page stays resident");
         try (var g = pool.fixShared(p)) {
             assertPattern(g.segment(), 9);
         }
         assertEquals(0, pool.writeBackDirty(), "a checkpoint skips pinned pages too");
+        pool.noteCommitted(uncommitted, 4);
+        pool.unpin(uncommitted);
+        assertEquals(1, pool.writeBackDirty(), "once committed and unpinned, the page is flushed");
+        assertEquals(1, src.writesOf(uncommitted));
+        assertEquals(0, src.writesOf(p));
         pool.unpin(p);
         assertThrows(IllegalStateException.class, () -> pool.unpin(p));
         assertEquals(0, pool.pins(p));
@@ -565,5 +568,66 @@ class BufferPoolTest {
         }
         assertFalse(pool.validate(40, v), "a writer in between invalidates");
         assertNotEquals(v, pool.optimisticVersion(40));
+    }
+
+    @Test
+    void sharedLatchCountSaturatesAndThenWaits() throws Exception {
+        var pool = newPool();
+        long p = 3;
+        List<PageGuard> guards = new ArrayList<>();
+        for (int k = 0; k < 252; k++) { // the state byte counts up to 252 shared holders
+            guards.add(pool.fixShared(p));
+        }
+        CountDownLatch started = new CountDownLatch(1);
+        var late = new java.util.concurrent.CompletableFuture<Long>();
+        Thread t = Thread.ofPlatform().daemon().start(() -> {
+            started.countDown();
+            try (var g = pool.fixShared(p)) {
+                late.complete(g.pageNo());
+            } catch (Throwable e) {
+                late.completeExceptionally(e);
+            }
+        });
+        assertTrue(started.await(10, TimeUnit.SECONDS));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (t.getState() != Thread.State.TIMED_WAITING && t.getState() != Thread.State.WAITING) {
+            assertTrue(System.nanoTime() < deadline, "the 253rd reader should wait");
+            assertFalse(late.isDone(), "the 253rd reader got in");
+            Thread.onSpinWait();
+        }
+        assertFalse(late.isDone(), "a saturated shared count admits no one");
+        guards.removeLast().close();
+        assertEquals(p, late.get(10, TimeUnit.SECONDS));
+        for (PageGuard g : guards) {
+            g.close();
+        }
+        try (var g = pool.fixExclusive(p)) { // back to unlocked
+            assertTrue(g.exclusive());
+        }
+    }
+
+    /** A read over an evicted (zeroed) page may fail in any way, Errors included; it is retried, not thrown. */
+    @Test
+    void optimisticReadRetriesEvenAnErrorThrownByAnInvalidatedRun() {
+        var pool = newPool();
+        long p = 50;
+        writePage(pool, p, 5, true);
+        int[] runs = {0};
+        long v = pool.readOptimistic(p, seg -> {
+            if (runs[0]++ == 0) {
+                pushEverythingOut(pool);
+            }
+            long first = seg.get(ValueLayout.JAVA_LONG, 0);
+            if (first == 0) {
+                throw new AssertionError("a length or invariant read from garbage");
+            }
+            return first;
+        });
+        assertEquals(5 * 1_000_003L, v);
+        assertEquals(2, runs[0]);
+        // an Error from a run that validates is the caller's and propagates
+        assertThrows(AssertionError.class, () -> pool.readOptimistic(p, seg -> {
+            throw new AssertionError("real");
+        }));
     }
 }
