@@ -15,7 +15,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$OUT" "$SRC"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+wait_port() { for _ in $(seq 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 
 head -c 1G /dev/urandom > "$SRC"
 
@@ -39,8 +39,8 @@ fio_iops() { # uri rw depth
 secs() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s" | bc; }
 
 printf "server\trepeat\tnbdcopy_write_GBps\tnbdcopy_read_GBps\trandread_qd1\trandread_qd32\trandwrite_qd1\trandwrite_qd32\n"
-for server in strata nbdkit; do
-  for r in $(seq "$REPEATS"); do
+for r in $(seq "$REPEATS"); do
+  for server in strata nbdkit; do   # interleaved, so load from other work hits both alike
     port=$(free_port)
     pid=$(start_$server "$port"); wait_port "$port"
     uri="nbd://127.0.0.1:$port/"

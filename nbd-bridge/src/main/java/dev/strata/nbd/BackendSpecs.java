@@ -23,6 +23,7 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
  * (default 1M):
  *
  * <pre>
+ *   partition:DIR[?partition=N&amp;pool=256M]   a Strata PageStore partition (4 KiB pages)
  *   dir:PATH[?size=..&amp;chunk=..]
  *   s3://BUCKET/PREFIX?endpoint=http://host:port&amp;region=..&amp;access=..&amp;secret=..
  *   redis://HOST:PORT/PREFIX[?connections=8]
@@ -45,6 +46,18 @@ final class BackendSpecs {
         long size = ByteSize.parse(q.getOrDefault("size", "1G"));
         int chunk = (int) ByteSize.parse(q.getOrDefault("chunk", "1M"));
         long chunks = (size + chunk - 1) / chunk;
+        if (base.startsWith("partition:")) {
+            dev.strata.compute.PageStoreConfig pc = dev.strata.compute.PageStoreConfig.defaults()
+                    .withCapacity(Math.max(size, 64L << 20) * 2);
+            pc = new dev.strata.compute.PageStoreConfig(pc.poolBytes(), pc.capacityBytes(),
+                    Integer.parseInt(q.getOrDefault("partition", "0")), pc.checkpointInterval(),
+                    pc.checkpointLogBytes(), pc.segmentBytes());
+            if (q.containsKey("pool")) {
+                pc = pc.withPool(ByteSize.parse(q.get("pool")));
+            }
+            return new dev.strata.nbd.backend.PartitionBackend(
+                    dev.strata.compute.PageStore.open(Path.of(base.substring(10)), pc), size);
+        }
         if (base.startsWith("dir:")) {
             return new ChunkedBackend(new DirChunkStore(Path.of(base.substring(4)), chunk, chunks), size);
         }

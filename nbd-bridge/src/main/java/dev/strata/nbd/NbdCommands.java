@@ -57,7 +57,7 @@ public final class NbdCommands {
     public record Mounted(Path file, NbdfuseFile fuse, NbdServer server, ManagedMount managed, Backend remote)
             implements AutoCloseable {
         @Override
-        public void close() throws Exception {
+        public void close() throws IOException {
             try {
                 fuse.close();
             } finally {

@@ -75,11 +75,20 @@ public final class NbdfuseFile implements AutoCloseable {
 
     /** Unmounts and ends nbdfuse by PID. Idempotent. */
     @Override
-    public synchronized void close() throws IOException, InterruptedException {
+    public synchronized void close() throws IOException {
         if (closed) {
             return;
         }
         closed = true;
+        try {
+            unmount();
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void unmount() throws IOException, InterruptedException {
         Process u = new ProcessBuilder("fusermount3", "-u", mountDir.toString()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         if (!u.waitFor(10, TimeUnit.SECONDS)) {

@@ -50,6 +50,37 @@ class BackendsTest {
     }
 
     @Nested
+    class Partition extends BackendContract {
+        Path dir;
+
+        @Override
+        Backend open() throws Exception {
+            dir = tmp();
+            return new PartitionBackend(dev.strata.compute.PageStore.open(dir,
+                    dev.strata.compute.PageStoreConfig.defaults().withPool(64L << 20).withCapacity(64L << 20)), SIZE);
+        }
+
+        @Override
+        void cleanup() throws Exception {
+            delete(dir);
+        }
+
+        @org.junit.jupiter.api.Test
+        void fuaWritesSurviveReopen() throws Exception {
+            byte[] d = new byte[10_000];
+            new java.util.Random(9).nextBytes(d);
+            backend.writeDurable(4000, java.lang.foreign.MemorySegment.ofArray(d));
+            write(200_000, new byte[] {1, 2, 3});
+            backend.sync();
+            backend.close();
+            backend = new PartitionBackend(dev.strata.compute.PageStore.open(dir,
+                    dev.strata.compute.PageStoreConfig.defaults().withPool(64L << 20).withCapacity(64L << 20)), SIZE);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(d, read(4000, d.length));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {1, 2, 3}, read(200_000, 3));
+        }
+    }
+
+    @Nested
     class Memory extends BackendContract {
         @Override
         Backend open() {
