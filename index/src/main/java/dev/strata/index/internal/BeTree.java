@@ -52,7 +52,7 @@ public final class BeTree {
         this.root = root;
         this.leafBytes = leafBytes;
         this.internalBytes = internalBytes;
-        this.maxFanout = Math.max(8, internalBytes / 2048);
+        this.maxFanout = Math.max(16, internalBytes / 1024);
         this.inlineMax = leafBytes / 8;
         for (UpsertOperator op : ops) {
             if (op.id() < 1 || op.id() > 255) {
@@ -378,17 +378,18 @@ public final class BeTree {
         int heap = page.get(NodeLayout.INT, NodeLayout.OFF_HEAP);
         int slots = NodeLayout.slotBase(nc);
         byte[] entry = Node.entryImage(m);
-        if (heap - entry.length < slots + 4 * (ne + 1)) {
+        if (heap - entry.length < slots + 8 * (ne + 1)) {
             return false;
         }
         int pos = NodeLayout.lowerBound(page, 0, nc, ne, m.key(), true);
         int newHeap = heap - entry.length;
         txn.write(root, newHeap, entry);
-        byte[] shifted = new byte[4 * (ne - pos + 1)];
+        byte[] shifted = new byte[8 * (ne - pos + 1)];
         MemorySegment s = MemorySegment.ofArray(shifted);
         s.set(NodeLayout.INT, 0, newHeap);
-        MemorySegment.copy(page, slots + 4L * pos, s, 4, 4L * (ne - pos));
-        txn.write(root, slots + 4L * pos, shifted);
+        s.set(NodeLayout.INT, 4, NodeLayout.head(m.key()));
+        MemorySegment.copy(page, slots + 8L * pos, s, 8, 8L * (ne - pos));
+        txn.write(root, slots + 8L * pos, shifted);
         byte[] hdr = new byte[8];
         MemorySegment h = MemorySegment.ofArray(hdr);
         h.set(NodeLayout.INT, 0, ne + 1);

@@ -16,6 +16,6 @@ public record Msg(byte[] key, int type, int operator, byte[] value) {
 
     /** Bytes this entry takes in a node: slot, header, key, value. */
     public int footprint() {
-        return 4 + NodeLayout.ENTRY_HEADER + key.length + (value == null ? 0 : value.length);
+        return NodeLayout.SLOT + NodeLayout.ENTRY_HEADER + key.length + (value == null ? 0 : value.length);
     }
 }

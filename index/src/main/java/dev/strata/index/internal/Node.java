@@ -72,9 +72,9 @@ final class Node {
     }
 
     int bytes() {
-        int n = HEADER + (leaf ? 0 : 12 * children.size() - 4);
+        int n = HEADER + (leaf ? 0 : 8 * children.size());
         for (byte[] p : pivots) {
-            n += 2 + p.length;
+            n += NodeLayout.SLOT + 2 + p.length;
         }
         return n + entryBytes();
     }
@@ -110,7 +110,8 @@ final class Node {
             heap -= 2 + p.length;
             b.putShort(heap, (short) p.length);
             System.arraycopy(p, 0, img, heap + 2, p.length);
-            b.putInt(HEADER + 8 * nc + 4 * i, heap);
+            b.putInt(HEADER + 8 * nc + 8 * i, heap);
+            b.putInt(HEADER + 8 * nc + 8 * i + 4, NodeLayout.head(p));
         }
         int slots = NodeLayout.slotBase(nc);
         // entries are laid out from the page end in reverse order, so appends of high keys
@@ -120,9 +121,10 @@ final class Node {
             int vlen = m.value() == null ? 0 : m.value().length;
             heap -= ENTRY_HEADER + m.key().length + vlen;
             writeEntry(b, img, heap, m);
-            b.putInt(slots + 4 * i, heap);
+            b.putInt(slots + 8 * i, heap);
+            b.putInt(slots + 8 * i + 4, NodeLayout.head(m.key()));
         }
-        if (heap < slots + 4 * entries.size()) {
+        if (heap < slots + 8 * entries.size()) {
             throw new IllegalStateException("node overflows its page: " + bytes() + " > " + pageBytes);
         }
         b.putInt(NodeLayout.OFF_HEAP, heap);

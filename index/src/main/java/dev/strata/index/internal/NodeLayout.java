@@ -14,8 +14,9 @@ import java.nio.ByteOrder;
  *  |magic | kind |nChildren|nEntries | heapStart | pageBytes | reserved   |
  *  +------+------+---------+---------+-----------+-----------+------------+
  *  | children: nChildren x u64 page id                (internal only)     |
- *  | pivot slots: (nChildren-1) x u32 heap offset     (internal only)     |
- *  | entry slots: nEntries x u32 heap offset, sorted by key (equal keys   |
+ *  | pivot slots: (nChildren-1) x (u32 heap offset, u32 head) (internal) |
+ *  | entry slots: nEntries x (u32 heap offset, u32 head), sorted by key   |
+ *  |              (equal keys
  *  |              in arrival order, oldest first)                          |
  *  | ... free ...                                                          |
  *  | heap (grows down from the page end):                                  |
@@ -26,7 +27,8 @@ import java.nio.ByteOrder;
  *
  * Leaves hold records (entries of type PUT); internal nodes hold pivots and the message buffer
  * (PUT, DELETE, UPSERT). Pivot {@code i} separates child {@code i} (keys below it) from child
- * {@code i + 1}. A value with the OVERFLOW flag is a 12-byte pointer (u64 first page, u32 length).
+ * {@code i + 1}. A slot's head is the key's first 4 bytes (big-endian, zero-padded) so that binary
+ * searches compare within the slot array and touch a key's bytes only on equal heads. A value with the OVERFLOW flag is a 12-byte pointer (u64 first page, u32 length).
  */
 public final class NodeLayout {
     private NodeLayout() {}
@@ -56,7 +58,22 @@ public final class NodeLayout {
     static final ValueLayout.OfLong LONG_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     public static int slotBase(int nChildren) {
-        return nChildren == 0 ? HEADER : HEADER + 12 * nChildren - 4;
+        return nChildren == 0 ? HEADER : HEADER + 16 * nChildren - 8;
+    }
+
+    public static final int SLOT = 8;
+
+    /** The first 4 bytes of {@code key} as an unsigned big-endian int, zero-padded. */
+    public static int head(byte[] key) {
+        int n = key.length;
+        if (n >= 4) {
+            return (key[0] & 0xFF) << 24 | (key[1] & 0xFF) << 16 | (key[2] & 0xFF) << 8 | (key[3] & 0xFF);
+        }
+        int h = 0;
+        for (int i = 0; i < 4; i++) {
+            h = h << 8 | (i < n ? key[i] & 0xFF : 0);
+        }
+        return h;
     }
 
     static int getInt(MemorySegment m, long base, int off) {
@@ -68,11 +85,19 @@ public final class NodeLayout {
     }
 
     static int pivotOffset(MemorySegment m, long base, int nChildren, int i) {
-        return m.get(INT, base + HEADER + 8L * nChildren + 4L * i);
+        return m.get(INT, base + HEADER + 8L * nChildren + 8L * i);
+    }
+
+    static int pivotHead(MemorySegment m, long base, int nChildren, int i) {
+        return m.get(INT, base + HEADER + 8L * nChildren + 8L * i + 4);
+    }
+
+    static int entryHead(MemorySegment m, long base, int nChildren, int i) {
+        return m.get(INT, base + slotBase(nChildren) + 8L * i + 4);
     }
 
     static int entryOffset(MemorySegment m, long base, int nChildren, int i) {
-        return m.get(INT, base + slotBase(nChildren) + 4L * i);
+        return m.get(INT, base + slotBase(nChildren) + 8L * i);
     }
 
     static int u16(MemorySegment m, long at) {
@@ -110,10 +135,15 @@ public final class NodeLayout {
     static int findChild(MemorySegment m, long base, int nChildren, byte[] key) {
         int lo = 0;
         int hi = nChildren - 1;
+        int kh = head(key);
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            long p = base + pivotOffset(m, base, nChildren, mid);
-            if (compare(m, p + 2, u16(m, p), key) <= 0) {
+            int c = Integer.compareUnsigned(pivotHead(m, base, nChildren, mid), kh);
+            if (c == 0) {
+                long p = base + pivotOffset(m, base, nChildren, mid);
+                c = compare(m, p + 2, u16(m, p), key);
+            }
+            if (c <= 0) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -126,10 +156,15 @@ public final class NodeLayout {
     static int lowerBound(MemorySegment m, long base, int nChildren, int nEntries, byte[] key, boolean strict) {
         int lo = 0;
         int hi = nEntries;
+        int kh = head(key);
+        long slots = base + slotBase(nChildren);
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            long e = base + entryOffset(m, base, nChildren, mid);
-            int c = compare(m, e + ENTRY_HEADER, u16(m, e), key);
+            int c = Integer.compareUnsigned(m.get(INT, slots + 8L * mid + 4), kh);
+            if (c == 0) {
+                long e = base + m.get(INT, slots + 8L * mid);
+                c = compare(m, e + ENTRY_HEADER, u16(m, e), key);
+            }
             if (c < 0 || (strict && c == 0)) {
                 lo = mid + 1;
             } else {
