@@ -66,6 +66,7 @@ public final class BufferPool implements AutoCloseable {
         this.source = source;
         this.exhaustedAfterNanos = exhaustedAfterNanos;
         this.poolSlots = config.poolPages();
+        this.resident = new ResidentSet(poolSlots); // first: it can refuse the size, before anything is mapped
         this.table = new PageTable(config.capacityPages());
         try {
             this.memory = NativeMemory.reserve(config.capacityBytes());
@@ -74,7 +75,6 @@ public final class BufferPool implements AutoCloseable {
             throw e;
         }
         this.mem = memory.segment();
-        this.resident = new ResidentSet(poolSlots);
     }
 
     public static BufferPool create(BufferPoolConfig config, PageSource source) {

@@ -19,9 +19,17 @@ public final class ResidentSet {
     private final int mask;
     private final AtomicLong hand = new AtomicLong();
 
+    /** The largest table: an {@code AtomicLongArray} is indexed by int. */
+    static final int MAX_CELLS = 1 << 30;
+
     public ResidentSet(long maxEntries) {
         long want = Math.max(64, maxEntries + maxEntries / 2);
-        int size = Integer.highestOneBit((int) Math.min(1L << 30, want - 1)) << 1;
+        if (want > MAX_CELLS) {
+            // the power-of-two rounding below would overflow int (a negative array size)
+            throw new IllegalArgumentException("a pool of " + maxEntries + " pages needs more than " + MAX_CELLS
+                    + " resident-set cells; use a smaller pool or several pools");
+        }
+        int size = Integer.highestOneBit((int) (want - 1)) << 1;
         this.cells = new AtomicLongArray(size);
         this.mask = size - 1;
         for (int i = 0; i < size; i++) {
