@@ -173,7 +173,10 @@ public final class RemoteTier implements PageSource {
         int bytes = PageSize.bytes(sizeClass);
         long seq = writeSeq.get();
         for (long p = first; p < first + count && p <= PageId.MAX_PAGE_NUMBER; p++) {
-            if (prefetched.size() + prefetching.size() >= options.prefetchCapacity()) {
+            if (prefetched.size() >= options.prefetchCapacity()) {
+                prefetched.clear(); // never consumed: the pattern changed; make room for the new one
+            }
+            if (prefetching.size() >= options.prefetchCapacity()) {
                 return;
             }
             if (prefetched.containsKey(p) || !prefetching.add(p)) {

@@ -25,7 +25,11 @@ public enum RemoteStatus {
     TOO_LARGE(7),
     /** Unknown opcode; the connection stays usable. */
     UNKNOWN_OPCODE(8),
-    /** The frame is malformed (length field, payload size); the connection is closed after this answer. */
+    /**
+     * The frame is malformed: a payload size that does not match its opcode (the connection stays
+     * usable), or a length field out of bounds (the connection is closed after this answer, since the
+     * stream cannot be resynchronized).
+     */
     BAD_FRAME(9),
     /** A CRC32C check failed on transfer. */
     CORRUPT(10),
