@@ -74,7 +74,7 @@ public final class IndexBench {
         long readSeq() throws Exception;
 
         @Override
-        void close() throws Exception;
+        void close();
     }
 
     static byte[] key(int k) {
