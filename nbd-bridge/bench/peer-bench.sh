@@ -8,14 +8,18 @@ RUNTIME=${RUNTIME:-8}
 JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 export PATH=/usr/bin:$PATH
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CP="$ROOT/core/target/classes:$ROOT/nbd-bridge/target/classes"
 SRC=/dev/shm/nbd-bench-src.img
 OUT=$(mktemp -d)
+# a private copy of the classes, so a rebuild during the run cannot break a server start
+(cd "$ROOT" && JAVA_HOME=$JAVA_HOME ./mvnw -B -q -o -pl nbd-bridge dependency:build-classpath \
+    -Dmdep.outputFile="$OUT/deps.cp" -Dmdep.includeScope=runtime >/dev/null)
+cp -r "$ROOT/nbd-bridge/target/classes" "$OUT/classes"
+CP="$OUT/classes:$(cat "$OUT/deps.cp")"
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$OUT" "$SRC"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+wait_port() { for _ in $(seq 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; cat "$OUT"/*.log >&2; exit 1; }
 
 head -c 1G /dev/urandom > "$SRC"
 

@@ -53,6 +53,15 @@ public interface Backend extends AutoCloseable {
         return true;
     }
 
+    /**
+     * True if every operation completes quickly without blocking (memory). The server then serves
+     * small requests on the connection's reader thread instead of handing them to a worker, which
+     * saves a thread hand-off per request (queue depth 1 latency); large ones still run in parallel.
+     */
+    default boolean nonBlocking() {
+        return false;
+    }
+
     /** Hint that a range will be read soon (NBD_CMD_CACHE). */
     default void prefetch(long offset, long length) throws IOException {}
 

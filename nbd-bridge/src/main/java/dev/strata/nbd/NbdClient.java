@@ -2,36 +2,40 @@ package dev.strata.nbd;
 
 import static dev.strata.nbd.internal.Proto.*;
 
-import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.EOFException;
+import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * A small blocking NBD client (fixed newstyle, NBD_OPT_GO, simple replies, one request at a time).
- * Used for {@code nbd list}, for tests and for tools; real workloads use qemu/libnbd clients.
- * Not thread-safe.
+ * Used for {@code nbd list}, tests, and as the transport of {@link dev.strata.nbd.backend.NbdRemoteBackend}:
+ * {@link #readInto} and {@link #writeFrom} move payloads between the socket and a {@link MemorySegment}
+ * directly (no heap copies). Not thread-safe.
  */
 public final class NbdClient implements AutoCloseable {
-    private final Socket socket;
+    private final SocketChannel socket;
     private final DataInputStream in;
     private final DataOutputStream out;
+    private final ByteBuffer header = ByteBuffer.allocate(28);
     private long size;
     private int transmissionFlags;
     private long nextCookie = 1;
 
-    private NbdClient(Socket socket) throws IOException {
+    private NbdClient(SocketChannel socket) throws IOException {
         this.socket = socket;
-        socket.setTcpNoDelay(true);
-        this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
-        this.out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
+        socket.socket().setTcpNoDelay(true);
+        this.in = new DataInputStream(Channels.newInputStream(socket)); // unbuffered: the channel is read directly later
+        this.out = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(socket), 64 * 1024));
         if (in.readLong() != NBDMAGIC || in.readLong() != IHAVEOPT) {
             throw new IOException("not a fixed-newstyle NBD server");
         }
@@ -41,9 +45,9 @@ public final class NbdClient implements AutoCloseable {
 
     /** Connects and selects {@code export} with NBD_OPT_GO. */
     public static NbdClient connect(String host, int port, String export) throws IOException {
-        Socket s = new Socket();
+        SocketChannel s = SocketChannel.open();
         try {
-            s.connect(new InetSocketAddress(host, port), 10_000);
+            s.socket().connect(new InetSocketAddress(host, port), 10_000);
             NbdClient c = new NbdClient(s);
             byte[] name = export.getBytes(StandardCharsets.UTF_8);
             c.option(OPT_GO, ByteBuffer.allocate(6 + name.length).putInt(name.length).put(name).putShort((short) 0).array());
@@ -67,8 +71,8 @@ public final class NbdClient implements AutoCloseable {
 
     /** Names of the exports a server lists, each as "name\tdescription". */
     public static List<String> list(String host, int port) throws IOException {
-        try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress(host, port), 10_000);
+        try (SocketChannel s = SocketChannel.open()) {
+            s.socket().connect(new InetSocketAddress(host, port), 10_000);
             NbdClient c = new NbdClient(s);
             c.option(OPT_LIST, new byte[0]);
             List<String> names = new ArrayList<>();
@@ -140,17 +144,65 @@ public final class NbdClient implements AutoCloseable {
         if (type == CMD_DISC) {
             return 0;
         }
-        if (in.readInt() != SIMPLE_REPLY_MAGIC) {
-            throw new IOException("bad reply magic");
-        }
-        int error = in.readInt();
-        if (in.readLong() != cookie) {
-            throw new IOException("reply cookie mismatch");
-        }
+        int error = replyHeader(cookie);
         if (error == 0 && type == CMD_READ) {
             in.readFully(readInto, 0, length);
         }
         return error;
+    }
+
+    /** Reads a simple reply header (one read call) and returns its error. */
+    private int replyHeader(long cookie) throws IOException {
+        byte[] h = new byte[16];
+        in.readFully(h);
+        ByteBuffer b = ByteBuffer.wrap(h);
+        if (b.getInt() != SIMPLE_REPLY_MAGIC) {
+            throw new IOException("bad reply magic");
+        }
+        int error = b.getInt();
+        if (b.getLong() != cookie) {
+            throw new IOException("reply cookie mismatch");
+        }
+        return error;
+    }
+
+    private void sendHeader(int type, int flags, long cookie, long offset, int length) throws IOException {
+        out.flush();
+        header.clear().putInt(REQUEST_MAGIC).putShort((short) flags).putShort((short) type).putLong(cookie)
+                .putLong(offset).putInt(length).flip();
+        while (header.hasRemaining()) {
+            socket.write(header);
+        }
+    }
+
+    /** READ straight into {@code dst} (at most 32 MiB). */
+    public void readInto(long offset, MemorySegment dst) throws IOException {
+        long cookie = nextCookie++;
+        sendHeader(CMD_READ, 0, cookie, offset, (int) dst.byteSize());
+        int err = replyHeader(cookie);
+        if (err != 0) {
+            throw new NbdException(err, "read failed");
+        }
+        ByteBuffer b = dst.asByteBuffer();
+        while (b.hasRemaining()) {
+            if (socket.read(b) < 0) {
+                throw new EOFException();
+            }
+        }
+    }
+
+    /** WRITE straight from {@code src} (at most 32 MiB). */
+    public void writeFrom(long offset, MemorySegment src, boolean fua) throws IOException {
+        long cookie = nextCookie++;
+        sendHeader(CMD_WRITE, fua ? CMD_FLAG_FUA : 0, cookie, offset, (int) src.byteSize());
+        ByteBuffer b = src.asByteBuffer();
+        while (b.hasRemaining()) {
+            socket.write(b);
+        }
+        int err = replyHeader(cookie);
+        if (err != 0) {
+            throw new NbdException(err, "write failed");
+        }
     }
 
     public byte[] read(long offset, int length) throws IOException {
@@ -179,7 +231,7 @@ public final class NbdClient implements AutoCloseable {
     /** Sends NBD_CMD_DISC and closes. Idempotent. */
     @Override
     public void close() throws IOException {
-        if (socket.isClosed()) {
+        if (!socket.isOpen()) {
             return;
         }
         try {

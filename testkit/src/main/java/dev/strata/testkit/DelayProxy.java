@@ -1,8 +1,11 @@
 package dev.strata.testkit;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
+import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -11,7 +14,6 @@ import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAccumulator;
@@ -22,7 +24,8 @@ import java.util.concurrent.locks.LockSupport;
  * connection holds every segment it reads for RTT/2 before writing it on, without serializing:
  * segments are stamped on arrival and released in order when their time comes, so many requests
  * are in flight at once as on a long link. Up to {@code window} bytes per direction may be held
- * (a bandwidth-delay product bound; the reader stops reading when it is full).
+ * (a bandwidth-delay product bound, default 16 MiB; the reader stops reading when it is full).
+ * Bytes move between sockets through pooled native buffers (SocketChannel), never the heap.
  *
  * <pre>
  *   client ──► [reader: stamp t0] ─queue─► [writer: wait until t0 + rtt/2, write] ──► server
@@ -54,11 +57,13 @@ public final class DelayProxy implements AutoCloseable {
 
     /** Starts a proxy on a free loopback port forwarding to {@code target} with the given round-trip time. */
     public static DelayProxy start(InetSocketAddress target, Duration rtt) throws IOException {
-        return start(target, rtt, 256 << 20);
+        return start(target, rtt, 16 << 20);
     }
 
     public static DelayProxy start(InetSocketAddress target, Duration rtt, int windowBytes) throws IOException {
-        ServerSocket ss = new ServerSocket(0, 128, InetAddress.getLoopbackAddress());
+        ServerSocketChannel ch = ServerSocketChannel.open();
+        ch.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
+        ServerSocket ss = ch.socket();
         DelayProxy p = new DelayProxy(ss, target, rtt, windowBytes);
         Thread.ofPlatform().name("delay-proxy-accept").daemon().start(p::acceptLoop);
         return p;
@@ -81,8 +86,8 @@ public final class DelayProxy implements AutoCloseable {
     private void acceptLoop() {
         while (!closed) {
             try {
-                Socket client = listener.accept();
-                Socket server = new Socket();
+                Socket client = listener.getChannel().accept().socket();
+                Socket server = SocketChannel.open().socket();
                 server.connect(target, 10_000);
                 client.setTcpNoDelay(true);
                 server.setTcpNoDelay(true);
@@ -100,32 +105,50 @@ public final class DelayProxy implements AutoCloseable {
         }
     }
 
-    private record Segment(byte[] data, int length, long arrival) {}
+    private record Segment(ByteBuffer data, long arrival) {}
 
+    /**
+     * One direction: a reader fills native 256 KiB buffers (at most window/256 KiB of them, allocated
+     * on demand) and stamps them; a writer sends each when its time comes and recycles it.
+     */
     private void pipe(Socket from, Socket to, String name, AtomicInteger open) {
+        int maxBuffers = Math.max(2, window / SEGMENT);
         LinkedBlockingQueue<Segment> queue = new LinkedBlockingQueue<>();
-        Semaphore space = new Semaphore(window);
-        Segment eof = new Segment(null, -1, 0);
+        ArrayBlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(maxBuffers);
+        AtomicInteger allocated = new AtomicInteger();
+        Arena arena = Arena.ofShared();
+        Segment eof = new Segment(null, 0);
+        AtomicInteger users = new AtomicInteger(2); // reader + writer; the last one frees the buffers
+        Runnable done = () -> {
+            if (users.decrementAndGet() == 0) {
+                arena.close();
+            }
+        };
+        SocketChannel in = from.getChannel();
+        SocketChannel out = to.getChannel();
         Thread.ofPlatform().name(name + "-read").daemon().start(() -> {
-            try (InputStream in = from.getInputStream()) {
+            try {
                 while (true) {
-                    byte[] b = new byte[SEGMENT];
-                    int n = in.read(b);
-                    if (n < 0) {
+                    ByteBuffer b = free.poll();
+                    if (b == null) {
+                        b = allocated.incrementAndGet() <= maxBuffers
+                                ? arena.allocate(SEGMENT, 4096).asByteBuffer() : free.take();
+                    }
+                    b.clear();
+                    if (in.read(b) < 0) {
                         break;
                     }
-                    space.acquire(n);
-                    queue.add(new Segment(b, n, System.nanoTime()));
+                    queue.add(new Segment(b.flip(), System.nanoTime()));
                 }
             } catch (IOException | InterruptedException ignored) {
                 // connection ended
             }
             queue.add(eof);
+            done.run();
         });
         Thread.ofPlatform().name(name + "-write").daemon().start(() -> {
             boolean clean = false;
             try {
-                OutputStream out = to.getOutputStream();
                 while (true) {
                     Segment s = queue.take();
                     if (s == eof) {
@@ -137,13 +160,16 @@ public final class DelayProxy implements AutoCloseable {
                     for (long now = System.nanoTime(); now < due; now = System.nanoTime()) {
                         LockSupport.parkNanos(due - now);
                     }
-                    out.write(s.data, 0, s.length);
+                    int n = s.data.remaining();
+                    while (s.data.hasRemaining()) {
+                        out.write(s.data);
+                    }
                     long added = System.nanoTime() - s.arrival;
                     segments.incrementAndGet();
                     delaySum.addAndGet(added);
                     delayMax.accumulate(added);
-                    bytes.addAndGet(s.length);
-                    space.release(s.length);
+                    bytes.addAndGet(n);
+                    free.offer(s.data);
                 }
             } catch (IOException | InterruptedException ignored) {
                 // connection ended
@@ -152,6 +178,7 @@ public final class DelayProxy implements AutoCloseable {
                     closeQuietly(from);
                     closeQuietly(to);
                 }
+                done.run();
             }
         });
     }

@@ -49,6 +49,11 @@ public final class MemoryBackend implements Backend {
     public void sync() {}
 
     @Override
+    public boolean nonBlocking() {
+        return true;
+    }
+
+    @Override
     public boolean trim(long offset, long length) {
         zero(offset, length, false);
         return true;

@@ -5,7 +5,6 @@ import dev.strata.nbd.NbdClient;
 import dev.strata.nbd.NbdException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 
@@ -53,8 +52,7 @@ public final class NbdRemoteBackend implements Backend {
             int n = (int) Math.min(MAX_REQUEST, dst.byteSize() - done);
             NbdClient c = take();
             try {
-                byte[] b = c.read(offset + done, n);
-                MemorySegment.copy(b, 0, dst, ValueLayout.JAVA_BYTE, done, n);
+                c.readInto(offset + done, dst.asSlice(done, n));
             } finally {
                 pool.add(c);
             }
@@ -66,10 +64,9 @@ public final class NbdRemoteBackend implements Backend {
     public void writeAt(long offset, MemorySegment src) throws IOException {
         for (long done = 0; done < src.byteSize(); ) {
             int n = (int) Math.min(MAX_REQUEST, src.byteSize() - done);
-            byte[] b = src.asSlice(done, n).toArray(ValueLayout.JAVA_BYTE);
             NbdClient c = take();
             try {
-                c.write(offset + done, b, false);
+                c.writeFrom(offset + done, src.asSlice(done, n), false);
             } finally {
                 pool.add(c);
             }

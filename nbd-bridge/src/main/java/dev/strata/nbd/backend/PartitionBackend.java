@@ -149,7 +149,7 @@ public final class PartitionBackend implements Backend {
     /** Waits until every write completed before this call is durable in the partition log. */
     @Override
     public void sync() throws IOException {
-        for (CompletableFuture<Long> f : pending.toArray(CompletableFuture[]::new)) {
+        for (CompletableFuture<Long> f : java.util.List.copyOf(pending)) {
             await(f);
             pending.remove(f);
         }

@@ -50,7 +50,7 @@ public final class BufferPool implements AutoCloseable {
         }
     }
 
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"})
     public BufferPool(int keepPerClass) {
         this.keepPerClass = keepPerClass;
         this.free = new ConcurrentLinkedQueue[CLASSES];

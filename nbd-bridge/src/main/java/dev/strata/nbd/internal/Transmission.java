@@ -29,6 +29,8 @@ public final class Transmission {
     private static final int BUDGET_UNITS = 16384;
     /** Largest oversized write payload that is read and discarded rather than closing the connection. */
     private static final long MAX_DISCARD = 64L << 20;
+    /** Requests up to this size on a non-blocking backend are served on the reader thread. */
+    private static final long INLINE_MAX = 64 * 1024;
 
     private final Wire wire;
     private final Session session;
@@ -113,7 +115,7 @@ public final class Transmission {
             }
         }
         BufferPool.Buffer data = payload;
-        workers.execute(() -> {
+        Runnable task = () -> {
             try {
                 serve(flags, type, cookie, offset, length, data);
             } catch (NbdException e) {
@@ -126,7 +128,12 @@ public final class Transmission {
                 }
                 budget.release(units);
             }
-        });
+        };
+        if (backend.nonBlocking() && length <= INLINE_MAX) {
+            task.run(); // no hand-off: cheaper than waking a worker for a memcpy
+        } else {
+            workers.execute(task);
+        }
         return true;
     }
 

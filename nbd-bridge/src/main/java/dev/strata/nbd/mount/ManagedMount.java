@@ -386,9 +386,9 @@ public final class ManagedMount implements Backend {
         long off = a * chunk;
         long len = (b - a) * chunk + chunkLength(b);
         try {
-            byte[] copy = new byte[(int) len];
-            MemorySegment.copy(local, off, MemorySegment.ofArray(copy), 0, len);
-            remote.writeAt(off, MemorySegment.ofArray(copy));
+            // Sent straight from the cache: a write landing during the send re-dirtied the chunk after
+            // g was read, so a torn copy on the remote is always followed by a complete one.
+            remote.writeAt(off, local.asSlice(off, len));
             for (int i = 0; i < n; i++) {
                 long gi = g[i];
                 pushed.accumulateAndGet((int) (a + i), gi, Math::max);
