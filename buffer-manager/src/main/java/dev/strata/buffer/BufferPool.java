@@ -42,6 +42,10 @@ import java.util.concurrent.locks.LockSupport;
 public final class BufferPool implements AutoCloseable {
     private static final int SPIN_LIMIT = 128;
     private static final long EXHAUSTED_AFTER_NANOS = TimeUnit.SECONDS.toNanos(10);
+    /** Outcomes of latching a page for a checkpoint's flush. */
+    private static final int LATCHED = 0;
+    private static final int NOT_RESIDENT = 1;
+    private static final int BUSY = 2;
 
     private final BufferPoolConfig config;
     private final PageSource source;
@@ -574,10 +578,6 @@ public final class BufferPool implements AutoCloseable {
         return n;
     }
 
-    private static final int LATCHED = 0;
-    private static final int NOT_RESIDENT = 1;
-    private static final int BUSY = 2;
-
     /** Share-latches a resident page without waiting: LATCHED, NOT_RESIDENT, or BUSY (exclusively latched). */
     private int tryLockSharedResident(long p) {
         while (true) {
@@ -646,7 +646,11 @@ public final class BufferPool implements AutoCloseable {
                 bytesWritten.sum(), residentBytes(), config.poolBytes(), dirtyPages());
     }
 
-    /** Releases the reservation. Dirty pages are not written back: flush first if they matter. */
+    /**
+     * Releases the reservation. Dirty pages are not written back: flush first if they matter. Every
+     * user must have finished: later calls throw {@link IllegalStateException}, but a call racing
+     * with close may still touch the unmapped memory.
+     */
     @Override
     public synchronized void close() {
         if (closed) {

@@ -107,7 +107,7 @@ public class LatchWordLincheckTest {
     void stress() {
         var options = new StressOptions()
                 .iterations(10)
-                .invocationsPerIteration(300)
+                .invocationsPerIteration(200)
                 .threads(3)
                 .actorsPerThread(3)
                 .sequentialSpecification(Counter.class);
