@@ -17,13 +17,17 @@ import java.util.concurrent.ConcurrentSkipListMap;
 /**
  * The write-ahead log of one partition: records framed as in
  * {@link dev.strata.storage.internal.LogRecordDescriptor} in segment files named by their first LSN
- * ({@code %020d.log}), with group commit — one writer thread ({@code strata-log-writer-<dir name>}) writes
- * everything queued and fsyncs once per group.
+ * ({@code %020d.log}), with group commit — one committer at a time writes everything queued and fsyncs
+ * ({@code fdatasync}) once per group: a thread waiting on an append future while the log is idle commits the
+ * queued group itself; other records are committed by the writer thread ({@code strata-log-writer-<dir name>}). Segments are preallocated with zeros ahead of the records, so most
+ * syncs flush data only; a clean {@link #close} cuts the active segment back to its records.
  *
  * <p>Watermarks: {@link #firstLsn()} &le; {@link #durableLsn()} + 1, {@link #durableLsn()} &le;
  * {@link #appendedLsn()}. LSNs are dense, the first is 1, and epochs never go down along the log.
  *
- * <p>Thread-safe. Append futures complete on the writer thread; chain slow work with {@code *Async} stages.
+ * <p>Thread-safe and interrupt-safe (file I/O goes through {@code NativeFile}, never an interruptible channel).
+ * Append futures complete in LSN order on the thread that committed the group — the writer thread, or a thread
+ * waiting on one of them ({@code get}/{@code join}); chain slow work with {@code *Async} stages.
  */
 public final class PartitionLog implements AutoCloseable {
     private final Path dir;
@@ -44,9 +48,10 @@ public final class PartitionLog implements AutoCloseable {
     }
 
     /**
-     * Opens (creating if absent) the log in {@code dir} and recovers it: every frame is validated; the first bad
-     * frame in the last segment is a torn tail and is cut off (truncate + fsync); a bad frame in an earlier
-     * segment or an LSN gap is a {@link CorruptionException}.
+     * Opens (creating if absent) the log in {@code dir} and recovers it: every frame is validated; an all-zero
+     * frame header followed only by zeros ends a segment's records (preallocated space); the first bad frame in
+     * the last segment is a torn tail and is cut off (truncate + fsync); a bad frame in an earlier segment (also
+     * zeros followed by non-zero bytes) or an LSN gap is a {@link CorruptionException}.
      */
     public static PartitionLog open(Path dir, LogConfig config) throws IOException {
         Objects.requireNonNull(config, "config");
@@ -57,7 +62,8 @@ public final class PartitionLog implements AutoCloseable {
     /**
      * Owner path: assigns the next LSN and enqueues the record. The future completes with the LSN once the
      * record is fsynced, or exceptionally with {@link StaleEpochException} if {@code epoch} is below
-     * {@link #highestEpoch()}.
+     * {@link #highestEpoch()}. Never blocks; a thread that waits on the future (or a stage derived from it) while
+     * the log is idle commits the record itself rather than handing it to the writer thread and back.
      *
      * @throws IllegalArgumentException if the payload is larger than {@link LogConfig#maxRecordBytes()}
      */

@@ -11,6 +11,10 @@ import java.util.TreeMap;
  * Recovery of a partition log directory on open: validates every frame of every segment in LSN order, cuts a
  * torn tail off the last segment (truncate + fsync) and reports anything else — a bad frame in a sealed segment,
  * an LSN gap within or between segments — as a {@link CorruptionException}.
+ *
+ * <p>Segments may end in preallocated zeros ({@link LogWriter}); {@link SegmentReader} reads those as the end of
+ * the records, in sealed segments as in the last one. Zeros followed by non-zero bytes are a bad frame like any
+ * other. Records lost from the end of a sealed segment still show as an LSN gap to the next segment's name.
  */
 public final class LogRecovery {
     /**
@@ -19,7 +23,7 @@ public final class LogRecovery {
      * @param segments     the segments kept, by first LSN (the last is the one to append to)
      * @param nextLsn      the LSN the next record gets
      * @param highestEpoch highest epoch among the records (0 if none)
-     * @param tailBytes    size of the last segment after any truncation
+     * @param tailBytes    end of the records in the last segment (zeros may follow up to its size)
      * @param truncated    bytes cut off the tail
      */
     public record Result(TreeMap<Long, Path> segments, long nextLsn, long highestEpoch, long tailBytes,
@@ -31,8 +35,8 @@ public final class LogRecovery {
         TreeMap<Long, Path> segments = SegmentFiles.list(dir);
         long nextLsn = segments.isEmpty() ? 1 : segments.firstKey();
         long highestEpoch = 0;
-        long tailBytes = 0;
         long truncated = 0;
+        TreeMap<Long, Long> recordsEnd = new TreeMap<>();
         for (Map.Entry<Long, Path> entry : segments.entrySet()) {
             long first = entry.getKey();
             Path file = entry.getValue();
@@ -45,7 +49,7 @@ public final class LogRecovery {
                 while (true) {
                     SegmentReader.Status status = reader.next();
                     if (status == SegmentReader.Status.END) {
-                        tailBytes = reader.frameStart();
+                        recordsEnd.put(first, reader.frameStart());
                         break;
                     }
                     if (status == SegmentReader.Status.BAD) {
@@ -53,9 +57,9 @@ public final class LogRecovery {
                             throw new CorruptionException("bad frame in sealed segment " + file + " at offset "
                                     + reader.frameStart() + ": " + reader.problem());
                         }
-                        tailBytes = reader.frameStart();
-                        truncated = Files.size(file) - tailBytes;
-                        truncate(file, tailBytes);
+                        recordsEnd.put(first, reader.frameStart());
+                        truncated = Files.size(file) - reader.frameStart();
+                        truncate(file, reader.frameStart());
                         break;
                     }
                     if (reader.lsn() != nextLsn) {
@@ -70,10 +74,8 @@ public final class LogRecovery {
                 }
             }
         }
-        dropEmptyTail(dir, segments);
-        if (!segments.isEmpty()) {
-            tailBytes = Files.size(segments.lastEntry().getValue());
-        }
+        dropEmptyTail(dir, segments, recordsEnd);
+        long tailBytes = segments.isEmpty() ? 0 : recordsEnd.get(segments.lastKey());
         return new Result(segments, nextLsn, highestEpoch, tailBytes, truncated);
     }
 
@@ -85,12 +87,13 @@ public final class LogRecovery {
     }
 
     /**
-     * An empty last segment (created, then the crash came before its first record was durable) is removed when
-     * an earlier segment exists, so the active segment always holds the newest record and its epoch. A lone empty
-     * segment stays: its name keeps the log's next LSN.
+     * A last segment without records (created, perhaps preallocated, then the crash came before its first record
+     * was durable) is removed when an earlier segment exists, so the active segment always holds the newest record
+     * and its epoch. A lone empty segment stays: its name keeps the log's next LSN.
      */
-    private static void dropEmptyTail(Path dir, TreeMap<Long, Path> segments) throws IOException {
-        if (segments.size() > 1 && Files.size(segments.lastEntry().getValue()) == 0) {
+    private static void dropEmptyTail(Path dir, TreeMap<Long, Path> segments, Map<Long, Long> recordsEnd)
+            throws IOException {
+        if (segments.size() > 1 && recordsEnd.get(segments.lastKey()) == 0) {
             Files.delete(segments.pollLastEntry().getValue());
             SegmentFiles.fsyncDirectory(dir);
         }

@@ -11,25 +11,48 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Group commit for one partition log: many appenders, one writer thread (MPSC).
+ * Group commit for one partition log: many appenders, one committer at a time (MPSC).
  *
  * <p>Appenders take {@link #lock} only to check the epoch, assign the next LSN and add the record to
- * {@link #pending}, so LSN order is enqueue order. The writer thread swaps the whole pending list out, encodes
- * every record into one native buffer, writes it with as few {@code pwrite} calls as the buffer allows, calls
- * {@code fdatasync} once, publishes {@link #durableLsn()} and then completes the futures (on the writer
- * thread: callers should chain dependent work with {@code *Async} stages). While it fsyncs, the next group
- * queues up. A record that would push the active segment past {@code segmentBytes} goes to a new segment named
- * by its LSN; the old one is fsynced first and the directory after the new file is created.
+ * {@link #pending}, so LSN order is enqueue order. Whoever holds the commit role ({@link #committing}) swaps the
+ * whole pending list out, encodes every record into one native buffer, writes it with as few {@code pwrite} calls
+ * as the buffer allows, calls {@code fdatasync} once, publishes {@link #durableLsn()}, completes the futures in LSN
+ * order and gives the role back. While it syncs, the next group queues up.
+ *
+ * <p>Who commits (leader/follower, as in RocksDB's write group, but without blocking appenders): {@code submit}
+ * only enqueues and returns an {@link AppendFuture}. A thread that waits on it ({@code get}/{@code join}, also on
+ * stages derived from it) while the log is idle takes the commit role and commits the queued group itself — a
+ * lone synchronous committer pays no thread handoff in either direction. Records nobody waits for, and those that
+ * queue behind a group in progress, are committed by the writer thread ({@code strata-log-writer-<dir>}), which
+ * is signalled whenever records queue on an idle log. Waits from inside a completion callback never help (no
+ * recursion, no re-entry).
+ *
+ * <p>Segments: a record that would push the active segment past {@code segmentBytes} goes to a new segment named
+ * by its LSN; the old one is synced first and the directory after the new file is created. Space is preallocated:
+ * the committer keeps up to {@link #PREALLOCATE_CHUNK} bytes of durable zeros written ahead of the records (written,
+ * not {@code fallocate}d: unwritten extents would need a metadata change on first write), so most groups overwrite
+ * allocated blocks and {@code fdatasync} flushes data only instead of also committing a size change to the file
+ * system journal. Recovery reads an all-zero frame header followed only by zeros as the end of a segment's records.
+ * A clean close cuts the active segment back to its records.
  *
  * <p>An I/O error fails the group and every later append: after a failed write or fsync the file's state is
  * unknown, and only reopening (recovery) can say what is durable.
  */
 public final class LogWriter {
     private record Request(long lsn, long epoch, byte[] payload, CompletableFuture<Long> future) {}
+
+    /** Zeros kept written ahead of the records: one journaled sync per this many bytes of log. */
+    public static final int PREALLOCATE_CHUNK = 1 << 20;
+    private static final int INITIAL_BUFFER = 1 << 20;
+    /** Set while a thread completes append futures: waits inside those callbacks must not commit. */
+    private static final ThreadLocal<Boolean> COMPLETING = new ThreadLocal<>();
 
     private final Path dir;
     private final long segmentBytes;
@@ -42,24 +65,31 @@ public final class LogWriter {
     private ArrayList<Request> pending = new ArrayList<>();
     private long nextLsn;
     private long highestEpoch;
+    private boolean committing;
     private boolean closing;
     private Throwable failure;
 
     private volatile long appendedLsn;
     private volatile long durableLsn;
 
-    // writer thread only (counters read by stats())
+    // used only by the thread holding the commit role (handed over under lock); counters read by stats()
     private NativeFile active;
     private long activeBytes;
+    private long allocatedBytes;
     private Arena bufferArena = Arena.ofShared();
-    private MemorySegment buffer = bufferArena.allocate(1 << 20);
+    private MemorySegment buffer = bufferArena.allocate(INITIAL_BUFFER);
     private int buffered;
+    private final Arena zerosArena = Arena.ofShared();
+    private final MemorySegment zeros = zerosArena.allocate(PREALLOCATE_CHUNK / 4);
     private volatile long fsyncs;
     private volatile long bytesWritten;
     private volatile long groups;
     private volatile long recordsWritten;
 
-    /** Starts the writer thread, appending to the last of {@code segments} (already recovered) if there is one. */
+    /**
+     * Starts the writer thread, appending to the last of {@code segments} (already recovered) if there is one, at
+     * {@code tailBytes} (the end of its records; anything after it is preallocated zeros).
+     */
     public LogWriter(Path dir, long segmentBytes, ConcurrentSkipListMap<Long, Path> segments, long nextLsn,
             long highestEpoch, long tailBytes) throws IOException {
         this.dir = dir;
@@ -72,6 +102,7 @@ public final class LogWriter {
         if (!segments.isEmpty()) {
             active = NativeFile.openReadWrite(segments.lastEntry().getValue());
             activeBytes = tailBytes;
+            allocatedBytes = Math.max(tailBytes, active.size());
         }
         thread = Thread.ofPlatform().name("strata-log-writer-" + dir.getFileName()).daemon().unstarted(this::run);
         thread.start();
@@ -88,6 +119,7 @@ public final class LogWriter {
     }
 
     private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, byte[] payload) {
+        Request request;
         lock.lock();
         try {
             if (closing) {
@@ -102,50 +134,137 @@ public final class LogWriter {
             if (given && lsn != nextLsn) {
                 return CompletableFuture.failedFuture(new LsnGapException(nextLsn, lsn));
             }
-            Request request = new Request(nextLsn++, epoch, payload, new CompletableFuture<>());
+            request = new Request(nextLsn++, epoch, payload, new AppendFuture<>());
             highestEpoch = epoch;
             appendedLsn = request.lsn;
             pending.add(request);
-            if (pending.size() == 1) {
+            if (!committing && pending.size() == 1) {
                 work.signal();
-            }
-            return request.future;
+            } // else the committer in progress signals when it hands the commit role back
         } finally {
             lock.unlock();
         }
+        return request.future;
+    }
+
+    /**
+     * An append future (and every stage derived from it) whose waiters first try to commit the queued group on
+     * their own thread, so a synchronous appender on an idle log need not wake the writer thread and be woken back.
+     */
+    private final class AppendFuture<T> extends CompletableFuture<T> {
+        @Override
+        public <U> CompletableFuture<U> newIncompleteFuture() {
+            return new AppendFuture<>();
+        }
+
+        @Override
+        public T get() throws InterruptedException, ExecutionException {
+            if (!isDone()) {
+                help();
+            }
+            return super.get();
+        }
+
+        @Override
+        public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
+            if (!isDone()) {
+                help();
+            }
+            return super.get(timeout, unit);
+        }
+
+        @Override
+        public T join() {
+            if (!isDone()) {
+                help();
+            }
+            return super.join();
+        }
+    }
+
+    /** Commits the queued records on the calling thread if no group is in progress. */
+    private void help() {
+        if (COMPLETING.get() != null || Thread.currentThread() == thread) {
+            return;
+        }
+        ArrayList<Request> batch;
+        Throwable failed;
+        lock.lock();
+        try {
+            if (committing || pending.isEmpty()) {
+                return;
+            }
+            committing = true;
+            batch = pending;
+            pending = new ArrayList<>();
+            failed = failure;
+        } finally {
+            lock.unlock();
+        }
+        commitGroup(batch, failed);
     }
 
     private void run() {
-        ArrayList<Request> free = new ArrayList<>();
         while (true) {
             ArrayList<Request> batch;
             Throwable failed;
             lock.lock();
             try {
-                while (pending.isEmpty() && !closing) {
+                while (committing || pending.isEmpty()) {
+                    if (closing && !committing && pending.isEmpty()) {
+                        break;
+                    }
                     work.awaitUninterruptibly();
                 }
                 if (pending.isEmpty()) {
-                    break;
+                    break; // closing, and nothing queued or in progress
                 }
+                committing = true;
                 batch = pending;
-                pending = free;
+                pending = new ArrayList<>();
                 failed = failure;
             } finally {
                 lock.unlock();
             }
-            if (failed == null) {
-                commit(batch);
-            } else {
-                batch.forEach(r -> r.future.completeExceptionally(new StrataException("log " + dir + " failed", failed)));
-            }
-            batch.clear();
-            free = batch;
+            commitGroup(batch, failed);
         }
         closeActive();
     }
 
-    private void commit(List<Request> batch) {
+    /**
+     * Runs one group on the calling thread, which holds the commit role: write and sync it (unless the log already
+     * {@code failed}), complete its futures in LSN order, then give the role back and wake the writer thread if
+     * more queued meanwhile (or the log is closing).
+     */
+    private void commitGroup(List<Request> batch, Throwable failed) {
+        Throwable error = failed != null ? failed : writeAndSync(batch);
+        COMPLETING.set(Boolean.TRUE);
+        try {
+            if (error == null) {
+                for (Request request : batch) {
+                    request.future.complete(request.lsn);
+                }
+            } else {
+                for (Request request : batch) {
+                    request.future.completeExceptionally(new StrataException("log " + dir + " failed", error));
+                }
+            }
+        } finally {
+            COMPLETING.remove();
+            lock.lock();
+            try {
+                committing = false;
+                if (!pending.isEmpty() || closing) {
+                    work.signal();
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** Writes and syncs a group; on success publishes its last LSN as durable and returns null. */
+    private Throwable writeAndSync(List<Request> batch) {
         try {
             for (Request request : batch) {
                 int frame = LogRecordDescriptor.frameLength(request.payload.length);
@@ -171,24 +290,24 @@ public final class LogWriter {
                 buffered += LogRecordDescriptor.encode(buffer, buffered, request.lsn, request.epoch, request.payload);
             }
             flush();
+            preallocate();
             active.fdatasync();
             fsyncs++;
             groups++;
             recordsWritten += batch.size();
-        } catch (Throwable e) { // also Errors: a dead writer thread would leave futures hanging
+        } catch (Throwable e) { // also Errors: a committer that dies silently would leave futures hanging
             lock.lock();
             try {
-                failure = e;
+                if (failure == null) {
+                    failure = e;
+                }
             } finally {
                 lock.unlock();
             }
-            batch.forEach(r -> r.future.completeExceptionally(new StrataException("log " + dir + " failed", e)));
-            return;
+            return e;
         }
         durableLsn = batch.getLast().lsn;
-        for (Request request : batch) {
-            request.future.complete(request.lsn);
-        }
+        return null;
     }
 
     private void flush() throws IOException {
@@ -196,25 +315,61 @@ public final class LogWriter {
         activeBytes += buffered;
         bytesWritten += buffered;
         buffered = 0;
+        allocatedBytes = Math.max(allocatedBytes, activeBytes);
+    }
+
+    /**
+     * Once fewer than half a chunk of zeros is left ahead of the records, writes zeros up to a chunk ahead (never
+     * past the segment's size), to be synced with the group. Later groups then overwrite allocated blocks.
+     */
+    private void preallocate() throws IOException {
+        long limit = Math.max(segmentBytes, activeBytes); // an oversized record's segment ends with it
+        if (allocatedBytes - activeBytes >= PREALLOCATE_CHUNK / 2 || allocatedBytes >= limit) {
+            return;
+        }
+        long target = Math.min(limit, activeBytes + PREALLOCATE_CHUNK);
+        for (long at = allocatedBytes; at < target; ) {
+            long n = Math.min(zeros.byteSize(), target - at);
+            active.write(at, zeros.asSlice(0, n));
+            at += n;
+        }
+        allocatedBytes = target;
     }
 
     private void openSegment(long firstLsn) throws IOException {
         Path file = dir.resolve(SegmentFiles.name(firstLsn));
         active = NativeFile.createNew(file);
         activeBytes = 0;
+        allocatedBytes = 0;
         SegmentFiles.fsyncDirectory(dir);
         segments.put(firstLsn, file);
     }
 
+    /** On the writer thread once no group is left: cuts the preallocated zeros off a healthy log, closes the file. */
     private void closeActive() {
         try {
             if (active != null) {
-                active.close();
+                boolean healthy;
+                lock.lock();
+                try {
+                    healthy = failure == null;
+                } finally {
+                    lock.unlock();
+                }
+                try {
+                    if (healthy && allocatedBytes > activeBytes) {
+                        active.truncate(activeBytes);
+                        active.fsync();
+                    }
+                } finally {
+                    active.close();
+                }
             }
         } catch (IOException ignored) {
-            // everything acknowledged was fsynced; nothing left to lose
+            // everything acknowledged was synced; recovery reads a zero tail as the end of the records
         } finally {
             bufferArena.close();
+            zerosArena.close();
         }
     }
 
@@ -227,8 +382,8 @@ public final class LogWriter {
         } finally {
             lock.unlock();
         }
-        if (Thread.currentThread() == thread) {
-            return; // closed from a completion callback: the loop exits after this group
+        if (Thread.currentThread() == thread || COMPLETING.get() != null) {
+            return; // closed from a completion callback: the writer exits once this group has finished
         }
         boolean interrupted = false;
         while (true) {

@@ -20,19 +20,27 @@ import java.nio.file.Path;
  * Never trusts a length field: it is checked against {@code maxRecordBytes} and the bytes left in the file before
  * the window grows. Reads only the file's size at open, so a segment being appended to can be read safely up to
  * what was durable then. Single-threaded (confined to the thread that opened it).
+ *
+ * <p>Preallocated space: the writer keeps zeros written ahead of its records, so a segment may end in zeros. An
+ * all-zero frame header (never a valid frame: LSNs start at 1) followed by nothing but zeros up to the end of the
+ * file is the {@link Status#END end} of the records; zeros followed by any non-zero byte are {@link Status#BAD}
+ * (a torn tail in the last segment, corruption in a sealed one). So are fewer than a header's bytes left unless
+ * they are all zero.
  */
 public final class SegmentReader implements AutoCloseable {
     /** Outcome of {@link #next()}. */
     public enum Status {
         /** A valid frame; its fields are available until the next call. */
         RECORD,
-        /** Clean end of the file. */
+        /** Clean end of the records: end of the file, or only preallocated zeros left. */
         END,
         /** The bytes at {@link #frameStart()} are not a valid frame ({@link #problem()} says why). */
         BAD
     }
 
     private static final int MIN_WINDOW = 1 << 20;
+    private static final int ZERO_SCAN = 64 << 10;
+    private static final MemorySegment ZEROS = Arena.global().allocate(ZERO_SCAN);
 
     private final NativeFile file;
     private final long limit;
@@ -66,11 +74,20 @@ public final class SegmentReader implements AutoCloseable {
         if (position == limit) {
             return Status.END;
         }
-        if (limit - position < HEADER_LENGTH) {
-            return bad("short header: " + (limit - position) + " bytes left");
-        }
-        ensure(HEADER_LENGTH);
+        int head = (int) Math.min(HEADER_LENGTH, limit - position);
+        ensure(head);
         int at = (int) (position - windowStart);
+        if (MemorySegment.mismatch(window, at, at + head, ZEROS, 0, head) < 0) {
+            long nonZero = firstNonZero(position + head);
+            if (nonZero < 0) {
+                return Status.END;
+            }
+            return bad("zeros at " + position + " (where the preallocated space would start) are followed by a "
+                    + "non-zero byte at " + nonZero);
+        }
+        if (head < HEADER_LENGTH) {
+            return bad("short header: " + head + " bytes left");
+        }
         int length = window.get(INT, at + LENGTH_OFFSET);
         if (length < 0 || length > maxRecordBytes) {
             return bad("length " + Integer.toUnsignedString(length) + " exceeds maxRecordBytes " + maxRecordBytes);
@@ -96,6 +113,29 @@ public final class SegmentReader implements AutoCloseable {
     private Status bad(String why) {
         problem = why;
         return Status.BAD;
+    }
+
+    /**
+     * Offset of the first non-zero byte in {@code [from, limit)}, or -1. Reads past the window (and leaves it
+     * empty): called only once the records have ended.
+     */
+    private long firstNonZero(long from) throws IOException {
+        MemorySegment chunk = window.asSlice(0, ZERO_SCAN); // the window is at least MIN_WINDOW once used
+        windowStart = position;
+        windowLength = 0;
+        for (long at = from; at < limit; ) {
+            int n = (int) Math.min(ZERO_SCAN, limit - at);
+            long read = file.read(at, chunk.asSlice(0, n));
+            if (read < n) {
+                throw new IOException("segment " + file.path() + " shrank while being read");
+            }
+            long mismatch = MemorySegment.mismatch(chunk, 0, n, ZEROS, 0, n);
+            if (mismatch >= 0) {
+                return at + mismatch;
+            }
+            at += n;
+        }
+        return -1;
     }
 
     /** Makes bytes {@code [position, position + n)} of the file available in the window. */
