@@ -69,6 +69,17 @@ abstract class PageMemoryContract {
     }
 
     @Test
+    void requestsToAClosedNodeFailAsUnavailable() {
+        long pid = PageId.of(1, 2);
+        client.put(pid, 1, 1, page(arena, 0, pid, 1)).join();
+        node.close();
+        var f = client.get(pid, 0, arena.allocate(4096));
+        assertEquals(dev.strata.core.remote.RemoteStatus.UNAVAILABLE, RemoteMemoryContract.statusOf(f));
+        assertEquals(dev.strata.core.remote.RemoteStatus.UNAVAILABLE,
+                RemoteMemoryContract.statusOf(client.put(pid, 1, 2, page(arena, 0, pid, 2))));
+    }
+
+    @Test
     void missingPageIsNotFound() {
         assertEquals(PageRead.NOT_FOUND, client.get(PageId.of(1, 1), 0, arena.allocate(4096)).join());
     }

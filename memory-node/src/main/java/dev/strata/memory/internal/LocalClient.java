@@ -41,7 +41,12 @@ public final class LocalClient implements MemoryNodeClient {
             return closedFuture();
         }
         int[] crc = new int[1];
-        long lsn = pages.get(pageId, sizeClass, dst, crc);
+        long lsn;
+        try {
+            lsn = pages.get(pageId, sizeClass, dst, crc);
+        } catch (RemoteMemoryException e) {
+            return CompletableFuture.failedFuture(e);
+        }
         if (lsn < 0) {
             return CompletableFuture.completedFuture(PageRead.NOT_FOUND);
         }
@@ -52,13 +57,26 @@ public final class LocalClient implements MemoryNodeClient {
     @Override
     public CompletableFuture<RemoteStatus> put(long pageId, long epoch, long lsn, MemorySegment src) {
         PageSize.classOf((int) Math.min(src.byteSize(), Integer.MAX_VALUE));
-        return closed ? closedFuture()
-                : CompletableFuture.completedFuture(pages.put(pageId, epoch, lsn, Checksums.crc32c(src), src));
+        if (closed) {
+            return closedFuture();
+        }
+        try {
+            return CompletableFuture.completedFuture(pages.put(pageId, epoch, lsn, Checksums.crc32c(src), src));
+        } catch (RemoteMemoryException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     @Override
     public CompletableFuture<RemoteStatus> free(long pageId, long epoch) {
-        return closed ? closedFuture() : CompletableFuture.completedFuture(pages.free(pageId, epoch));
+        if (closed) {
+            return closedFuture();
+        }
+        try {
+            return CompletableFuture.completedFuture(pages.free(pageId, epoch));
+        } catch (RemoteMemoryException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     @Override

@@ -4,6 +4,7 @@ import dev.strata.core.Checksums;
 import dev.strata.core.PageId;
 import dev.strata.core.PageSize;
 import dev.strata.core.remote.MemoryBudget;
+import dev.strata.core.remote.RemoteMemoryException;
 import dev.strata.core.remote.RemoteStatus;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ConcurrentHashMap;
@@ -50,6 +51,7 @@ public final class PageFrames implements AutoCloseable {
     final LongAdder staleEpoch = new LongAdder();
     final LongAdder staleLsn = new LongAdder();
     final LongAdder corrupt = new LongAdder();
+    private volatile boolean closed;
 
     public PageFrames(long capacityBytes, MemoryBudget budget) {
         this.frames = new FrameAllocator(capacityBytes, budget);
@@ -73,6 +75,7 @@ public final class PageFrames implements AutoCloseable {
     public long get(long pageId, int sizeClass, MemorySegment dst, int[] crcOut) {
         gets.increment();
         synchronized (stripe(pageId)) {
+            checkOpen();
             Frame f = table.get(pageId);
             if (f == null || f.sizeClass != sizeClass || dst.byteSize() != PageSize.bytes(sizeClass)) {
                 return -1;
@@ -93,6 +96,7 @@ public final class PageFrames implements AutoCloseable {
         }
         int partition = PageId.partition(pageId);
         synchronized (stripe(pageId)) {
+            checkOpen();
             if (!admit(partition, epoch)) {
                 staleEpoch.increment();
                 return RemoteStatus.STALE_EPOCH;
@@ -126,6 +130,7 @@ public final class PageFrames implements AutoCloseable {
 
     public RemoteStatus free(long pageId, long epoch) {
         synchronized (stripe(pageId)) {
+            checkOpen();
             if (!admit(PageId.partition(pageId), epoch)) {
                 staleEpoch.increment();
                 return RemoteStatus.STALE_EPOCH;
@@ -172,8 +177,24 @@ public final class PageFrames implements AutoCloseable {
         return table.size();
     }
 
+    private void checkOpen() {
+        if (closed) {
+            throw new RemoteMemoryException(RemoteStatus.UNAVAILABLE, "memory node closed");
+        }
+    }
+
+    /** Unmaps the frames once no operation is running (each holds its stripe); later ones fail UNAVAILABLE. */
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Object s : stripes) {
+            synchronized (s) {
+                // barrier: wait out operations that entered before the flag
+            }
+        }
         frames.close();
     }
 }

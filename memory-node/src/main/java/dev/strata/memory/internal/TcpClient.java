@@ -136,7 +136,9 @@ public final class TcpClient implements MemoryNodeClient {
     }
 
     private void maybeReconnect() {
-        if (closed || System.nanoTime() - retryAt < 0 || !connecting.compareAndSet(false, true)) {
+        // only after lost() has run for the old channel (it resets channel): its failed writes are
+        // recorded by then, so no request on a new connection can overtake them
+        if (closed || channel != null || System.nanoTime() - retryAt < 0 || !connecting.compareAndSet(false, true)) {
             return;
         }
         bootstrap.connect(address).addListener((ChannelFuture f) -> {
