@@ -384,14 +384,19 @@ public final class BufferPool implements AutoCloseable {
             throw new StrataException("reading page " + pageNo + " from the next tier failed: " + e.getMessage(), e);
         } finally {
             if (!ok) {
-                if (reserved) {
-                    memory.dontNeed(offset(pageNo), PageSize.bytes(sc));
-                    residentSlots.addAndGet(-slots);
-                }
-                table.store(pageNo, word(EVICTED, version(evictedWord) + 1));
-                lot.wake(pageNo);
+                abandonFault(pageNo, sc, reserved, evictedWord);
             }
         }
+    }
+
+    /** Undoes a failed miss: drops what was read, returns the reservation, and restores EVICTED. */
+    private void abandonFault(long pageNo, int sizeClass, boolean reserved, long evictedWord) {
+        if (reserved) {
+            memory.dontNeed(offset(pageNo), PageSize.bytes(sizeClass));
+            residentSlots.addAndGet(-PageSize.slots(sizeClass));
+        }
+        table.store(pageNo, word(EVICTED, version(evictedWord) + 1));
+        lot.wake(pageNo);
     }
 
     private void reserve(int slots, long pageNo) {
@@ -431,40 +436,58 @@ public final class BufferPool implements AutoCloseable {
             scanned += 64;
         }
         if (!dirty.isEmpty()) {
-            boolean written = false;
-            try {
-                writeBackShared(dirty);
-                written = true;
-            } finally {
-                if (!written) {
-                    for (long p : clean) {
-                        long w = table.load(p);
-                        table.store(p, word(UNLOCKED, version(w)));
-                        lot.wake(p);
-                    }
-                }
-            }
-            for (long p : dirty) {
-                long w = table.load(p);
-                if (state(w) == UNLOCKED + 1 && table.pins(p) == 0 && table.recLsn(p) == 0
-                        && table.cas(p, w, word(LOCKED, version(w)))) {
-                    clean.add(p);
-                } else {
-                    unlockShared(p);
-                }
-            }
+            writeBackCandidates(dirty, clean);
         }
         for (long p : clean) {
-            long w = table.load(p);
-            int bytes = PageSize.bytes(table.sizeClass(p));
-            memory.dontNeed(offset(p), bytes);
-            resident.remove(p);
-            residentSlots.addAndGet(-(bytes >>> PageSize.BASE_SHIFT));
-            table.store(p, word(EVICTED, version(w) + 1));
-            lot.wake(p);
+            evictLocked(p);
         }
         evictions.add(clean.size());
         return clean.size();
+    }
+
+    /**
+     * Writes back the share-latched dirty candidates, then moves those still unshared, unpinned and
+     * clean to {@code clean} (exclusively latched). On failure the clean candidates are released too.
+     */
+    private void writeBackCandidates(List<Long> dirty, List<Long> clean) {
+        boolean written = false;
+        try {
+            writeBackShared(dirty);
+            written = true;
+        } finally {
+            if (!written) {
+                for (long p : clean) {
+                    releaseCandidate(p);
+                }
+            }
+        }
+        for (long p : dirty) {
+            long w = table.load(p);
+            if (state(w) == UNLOCKED + 1 && table.pins(p) == 0 && table.recLsn(p) == 0
+                    && table.cas(p, w, word(LOCKED, version(w)))) {
+                clean.add(p);
+            } else {
+                unlockShared(p);
+            }
+        }
+    }
+
+    /** Gives back an exclusively latched candidate unchanged (same version: nothing was modified). */
+    private void releaseCandidate(long p) {
+        long w = table.load(p);
+        table.store(p, word(UNLOCKED, version(w)));
+        lot.wake(p);
+    }
+
+    /** Evicts a clean page the caller latched exclusively. */
+    private void evictLocked(long p) {
+        long w = table.load(p);
+        int bytes = PageSize.bytes(table.sizeClass(p));
+        memory.dontNeed(offset(p), bytes);
+        resident.remove(p);
+        residentSlots.addAndGet(-(bytes >>> PageSize.BASE_SHIFT));
+        table.store(p, word(EVICTED, version(w) + 1));
+        lot.wake(p);
     }
 
     private void considerForEviction(long p, List<Long> clean, List<Long> dirty) {
@@ -485,8 +508,7 @@ public final class BufferPool implements AutoCloseable {
                 if (table.pins(p) == 0 && table.recLsn(p) == 0) {
                     clean.add(p);
                 } else {
-                    table.store(p, word(UNLOCKED, version(w)));
-                    lot.wake(p);
+                    releaseCandidate(p);
                 }
             }
         }
@@ -509,9 +531,7 @@ public final class BufferPool implements AutoCloseable {
             throw new StrataException("writing back " + pages.size() + " pages failed: " + e.getMessage(), e);
         } finally {
             if (!written) { // any failure, checked or not, releases the latches
-                for (long p : pages) {
-                    unlockShared(p);
-                }
+                unlockAllShared(pages);
             }
         }
         for (long p : pages) {
@@ -519,6 +539,12 @@ public final class BufferPool implements AutoCloseable {
         }
         writeBacks.add(pages.size());
         bytesWritten.add(bytes);
+    }
+
+    private void unlockAllShared(List<Long> pages) {
+        for (long p : pages) {
+            unlockShared(p);
+        }
     }
 
     /**
@@ -569,9 +595,7 @@ public final class BufferPool implements AutoCloseable {
         int n = chunk.size();
         try {
             writeBackShared(chunk);
-            for (long p : chunk) {
-                unlockShared(p);
-            }
+            unlockAllShared(chunk);
         } finally {
             chunk.clear();
         }
