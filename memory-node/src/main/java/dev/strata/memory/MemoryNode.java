@@ -30,7 +30,7 @@ public final class MemoryNode implements AutoCloseable {
     private MemoryNode(MemoryNodeConfig config) throws InterruptedException {
         this.config = config;
         this.budget = new MemoryBudget(config.capacityBytes());
-        this.pages = new PageFrames(config.capacityBytes(), budget);
+        this.pages = new PageFrames(config.capacityBytes(), budget, config.hugePages());
         this.regions = new RegionTable(budget);
         try {
             this.server = new TcpServer(config.bind(), config.port(), config.ioThreads(), pages, regions);

@@ -17,9 +17,10 @@ import java.util.Properties;
  * <tr><td>strata.memory.port</td><td>7600</td><td>listen port (0 = any free port)</td></tr>
  * <tr><td>strata.memory.capacity</td><td>1GiB</td><td>bytes of page frames and regions the node may hold</td></tr>
  * <tr><td>strata.memory.io-threads</td><td>2</td><td>Netty I/O threads</td></tr>
+ * <tr><td>strata.memory.huge-pages</td><td>false</td><td>back page frames with transparent huge pages ({@code madvise(MADV_HUGEPAGE)})</td></tr>
  * </table>
  */
-public record MemoryNodeConfig(String bind, int port, long capacityBytes, int ioThreads) {
+public record MemoryNodeConfig(String bind, int port, long capacityBytes, int ioThreads, boolean hugePages) {
     public MemoryNodeConfig {
         if (bind == null || bind.isBlank()) {
             throw new IllegalArgumentException("strata.memory.bind must be an address");
@@ -37,7 +38,7 @@ public record MemoryNodeConfig(String bind, int port, long capacityBytes, int io
     }
 
     public static MemoryNodeConfig defaults() {
-        return new MemoryNodeConfig("127.0.0.1", 7600, 1L << 30, 2);
+        return new MemoryNodeConfig("127.0.0.1", 7600, 1L << 30, 2, false);
     }
 
     /** Overlays {@code strata.memory.*} keys of a properties file on {@code base}. */
@@ -47,31 +48,40 @@ public record MemoryNodeConfig(String bind, int port, long capacityBytes, int io
             p.load(r);
         }
         for (String key : p.stringPropertyNames()) {
-            if (key.startsWith("strata.memory.") && !key.matches("strata\\.memory\\.(bind|port|capacity|io-threads)")) {
+            if (key.startsWith("strata.memory.") && !key.matches("strata\\.memory\\.(bind|port|capacity|io-threads|huge-pages)")) {
                 throw new IllegalArgumentException("unknown key in " + file + ": " + key);
             }
         }
         return new MemoryNodeConfig(p.getProperty("strata.memory.bind", base.bind).trim(),
                 Integer.parseInt(p.getProperty("strata.memory.port", Integer.toString(base.port)).trim()),
                 ByteSize.parse(p.getProperty("strata.memory.capacity", Long.toString(base.capacityBytes))),
-                Integer.parseInt(p.getProperty("strata.memory.io-threads", Integer.toString(base.ioThreads)).trim()));
+                Integer.parseInt(p.getProperty("strata.memory.io-threads", Integer.toString(base.ioThreads)).trim()),
+                Boolean.parseBoolean(p.getProperty("strata.memory.huge-pages", Boolean.toString(base.hugePages)).trim()));
     }
 
     public MemoryNodeConfig withPort(int p) {
-        return new MemoryNodeConfig(bind, p, capacityBytes, ioThreads);
+        return new MemoryNodeConfig(bind, p, capacityBytes, ioThreads, hugePages);
     }
 
     public MemoryNodeConfig withCapacity(long bytes) {
-        return new MemoryNodeConfig(bind, port, bytes, ioThreads);
+        return new MemoryNodeConfig(bind, port, bytes, ioThreads, hugePages);
     }
 
     public MemoryNodeConfig withIoThreads(int n) {
-        return new MemoryNodeConfig(bind, port, capacityBytes, n);
+        return new MemoryNodeConfig(bind, port, capacityBytes, n, hugePages);
+    }
+
+    public MemoryNodeConfig withBind(String address) {
+        return new MemoryNodeConfig(address, port, capacityBytes, ioThreads, hugePages);
+    }
+
+    public MemoryNodeConfig withHugePages(boolean on) {
+        return new MemoryNodeConfig(bind, port, capacityBytes, ioThreads, on);
     }
 
     @Override
     public String toString() {
         return "strata.memory.bind=" + bind + ", port=" + port + ", capacity=" + ByteSize.format(capacityBytes)
-                + ", io-threads=" + ioThreads;
+                + ", io-threads=" + ioThreads + ", huge-pages=" + hugePages;
     }
 }

@@ -28,6 +28,19 @@ class MemoryNodeMainTest {
     }
 
     @Test
+    void hugePageBackedFramesServePages() throws Exception {
+        MemoryNodeConfig c = MemoryNodeMain.parse(new String[] {"--port", "0", "--capacity", "16M", "--huge-pages"});
+        try (MemoryNode node = MemoryNode.start(c); MemoryNodeClient client = node.localClient()) {
+            var page = Arena.global().allocate(8192);
+            page.fill((byte) 7);
+            assertEquals(RemoteStatus.OK, client.put(PageId.of(0, 1), 1, 4, page).join());
+            var dst = Arena.global().allocate(8192);
+            assertEquals(4, client.get(PageId.of(0, 1), 1, dst).join().lsn());
+            assertEquals(-1, dst.mismatch(page));
+        }
+    }
+
+    @Test
     void processServesAndStopsCleanlyOnSigterm() throws Exception {
         try (NodeProcess p = NodeProcess.start(0, "32M");
                 MemoryNodeClient c = MemoryNodeClient.connect(new InetSocketAddress("127.0.0.1", p.port()),

@@ -14,15 +14,19 @@ import java.lang.foreign.MemorySegment;
  * <p>Thread-safe (one lock; allocation is not on the read path).
  */
 final class FrameAllocator implements AutoCloseable {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(FrameAllocator.class.getName());
     private final NativeMemory memory;
     private final MemoryBudget budget;
     private final long[][] free = new long[PageSize.MAX_CLASS + 1][];
     private final int[] freeCount = new int[PageSize.MAX_CLASS + 1];
     private long bump;
 
-    FrameAllocator(long capacityBytes, MemoryBudget budget) {
+    FrameAllocator(long capacityBytes, MemoryBudget budget, boolean hugePages) {
         this.memory = NativeMemory.reserve(2 * capacityBytes + PageSize.MAX);
         this.budget = budget;
+        if (hugePages && !HugePages.advise(memory.segment())) {
+            LOG.warning("memory-node: madvise(MADV_HUGEPAGE) refused; page frames use 4 KiB pages");
+        }
         for (int c = 0; c <= PageSize.MAX_CLASS; c++) {
             free[c] = new long[64];
         }

@@ -53,8 +53,8 @@ public final class PageFrames implements AutoCloseable {
     final LongAdder corrupt = new LongAdder();
     private volatile boolean closed;
 
-    public PageFrames(long capacityBytes, MemoryBudget budget) {
-        this.frames = new FrameAllocator(capacityBytes, budget);
+    public PageFrames(long capacityBytes, MemoryBudget budget, boolean hugePages) {
+        this.frames = new FrameAllocator(capacityBytes, budget, hugePages);
         this.mem = frames.memory();
         for (int i = 0; i < STRIPES; i++) {
             stripes[i] = new Object();
