@@ -47,11 +47,13 @@ class StrataCliTest {
     @Test
     void demoLoadsVerifiesAndReportsFigures() throws Exception {
         Path store = dir.resolve("store");
-        Run r = run("demo", "--dir", store.toString(), "--pages", "3000", "--pool", "4MiB");
+        Run r = run("demo", "--dir", store.toString(), "--pages", "3000", "--pool", "4MiB", "--keys", "20000");
         assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("20,000 keys loaded"), r.out());
         assertTrue(r.out().contains("all intact"), r.out());
         assertTrue(r.out().contains("evictions"), r.out());
-        assertTrue(Files.exists(store.resolve("checkpoint")), "store kept in --dir");
+        assertTrue(Files.exists(store.resolve("pages/checkpoint")), "store kept in --dir");
+        assertTrue(Files.exists(store.resolve("index/checkpoint")), "index store kept in --dir");
     }
 
     @Test
