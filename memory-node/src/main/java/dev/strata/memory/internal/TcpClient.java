@@ -16,13 +16,14 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.ByteToMessageDecoder;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -76,6 +77,8 @@ public final class TcpClient implements MemoryNodeClient {
     private final AtomicLong ids = new AtomicLong();
     private final ScheduledFuture<?> sweeper;
     private final Runnable drain = this::drain;
+    /** The request whose answer payload is being copied in (I/O thread only). */
+    private Pending streaming;
     private volatile Channel channel;
     private volatile long retryAt;
     private volatile boolean closed;
@@ -91,7 +94,6 @@ public final class TcpClient implements MemoryNodeClient {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast("frames", new FrameDecoder());
                         ch.pipeline().addLast("answers", new Answers());
                     }
                 });
@@ -210,6 +212,12 @@ public final class TcpClient implements MemoryNodeClient {
 
     private void sweepOnce() {
         long now = System.nanoTime();
+        Pending s = streaming;
+        if (s != null && now - s.deadline > 0) {
+            streaming = null; // the rest of its payload is skipped
+            s.cf.completeExceptionally(new RemoteMemoryException(RemoteStatus.TIMEOUT,
+                    "answer from " + address + " incomplete after " + options.requestTimeout().toMillis() + " ms"));
+        }
         for (var e : pending.entrySet()) {
             Pending p = e.getValue();
             if (now - p.deadline > 0 && pending.remove(e.getKey(), p)) {
@@ -219,24 +227,123 @@ public final class TcpClient implements MemoryNodeClient {
         }
     }
 
-    /** Inbound answers: matched by id, checked, copied into the caller's segment. */
-    private final class Answers extends ChannelInboundHandlerAdapter {
+    /**
+     * Inbound answers, matched by id. The payload of a READ or PAGE_GET answer is copied into the
+     * caller's segment as it arrives, socket buffer by socket buffer, so a large answer is never
+     * accumulated first; every other answer is taken as a whole frame. The length field is checked
+     * before anything is buffered (a bad one closes the connection). Runs on the I/O thread, as does
+     * the sweep (the group has one thread), so {@link #streaming} needs no synchronization.
+     */
+    private final class Answers extends ByteToMessageDecoder {
+        private boolean failed;
+        private int remaining;
+        private int filled;
+        private long arg2;
+        private long arg3;
+
         @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ByteBuf f = (ByteBuf) msg;
-            try {
-                Pending p = pending.remove(Frames.id(f));
-                if (p != null) {
-                    try {
-                        complete(p, f);
-                    } catch (RuntimeException e) {
-                        // e.g. a destination segment confined to another thread (WrongThreadException)
-                        p.cf.completeExceptionally(e);
-                    }
-                }
-            } finally {
-                f.release();
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            if (failed) {
+                in.skipBytes(in.readableBytes());
+                return;
             }
+            while (true) {
+                if (remaining > 0) {
+                    int n = Math.min(remaining, in.readableBytes());
+                    if (n == 0) {
+                        return;
+                    }
+                    Pending p = streaming;
+                    if (p != null) {
+                        try {
+                            MemorySegment.copy(MemorySegment.ofBuffer(in.nioBuffer(in.readerIndex(), n)), 0, p.dst, filled, n);
+                        } catch (RuntimeException e) {
+                            streaming = null; // e.g. a segment confined to another thread; discard the rest
+                            p.cf.completeExceptionally(e);
+                        }
+                    }
+                    in.skipBytes(n);
+                    filled += n;
+                    remaining -= n;
+                    if (remaining > 0) {
+                        return;
+                    }
+                    finishStream();
+                    continue;
+                }
+                if (in.readableBytes() < 4) {
+                    return;
+                }
+                int ri = in.readerIndex();
+                int len = in.getIntLE(ri + LENGTH_OFFSET);
+                if (len < HEADER_LENGTH || len > MAX_FRAME) {
+                    failed = true;
+                    in.skipBytes(in.readableBytes());
+                    ctx.close();
+                    return;
+                }
+                if (in.readableBytes() < HEADER_LENGTH) {
+                    return;
+                }
+                int op = in.getUnsignedByte(ri + OPCODE_OFFSET);
+                RemoteStatus status = RemoteStatus.of(in.getUnsignedByte(ri + STATUS_OFFSET));
+                int payload = len - HEADER_LENGTH;
+                if (payload > 0 && status == RemoteStatus.OK && (op == OP_READ || op == OP_PAGE_GET)) {
+                    Pending p = pending.remove(in.getLongLE(ri + REQUEST_ID_OFFSET));
+                    if (p != null && (p.op != op || p.dst.byteSize() != payload)) {
+                        fail(p, RemoteStatus.BAD_FRAME);
+                        p = null;
+                    }
+                    streaming = p; // null: a timed-out request's answer, skipped without buffering
+                    arg2 = in.getLongLE(ri + ARG2_OFFSET);
+                    arg3 = in.getLongLE(ri + ARG3_OFFSET);
+                    remaining = payload;
+                    filled = 0;
+                    in.skipBytes(HEADER_LENGTH);
+                    continue;
+                }
+                if (in.readableBytes() < len) {
+                    return;
+                }
+                ByteBuf f = in.readRetainedSlice(len);
+                try {
+                    Pending p = pending.remove(Frames.id(f));
+                    if (p != null) {
+                        try {
+                            complete(p, f);
+                        } catch (RuntimeException e) {
+                            p.cf.completeExceptionally(e);
+                        }
+                    }
+                } finally {
+                    f.release();
+                }
+            }
+        }
+
+        private void finishStream() {
+            Pending p = streaming;
+            streaming = null;
+            if (p == null) {
+                return;
+            }
+            if (p.op == OP_PAGE_GET) {
+                boolean intact = Checksums.crc32c(p.dst) == crcOf(arg3);
+                p.cf.complete(intact ? new PageRead(RemoteStatus.OK, arg2) : PageRead.CORRUPT);
+            } else {
+                p.cf.complete(null);
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            Pending p = streaming;
+            streaming = null;
+            if (p != null) {
+                p.cf.completeExceptionally(new RemoteMemoryException(RemoteStatus.UNAVAILABLE,
+                        "connection to " + address + " lost mid-answer"));
+            }
+            super.channelInactive(ctx);
         }
 
         @Override
