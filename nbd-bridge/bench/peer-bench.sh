@@ -27,12 +27,12 @@ start_strata() {
   local port=$1
   "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g -XX:+UseParallelGC -cp "$CP" dev.strata.nbd.NbdCommands serve \
       --backend memory:1G --port "$port" --name "" > "$OUT/strata.log" 2>&1 &
-  PIDS+=($!); echo $!
+  SERVER_PID=$!; PIDS+=("$SERVER_PID")
 }
 start_nbdkit() {
   local port=$1
   nbdkit -f -p "$port" -i 127.0.0.1 memory 1G > "$OUT/nbdkit.log" 2>&1 &
-  PIDS+=($!); echo $!
+  SERVER_PID=$!; PIDS+=("$SERVER_PID")
 }
 
 fio_iops() { # uri rw depth
@@ -46,7 +46,7 @@ printf "server\trepeat\tnbdcopy_write_GBps\tnbdcopy_read_GBps\trandread_qd1\tran
 for r in $(seq "$REPEATS"); do
   for server in strata nbdkit; do   # interleaved, so load from other work hits both alike
     port=$(free_port)
-    pid=$(start_$server "$port"); wait_port "$port"
+    start_$server "$port"; pid=$SERVER_PID; wait_port "$port"
     uri="nbd://127.0.0.1:$port/"
     w=$(secs nbdcopy "$SRC" "$uri"); rd=$(secs nbdcopy "$uri" null:)
     rq1=$(fio_iops "$uri" randread 1); rq32=$(fio_iops "$uri" randread 32)

@@ -52,7 +52,7 @@ class BadInputTest {
     }
 
     /** A raw connection past the server greeting. */
-    private static final class Raw implements AutoCloseable {
+    static final class Raw implements AutoCloseable {
         final Socket s;
         final DataInputStream in;
         final DataOutputStream out;

@@ -167,6 +167,13 @@ class NbdInteropTest {
                 "    assert e.errnum == errno.ENOSPC, e",
                 "assert h.pread(4, 65536) == b'BBBB'",  // connection still usable
                 "h.flush()",
+                "h2 = nbd.NBD()",  // multi-conn: a flushed write on one connection is seen on another
+                "h2.connect_uri('" + uri("disk") + "')",
+                "assert h2.can_multi_conn()",
+                "h.pwrite(b'M' * 512, 8192)",
+                "h.flush()",
+                "assert h2.pread(512, 8192) == b'M' * 512",
+                "h2.shutdown()",
                 "h.zero(65536, 65536, nbd.CMD_FLAG_FAST_ZERO)",
                 "assert h.pread(8, 65536) == bytes(8)",
                 "h.shutdown()",

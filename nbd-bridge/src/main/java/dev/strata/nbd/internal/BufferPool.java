@@ -15,8 +15,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   |  unused ...  | structured hdr+offset |  payload ............ |
  *                               | simple hdr |
  * </pre>
- * Each buffer owns its {@link Arena}; at most {@code keepPerClass} free buffers per class are kept,
- * others are freed on release. Thread-safe (Mpmc free lists).
+ * Each buffer owns its {@link Arena}; at most {@code keepPerClass} free buffers per class (and at most
+ * 256 MiB per class) are kept, others are freed on release. Thread-safe (Mpmc free lists).
  */
 public final class BufferPool implements AutoCloseable {
     public static final int PREFIX = 32;
@@ -77,7 +77,7 @@ public final class BufferPool implements AutoCloseable {
     }
 
     private void release(Buffer b) {
-        if (!closed && freeCount[b.sizeClass].incrementAndGet() <= keepPerClass) {
+        if (!closed && freeCount[b.sizeClass].incrementAndGet() <= keep(b.sizeClass)) {
             free[b.sizeClass].add(b); // (a release racing close() leaves one buffer to process exit)
             return;
         }
@@ -85,6 +85,11 @@ public final class BufferPool implements AutoCloseable {
             freeCount[b.sizeClass].decrementAndGet();
         }
         b.arena.close();
+    }
+
+    /** Free buffers kept per class: {@code keepPerClass}, but never more than 256 MiB per class. */
+    private int keep(int sizeClass) {
+        return (int) Math.min(keepPerClass, Math.max(1, (256L << 20) >>> (sizeClass + MIN_SHIFT)));
     }
 
     /** Frees pooled buffers; buffers still out are freed when released. Idempotent. */

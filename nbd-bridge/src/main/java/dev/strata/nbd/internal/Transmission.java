@@ -30,7 +30,7 @@ public final class Transmission {
     /** Largest oversized write payload that is read and discarded rather than closing the connection. */
     private static final long MAX_DISCARD = 64L << 20;
     /** Requests up to this size on a non-blocking backend are served on the reader thread. */
-    private static final long INLINE_MAX = 64 * 1024;
+    private static final long INLINE_MAX = Long.getLong("strata.nbd.inlineMax", 64 * 1024);
 
     private final Wire wire;
     private final Session session;

@@ -27,12 +27,13 @@ import java.util.concurrent.locks.ReentrantLock;
  *                  pushed[c]     highest generation known to be on the remote
  *
  *   write:  copy into cache, gen[c]++, set dirty
- *   push:   claim pushing, clear dirty, g = gen[c], copy, remote write, pushed[c] = max(pushed[c], g)
+ *   push:   claim pushing, clear dirty, g = gen[c], remote write from the cache, pushed[c] = max(pushed[c], g)
  *   flush:  targets = {c: gen[c] > pushed[c]}; push now; wait pushed[c] >= target; remote.sync()
  * </pre>
  * A write racing a push re-sets the dirty bit after the push cleared it and bumps gen past g, so it
  * is pushed again and a flush waits for it: no write is ever lost. Because the dirty bit is cleared
- * before the copy, a write during the copy is either in the copy or re-dirties the chunk.
+ * before the send, a write during the send re-dirties the chunk, so a torn image on the remote is
+ * always followed by a complete one.
  */
 public final class ManagedMount implements Backend {
     private final Backend remote;
