@@ -38,6 +38,7 @@ import java.util.concurrent.locks.LockSupport;
  * is never closed (and its number reused by another open) under a running {@code pread}/{@code pwrite}; calls
  * that start after it fail with an {@link IOException}.
  */
+@SuppressWarnings("restricted") // downcalls need --enable-native-access, as for NativeMemory in core
 public final class NativeFile implements AutoCloseable {
     // fcntl.h values shared by the Linux ABIs the JDK runs on (x86_64, aarch64, riscv64)
     static final int O_RDONLY = 0;
