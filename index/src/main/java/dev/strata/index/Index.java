@@ -47,7 +47,10 @@ public final class Index {
     private Index(String name, BeTree tree) {
         this.name = name;
         this.tree = tree;
-        this.chunkBytes = 32 * 1024;
+        // larger parts flush more messages per node rewrite; every page a part touches stays pinned
+        // until it is durable, so parts stay a small fraction of the pool
+        long pool = tree.store().config().poolBytes();
+        this.chunkBytes = Math.clamp(pool / 128, 32 * 1024, 1 << 20);
     }
 
     /** Opens (creating if absent) the index {@code name} of {@code store} with default options. */
@@ -117,14 +120,17 @@ public final class Index {
         upsert(key, UpsertOperator.ADD_LONG, UpsertOperator.longDelta(delta));
     }
 
-    /** Applies the batch; durable on return. Atomic when it fits one log record (up to ~32 KiB of ops). */
+    /**
+     * Applies the batch; durable on return. Atomic when it fits one part (1/128 of the buffer pool,
+     * between 32 KiB and 1 MiB of operations); larger batches commit as several atomic parts, in order.
+     */
     public void apply(IndexBatch batch) {
         await(applyAsync(batch));
     }
 
     /**
      * Applies the batch now (visible to readers at once) and returns a future completing when all of
-     * it is durable. Batches larger than ~32 KiB of operations are committed in several atomic parts.
+     * it is durable. Batches larger than one part (see {@link #apply}) are committed in several atomic parts.
      */
     public CompletableFuture<Long> applyAsync(IndexBatch batch) {
         List<Msg> chunk = new ArrayList<>();

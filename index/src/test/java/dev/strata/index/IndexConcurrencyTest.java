@@ -31,7 +31,7 @@ class IndexConcurrencyTest {
     private static final int WRITERS = 3;
     private static final int READERS = 3;
     private static final int KEYS_PER_WRITER = 3000;
-    private static final int OPS_PER_WRITER = 12_000;
+    private static final int OPS_PER_WRITER = 40_000;
     private static final int COUNTERS = 8;
 
     @TempDir

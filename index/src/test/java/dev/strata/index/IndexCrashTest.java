@@ -48,7 +48,7 @@ class IndexCrashTest {
         Random rnd = new Random(seed);
         long recovered = 0;
         for (int cycle = 0; cycle < CYCLES; cycle++) {
-            long[] reported = runAndKill(150 + rnd.nextInt(900));
+            long[] reported = runAndKill(100 + rnd.nextInt(500));
             long committed = reported[0];
             long started = reported[1];
             try (PageStore store = PageStore.open(dir, config())) {

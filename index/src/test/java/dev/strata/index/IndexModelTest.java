@@ -160,21 +160,21 @@ class IndexModelTest {
         long pool = 4L << 20;
         try (PageStore store = PageStore.open(dir, config(pool))) {
             Index idx = Index.open(store, "big", IndexOptions.defaults().withNodeBytes(4096, 16384));
-            byte[] v = new byte[200];
+            byte[] v = new byte[300];
             IndexBatch b = new IndexBatch();
-            for (int i = 0; i < 250_000; i++) {
+            for (int i = 0; i < 150_000; i++) {
                 byte[] k = String.format("k%08d", rnd.nextInt(1_000_000)).getBytes();
                 rnd.nextBytes(v);
                 b.put(k, v.clone());
                 model.map.put(k, v.clone());
-                if (b.size() == 500) {
+                if (b.size() == 2000) {
                     idx.apply(b);
                     b.clear();
                 }
             }
             idx.apply(b);
-            run(idx, model, rnd, 20_000, 1_000_000, false);
-            long dataBytes = model.map.size() * 210L;
+            run(idx, model, rnd, 5_000, 1_000_000, false);
+            long dataBytes = model.map.size() * 310L;
             assertTrue(dataBytes > 10 * pool, "data " + dataBytes + " vs pool " + pool);
             checkAll(idx, model);
             assertTrue(store.stats().pool().evictions() > 0);

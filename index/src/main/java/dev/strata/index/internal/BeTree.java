@@ -404,23 +404,28 @@ public final class BeTree {
 
     /** Flushes an internal node's buffer down until the node fits (or only its pivots overflow it). */
     private void settle(Txn txn, Node node) {
-        while (!node.fits() && !node.entries.isEmpty()) {
-            flushOne(txn, node);
+        int total = node.bytes();
+        while (total > node.pageBytes && !node.entries.isEmpty()) {
+            flushSome(txn, node, total - node.pageBytes);
+            total = node.bytes();
         }
     }
 
-    /** Moves the messages for the child with the most buffered bytes into that child. */
-    private void flushOne(Txn txn, Node node) {
+    /**
+     * Moves the buffered messages of the children with the most buffered bytes (fullest first) down
+     * into those children until at least {@code excess} bytes left the buffer.
+     */
+    private void flushSome(Txn txn, Node node, int excess) {
         int nc = node.children.size();
         int[] bytes = new int[nc];
         int[] start = new int[nc];
         int[] end = new int[nc];
         int c = 0;
-        for (int i = 0; i < node.entries.size(); i++) {
-            Msg m = node.entries.get(i);
+        List<Msg> entries = node.entries;
+        for (int i = 0; i < entries.size(); i++) {
+            Msg m = entries.get(i);
             while (c < nc - 1 && Keys.compare(m.key(), node.pivots.get(c)) >= 0) {
                 c++;
-                start[c] = i;
             }
             if (bytes[c] == 0) {
                 start[c] = i;
@@ -428,20 +433,40 @@ public final class BeTree {
             bytes[c] += m.footprint();
             end[c] = i + 1;
         }
-        int ci = 0;
-        for (int i = 1; i < nc; i++) {
-            if (bytes[i] > bytes[ci]) {
-                ci = i;
+        Integer[] order = new Integer[nc];
+        for (int i = 0; i < nc; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (a, b) -> Integer.compare(bytes[b], bytes[a]));
+        boolean[] chosen = new boolean[nc];
+        int freed = 0;
+        for (int k = 0; k < nc && freed < excess && bytes[order[k]] > 0; k++) {
+            chosen[order[k]] = true;
+            freed += bytes[order[k]];
+        }
+        List<Msg> remaining = new ArrayList<>(entries.size());
+        for (int i = 0; i < nc; i++) {
+            if (!chosen[i] && bytes[i] > 0) {
+                remaining.addAll(entries.subList(start[i], end[i]));
             }
         }
-        List<Msg> moved = new ArrayList<>(node.entries.subList(start[ci], end[ci]));
-        node.entries.subList(start[ci], end[ci]).clear();
+        node.entries = remaining;
         node.dirty = true;
+        // right to left: splits insert children after ci and removals touch ci and ci - 1 only
+        for (int ci = nc - 1; ci >= 0; ci--) {
+            if (chosen[ci]) {
+                pushDown(txn, node, ci, new ArrayList<>(entries.subList(start[ci], end[ci])));
+            }
+        }
+    }
+
+    /** Applies {@code moved} (messages of child {@code ci}'s range) to that child; splits or drops it. */
+    private void pushDown(Txn txn, Node node, int ci, List<Msg> moved) {
         Node child = txn.load(node.children.get(ci));
         child.dirty = true;
         if (child.leaf) {
             child.entries = applyToRecords(child.entries, moved, txn);
-            if (child.entries.isEmpty() && nc > 1) {
+            if (child.entries.isEmpty() && node.children.size() > 1) {
                 // an empty leaf leaves the tree: its range joins a neighbour's (its page is not reused)
                 node.children.remove(ci);
                 node.pivots.remove(ci == 0 ? 0 : ci - 1);

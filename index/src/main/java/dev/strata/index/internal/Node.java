@@ -8,6 +8,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
 
 /**
@@ -22,6 +24,8 @@ final class Node {
     final List<Long> children = new ArrayList<>();
     List<Msg> entries = new ArrayList<>();
     boolean dirty;
+    /** Heap offsets of the pivots and entries decoded from the page (by identity); null for new nodes. */
+    IdentityHashMap<Object, Integer> origin;
 
     Node(long pageId, int pageBytes, boolean leaf) {
         this.pageId = pageId;
@@ -39,16 +43,22 @@ final class Node {
         int nc = page.get(NodeLayout.INT, NodeLayout.OFF_NCHILDREN);
         int ne = page.get(NodeLayout.INT, NodeLayout.OFF_NENTRIES);
         Node n = new Node(pageId, (int) page.byteSize(), kind == NodeLayout.LEAF);
+        n.origin = new IdentityHashMap<>(2 * (nc + ne) + 4);
         for (int i = 0; i < nc; i++) {
             n.children.add(NodeLayout.child(page, 0, i));
         }
         for (int i = 0; i < nc - 1; i++) {
             int p = NodeLayout.pivotOffset(page, 0, nc, i);
-            n.pivots.add(bytes(page, p + 2, NodeLayout.u16(page, p)));
+            byte[] pivot = bytes(page, p + 2, NodeLayout.u16(page, p));
+            n.pivots.add(pivot);
+            n.origin.put(pivot, p);
         }
         List<Msg> es = new ArrayList<>(ne + 16);
         for (int i = 0; i < ne; i++) {
-            es.add(readEntry(page, NodeLayout.entryOffset(page, 0, nc, i)));
+            int at = NodeLayout.entryOffset(page, 0, nc, i);
+            Msg m = readEntry(page, at);
+            es.add(m);
+            n.origin.put(m, at);
         }
         n.entries = es;
         return n;
@@ -91,7 +101,105 @@ final class Node {
         return bytes() <= pageBytes;
     }
 
-    /** The node as a full page image. */
+    /**
+     * The node as a page image that keeps every pivot and entry still present at its old heap offset
+     * (so that the diff against the page, which is what gets logged, is the slot arrays, the header
+     * and the new items), or a compacted image when the free space between slots and heap is too small.
+     */
+    byte[] encode(MemorySegment current) {
+        if (origin == null || origin.isEmpty() || current == null) {
+            return encode();
+        }
+        int nc = leaf ? 0 : children.size();
+        int slotsEnd = NodeLayout.slotBase(nc) + NodeLayout.SLOT * entries.size();
+        int items = Math.max(0, nc - 1) + entries.size();
+        long[] kept = new long[items]; // offset << 32 | size
+        int nk = 0;
+        int[] at = new int[items];
+        for (int i = 0; i < nc - 1; i++) {
+            Integer o = origin.get(pivots.get(i));
+            at[i] = o == null ? -1 : o;
+            if (o != null) {
+                kept[nk++] = (long) o << 32 | (2 + pivots.get(i).length);
+            }
+        }
+        int base = Math.max(0, nc - 1);
+        for (int i = 0; i < entries.size(); i++) {
+            Integer o = origin.get(entries.get(i));
+            at[base + i] = o == null ? -1 : o;
+            if (o != null) {
+                kept[nk++] = (long) o << 32 | entrySize(entries.get(i));
+            }
+        }
+        Arrays.sort(kept, 0, nk);
+        if (nk > 0 && (int) (kept[0] >>> 32) < slotsEnd) {
+            return encode();
+        }
+        // holes between the slot arrays and the kept items, and between kept items: [start, end)
+        int[] holeStart = new int[nk + 1];
+        int[] holeEnd = new int[nk + 1];
+        int prevEnd = slotsEnd;
+        for (int i = 0; i < nk; i++) {
+            holeStart[i] = prevEnd;
+            holeEnd[i] = (int) (kept[i] >>> 32);
+            prevEnd = (int) (kept[i] >>> 32) + (int) kept[i];
+        }
+        holeStart[nk] = prevEnd;
+        holeEnd[nk] = pageBytes;
+        int lowest = nk == 0 ? pageBytes : (int) (kept[0] >>> 32);
+        for (int i = 0; i < items; i++) {
+            if (at[i] >= 0) {
+                continue;
+            }
+            int size = i < base ? 2 + pivots.get(i).length : entrySize(entries.get(i - base));
+            int h = nk;
+            while (h >= 0 && holeEnd[h] - holeStart[h] < size) {
+                h--;
+            }
+            if (h < 0) {
+                return encode();
+            }
+            holeEnd[h] -= size;
+            at[i] = holeEnd[h];
+            lowest = Math.min(lowest, at[i]);
+        }
+        byte[] img = current.toArray(ValueLayout.JAVA_BYTE);
+        ByteBuffer b = ByteBuffer.wrap(img).order(ByteOrder.nativeOrder());
+        b.putInt(NodeLayout.OFF_MAGIC, NodeLayout.MAGIC);
+        b.putInt(NodeLayout.OFF_KIND, leaf ? NodeLayout.LEAF : NodeLayout.INTERNAL);
+        b.putInt(NodeLayout.OFF_NCHILDREN, nc);
+        b.putInt(NodeLayout.OFF_NENTRIES, entries.size());
+        b.putInt(NodeLayout.OFF_PAGEBYTES, pageBytes);
+        for (int i = 0; i < nc; i++) {
+            b.putLong(HEADER + 8 * i, children.get(i));
+        }
+        for (int i = 0; i < nc - 1; i++) {
+            byte[] p = pivots.get(i);
+            if (origin.get(p) == null) {
+                b.putShort(at[i], (short) p.length);
+                System.arraycopy(p, 0, img, at[i] + 2, p.length);
+            }
+            b.putInt(HEADER + 8 * nc + 8 * i, at[i]);
+            b.putInt(HEADER + 8 * nc + 8 * i + 4, NodeLayout.head(p));
+        }
+        int slots = NodeLayout.slotBase(nc);
+        for (int i = 0; i < entries.size(); i++) {
+            Msg m = entries.get(i);
+            if (origin.get(m) == null) {
+                writeEntry(b, img, at[base + i], m);
+            }
+            b.putInt(slots + 8 * i, at[base + i]);
+            b.putInt(slots + 8 * i + 4, NodeLayout.head(m.key()));
+        }
+        b.putInt(NodeLayout.OFF_HEAP, lowest);
+        return img;
+    }
+
+    private static int entrySize(Msg m) {
+        return ENTRY_HEADER + m.key().length + (m.value() == null ? 0 : m.value().length);
+    }
+
+    /** The node as a compacted page image. */
     byte[] encode() {
         byte[] img = new byte[pageBytes];
         ByteBuffer b = ByteBuffer.wrap(img).order(ByteOrder.nativeOrder());

@@ -83,7 +83,7 @@ final class Txn implements AutoCloseable {
     void writeNodes() {
         for (Node n : nodes.values()) {
             if (n.dirty) {
-                writeImage(n.pageId, n.encode());
+                writeImage(n.pageId, n.encode(x(n.pageId).segment()));
                 n.dirty = false;
             }
         }
