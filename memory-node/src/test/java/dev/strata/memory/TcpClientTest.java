@@ -2,7 +2,6 @@ package dev.strata.memory;
 
 import static dev.strata.core.remote.RemoteFrameDescriptor.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.strata.core.remote.RemoteStatus;
 import java.io.DataInputStream;
