@@ -7,7 +7,6 @@ import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -29,7 +28,8 @@ import java.util.logging.Logger;
  *     came back empty) is refilled with that copy.
  * </ul>
  *
- * <p>Limits: replica sets do not move while a node is down (no re-replication to a third node yet);
+ * <p>{@link #repair} copies the pages a replica missed from another replica once it is reachable
+ * again. Limits: replica sets do not move while a node is down (no re-replication to a third node);
  * a replica that missed more than {@value #MISSED_LIMIT} pages is no longer read from at all.
  * Thread-safe; completions may run on I/O threads.
  */
@@ -41,7 +41,8 @@ public final class ReplicatedPageMemory implements PageMemory {
     private final long[] salts;
     private final int replicas;
     private final boolean ownsNodes;
-    private final List<Set<Long>> missed = new ArrayList<>();
+    /** Per node: pages whose write did not reach it → (highest missed LSN << 3 | size class). */
+    private final List<ConcurrentHashMap<Long, Long>> missed = new ArrayList<>();
     private final boolean[] distrusted;
     private final ConcurrentHashMap<Integer, Long> epochs = new ConcurrentHashMap<>();
     private final LongAdder fallbacks = new LongAdder();
@@ -64,7 +65,7 @@ public final class ReplicatedPageMemory implements PageMemory {
         this.distrusted = new boolean[nodes.size()];
         for (int i = 0; i < salts.length; i++) {
             salts[i] = mix(nodes.get(i).address().hashCode() * 0x9E3779B97F4A7C15L + i);
-            missed.add(ConcurrentHashMap.newKeySet());
+            missed.add(new ConcurrentHashMap<>());
         }
     }
 
@@ -115,7 +116,7 @@ public final class ReplicatedPageMemory implements PageMemory {
     }
 
     private boolean eligible(int node, long pageId) {
-        return !distrusted[node] && !missed.get(node).contains(pageId);
+        return !distrusted[node] && !missed.get(node).containsKey(pageId);
     }
 
     @Override
@@ -213,7 +214,8 @@ public final class ReplicatedPageMemory implements PageMemory {
             } catch (RuntimeException e) {
                 f = CompletableFuture.failedFuture(e);
             }
-            sent[i] = f.whenComplete((s, ex) -> track(node, pageId, ex == null ? s : null));
+            int sc = dev.strata.core.PageSize.classOf((int) src.byteSize());
+            sent[i] = f.whenComplete((s, ex) -> track(node, pageId, lsn, sc, ex == null ? s : null));
         }
         CompletableFuture<RemoteStatus> result = new CompletableFuture<>();
         AtomicInteger left = new AtomicInteger(sent.length);
@@ -230,17 +232,21 @@ public final class ReplicatedPageMemory implements PageMemory {
                 : CompletableFuture.completedFuture(s));
     }
 
-    private void track(int node, long pageId, RemoteStatus s) {
+    /**
+     * Records the outcome of a write of {@code lsn} to a replica: a stored write clears a missed
+     * mark only if no later write of the page missed (a missed mark names the newest LSN it lacks).
+     */
+    private void track(int node, long pageId, long lsn, int sizeClass, RemoteStatus s) {
         if (s == RemoteStatus.OK || s == RemoteStatus.STALE_LSN) {
-            missed.get(node).remove(pageId);
+            missed.get(node).computeIfPresent(pageId, (k, v) -> (v >>> 3) <= lsn ? null : v);
             return;
         }
         if (s == RemoteStatus.STALE_EPOCH) {
             return;
         }
         missedWrites.increment();
-        Set<Long> m = missed.get(node);
-        m.add(pageId);
+        ConcurrentHashMap<Long, Long> m = missed.get(node);
+        m.merge(pageId, (lsn << 3) | sizeClass, (a, b) -> (a >>> 3) >= (b >>> 3) ? a : b);
         if (m.size() > MISSED_LIMIT && !distrusted[node]) {
             distrusted[node] = true;
             LOG.warning("memory node " + nodes.get(node).address() + " missed over " + MISSED_LIMIT
@@ -270,7 +276,7 @@ public final class ReplicatedPageMemory implements PageMemory {
             int node = r;
             all.add(nodes.get(r).free(pageId, epoch).handle((s, ex) -> {
                 if (ex == null && (s == RemoteStatus.OK || s == RemoteStatus.NOT_FOUND)) {
-                    missed.get(node).remove(pageId);
+                    missed.get(node).remove(pageId); // holding nothing, it cannot hold a stale copy
                 }
                 return ex == null ? s : RemoteStatus.UNAVAILABLE;
             }));
@@ -288,6 +294,62 @@ public final class ReplicatedPageMemory implements PageMemory {
             }
             return out;
         });
+    }
+
+    /** Pages some reachable replica is known to lack the newest copy of (repair backlog). */
+    public long missedPages() {
+        long n = 0;
+        for (var m : missed) {
+            n += m.size();
+        }
+        return n;
+    }
+
+    /**
+     * Re-replicates pages that reachable replicas missed: each is copied from another replica that
+     * holds a copy at least as new as the missed write, and the mark is cleared once it lands (a
+     * newer write that missed meanwhile keeps it). Blocking; run from a background thread.
+     *
+     * @return pages repaired
+     */
+    public int repair() {
+        int repaired = 0;
+        for (int node = 0; node < nodes.size(); node++) {
+            if (distrusted[node] || !nodes.get(node).isAvailable()) {
+                continue;
+            }
+            for (var e : List.copyOf(missed.get(node).entrySet())) {
+                if (repairOne(node, e.getKey(), e.getValue() >>> 3, (int) (e.getValue() & 7))) {
+                    repaired++;
+                }
+            }
+        }
+        return repaired;
+    }
+
+    private boolean repairOne(int node, long pageId, long missedLsn, int sizeClass) {
+        Long epoch = epochs.get(PageId.partition(pageId));
+        if (epoch == null) {
+            return false;
+        }
+        MemorySegment buf = MemorySegment.ofArray(new byte[dev.strata.core.PageSize.bytes(sizeClass)]);
+        for (int src : replicasOf(pageId)) {
+            if (src == node || !eligible(src, pageId)) {
+                continue;
+            }
+            try {
+                PageRead r = nodes.get(src).get(pageId, sizeClass, buf).join();
+                if (!r.found() || r.lsn() < missedLsn) {
+                    continue;
+                }
+                RemoteStatus s = nodes.get(node).put(pageId, epoch, r.lsn(), buf).join();
+                track(node, pageId, r.lsn(), sizeClass, s);
+                return s == RemoteStatus.OK || s == RemoteStatus.STALE_LSN;
+            } catch (RuntimeException e) {
+                // try the next source; the mark stays
+            }
+        }
+        return false;
     }
 
     /** Fences the partition on every node; the answer is the highest epoch any reachable node holds. */

@@ -65,6 +65,7 @@ class FailoverProcessTest {
                 int port0 = procs.get(0).port();
                 procs.set(0, NodeProcess.start(port0, "64M")); // it comes back empty on its port
                 Conditions.await(Duration.ofSeconds(15), "reconnect", () -> memory.nodes().get(0).isAvailable());
+                int repaired = memory.repair();               // re-replicate what it missed, under load
                 awaitOps(ops, 4000, errors);
                 procs.get(1).kill9();                       // another one dies
                 awaitOps(ops, 4000, errors);
@@ -74,10 +75,11 @@ class FailoverProcessTest {
                 }
                 assertTrue(errors.isEmpty(), () -> "load saw errors: " + errors);
                 RemoteTierStats st = tier.stats();
-                System.out.printf("failover: %d ops, max latency %.1f ms, %s, fallbacks %d, refills %d, missed writes %d%n",
-                        ops.get(), maxLatency.get() / 1e6, st, memory.fallbacks(), memory.refills(), memory.missedWrites());
+                System.out.printf("failover: %d ops, max latency %.1f ms, %s, fallbacks %d, refills %d, missed writes %d, repaired %d%n",
+                        ops.get(), maxLatency.get() / 1e6, st, memory.fallbacks(), memory.refills(), memory.missedWrites(), repaired);
                 assertTrue(st.memoryHits() > 0, "memory nodes served reads");
                 assertTrue(memory.missedWrites() > 0, "writes to the killed nodes were noticed");
+                assertTrue(repaired > 0, "the node that came back was re-replicated");
             }
         } finally {
             for (NodeProcess p : procs) {

@@ -139,6 +139,33 @@ class ReplicationTest {
     }
 
     @Test
+    void repairCopiesMissedPagesFromTheOtherReplica() throws Exception {
+        List<MemoryNodeClient> clients = cluster(2);
+        FaultyClient flaky = new FaultyClient(clients.get(0));
+        memory = new ReplicatedPageMemory(List.of(flaky, clients.get(1)), 2, true);
+        for (int i = 0; i < 50; i++) {
+            long pid = PageId.of(3, i);
+            memory.put(pid, 1, 1, page(arena, 0, pid, 1)).join();
+        }
+        flaky.failPuts = true;
+        for (int i = 0; i < 50; i++) {
+            long pid = PageId.of(3, i);
+            memory.put(pid, 1, 2, page(arena, 0, pid, 2)).join();
+        }
+        assertEquals(50, memory.missedPages());
+        flaky.failPuts = false;
+        assertEquals(50, memory.repair());
+        assertEquals(0, memory.missedPages());
+        nodes.get(1).close(); // only the repaired replica is left
+        MemorySegment dst = arena.allocate(4096);
+        for (int i = 0; i < 50; i++) {
+            long pid = PageId.of(3, i);
+            assertEquals(2, memory.get(pid, 0, dst).join().lsn(), "page " + i);
+            assertTrue(matches(dst, pid, 2));
+        }
+    }
+
+    @Test
     void fencingReachesEveryNode() throws Exception {
         memory = new ReplicatedPageMemory(cluster(3), 2, true);
         assertEquals(4L, memory.fence(6, 4).join());
