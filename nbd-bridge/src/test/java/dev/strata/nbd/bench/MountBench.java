@@ -26,14 +26,14 @@ import java.util.SplittableRandom;
  * <pre>
  *   reader/writer ─► ManagedMount ─► NbdRemoteBackend (N conns) ─► DelayProxy(rtt) ─► NbdServer(memory)
  * </pre>
- * Args: sizeMiB repeats rtt-ms... (default 512 3 0 5 20 40).
+ * Args: sizeMiB repeats rtt-ms... (default 512 3 -1 0 5 20 40); rtt -1 = no proxy at all (baseline).
  */
 public final class MountBench {
     public static void main(String[] args) throws Exception {
         long size = (args.length > 0 ? Long.parseLong(args[0]) : 512) << 20;
         int repeats = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         int[] rtts = args.length > 2 ? Arrays.stream(args, 2, args.length).mapToInt(Integer::parseInt).toArray()
-                : new int[] {0, 5, 20, 40};
+                : new int[] {-1, 0, 5, 20, 40};
         int conns = Integer.getInteger("conns", 32);
         MountConfig cfg = new MountConfig(1 << 20, Integer.getInteger("pullWorkers", 32),
                 Integer.getInteger("pushWorkers", 32), 4, 4, Duration.ofMillis(50), 16, null);
@@ -50,11 +50,12 @@ public final class MountBench {
                 double added = 0;
                 for (int r = 0; r < repeats; r++) {
                     try (DelayProxy proxy = DelayProxy.start(new InetSocketAddress("127.0.0.1", server.port()),
-                            Duration.ofMillis(rtt))) {
-                        try (NbdRemoteBackend remote = new NbdRemoteBackend("127.0.0.1", proxy.port(), "remote", conns)) {
+                            Duration.ofMillis(Math.max(rtt, 0)))) {
+                        int port = rtt < 0 ? server.port() : proxy.port();
+                        try (NbdRemoteBackend remote = new NbdRemoteBackend("127.0.0.1", port, "remote", conns)) {
                             reads.add(managedRead(remote, cfg, size));
                             writes.add(managedWrite(remote, cfg, size));
-                            direct.add(directRead(remote, Math.min(size, rtt == 0 ? 256L << 20 : 16L << 20)));
+                            direct.add(directRead(remote, Math.min(size, rtt <= 0 ? 256L << 20 : 16L << 20)));
                         }
                         added = proxy.addedDelayNanos()[0] / 1e6;
                     }
