@@ -26,7 +26,8 @@ public interface PageMemory extends AutoCloseable {
      * Stores a page image (its size class follows from {@code src.byteSize()}). {@code src} is
      * copied before this method returns.
      *
-     * @return {@code OK}; {@code STALE_LSN} when a newer copy is already held (kept);
+     * @return {@code OK}; {@code STALE_LSN} when a newer copy of the same epoch is already held (kept;
+     *     a higher epoch replaces any copy);
      *     {@code STALE_EPOCH} when fenced; {@code FULL} when no frame is free (nothing stored);
      *     {@code CORRUPT} when the bytes failed their checksum on arrival (nothing stored)
      */

@@ -111,6 +111,18 @@ abstract class PageMemoryContract {
     }
 
     @Test
+    void aNewEpochReplacesACopyWhateverItsLsn() {
+        long pid = PageId.of(9, 3);
+        assertEquals(RemoteStatus.OK, client.put(pid, 1, 50, page(arena, 0, pid, 50)).join());
+        // the new owner cut the deposed owner's log tail: its LSNs restart below 50
+        assertEquals(RemoteStatus.OK, client.put(pid, 2, 40, page(arena, 0, pid, 40)).join());
+        MemorySegment dst = arena.allocate(4096);
+        assertEquals(40, client.get(pid, 0, dst).join().lsn());
+        assertTrue(matches(dst, pid, 40));
+        assertEquals(RemoteStatus.STALE_LSN, client.put(pid, 2, 39, page(arena, 0, pid, 39)).join());
+    }
+
+    @Test
     void lowerEpochWritesAreFenced() {
         long pid = PageId.of(7, 1);
         assertEquals(RemoteStatus.OK, client.put(pid, 3, 1, page(arena, 0, pid, 1)).join());

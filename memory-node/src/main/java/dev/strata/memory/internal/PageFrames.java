@@ -17,7 +17,9 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Rules: a put is refused with {@code STALE_EPOCH} when its epoch is below the highest seen for
  * its partition, and with {@code CORRUPT} when its bytes do not match its CRC32C; a put older than
- * the stored copy (lower LSN) is ignored ({@code STALE_LSN}); a put of a page already held
+ * the stored copy (same epoch, lower LSN) is ignored ({@code STALE_LSN}), while a put of a higher
+ * epoch replaces the copy whatever its LSN (a new owner may have cut a deposed owner's log tail, so
+ * that owner's LSNs say nothing about the new one's); a put of a page already held
  * overwrites its frame in place, so only a new page can be refused with {@code FULL}.
  *
  * <p>Thread-safe: each page is guarded by one of {@value #STRIPES} striped monitors, so a get never
@@ -31,6 +33,7 @@ public final class PageFrames implements AutoCloseable {
         final long offset;
         final int sizeClass;
         long lsn;
+        long epoch;
         int crc;
 
         Frame(long offset, int sizeClass) {
@@ -102,7 +105,7 @@ public final class PageFrames implements AutoCloseable {
                 return RemoteStatus.STALE_EPOCH;
             }
             Frame f = table.get(pageId);
-            if (f != null && lsn < f.lsn) {
+            if (f != null && epoch == f.epoch && lsn < f.lsn) {
                 staleLsn.increment();
                 return RemoteStatus.STALE_LSN;
             }
@@ -122,6 +125,7 @@ public final class PageFrames implements AutoCloseable {
             }
             MemorySegment.copy(src, 0, mem, f.offset, src.byteSize());
             f.lsn = lsn;
+            f.epoch = epoch;
             f.crc = crc;
             puts.increment();
             return RemoteStatus.OK;
