@@ -1,6 +1,7 @@
 package dev.strata.memory;
 
 import dev.strata.core.remote.RemoteMemory;
+import dev.strata.memory.internal.SyncTcpClient;
 import dev.strata.memory.internal.TcpClient;
 import java.net.InetSocketAddress;
 
@@ -19,9 +20,13 @@ public interface MemoryNodeClient extends RemoteMemory, PageMemory {
     /** True unless the connection is known to be down (then requests fail fast until a reconnect). */
     boolean isAvailable();
 
-    /** Connects over TCP (epoll where available) with its own single I/O thread. */
+    /**
+     * Connects over TCP: pipelined over one connection with its own I/O thread (epoll where
+     * available), or, with {@link ClientOptions#callerRunsIo()}, one connection per calling thread
+     * that does its own I/O (then every returned future is already complete).
+     */
     static MemoryNodeClient connect(InetSocketAddress address, ClientOptions options) {
-        return TcpClient.connect(address, options);
+        return options.callerRunsIo() ? new SyncTcpClient(address, options) : TcpClient.connect(address, options);
     }
 
     @Override

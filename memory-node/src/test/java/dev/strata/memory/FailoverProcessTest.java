@@ -33,6 +33,15 @@ class FailoverProcessTest {
 
     @Test
     void killingNodesDuringLoadCostsLatencyNotErrorsOrStaleReads() throws Exception {
+        killNodesDuringLoad(false);
+    }
+
+    @Test
+    void killingNodesDuringLoadWithCallerRunsIo() throws Exception {
+        killNodesDuringLoad(true);
+    }
+
+    private void killNodesDuringLoad(boolean callerRunsIo) throws Exception {
         List<NodeProcess> procs = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
@@ -40,7 +49,7 @@ class FailoverProcessTest {
             }
             List<InetSocketAddress> addrs = procs.stream().map(p -> new InetSocketAddress("127.0.0.1", p.port())).toList();
             ClientOptions opts = ClientOptions.defaults().withRequestTimeout(Duration.ofMillis(400))
-                    .withReconnectBackoff(Duration.ofMillis(50));
+                    .withReconnectBackoff(Duration.ofMillis(50)).withCallerRunsIo(callerRunsIo);
             MapPageSource below = new MapPageSource();
             ReplicatedPageMemory memory = ReplicatedPageMemory.connect(addrs, 2, opts);
             try (RemoteTier tier = new RemoteTier(below, memory, 1, () -> 1, RemoteTierOptions.defaults().withoutPrefetch(), true)) {
@@ -75,7 +84,7 @@ class FailoverProcessTest {
                 }
                 assertTrue(errors.isEmpty(), () -> "load saw errors: " + errors);
                 RemoteTierStats st = tier.stats();
-                System.out.printf("failover: %d ops, max latency %.1f ms, %s, fallbacks %d, refills %d, missed writes %d, repaired %d%n",
+                System.out.printf("failover (caller-runs " + callerRunsIo + "): %d ops, max latency %.1f ms, %s, fallbacks %d, refills %d, missed writes %d, repaired %d%n",
                         ops.get(), maxLatency.get() / 1e6, st, memory.fallbacks(), memory.refills(), memory.missedWrites(), repaired);
                 assertTrue(st.memoryHits() > 0, "memory nodes served reads");
                 assertTrue(memory.missedWrites() > 0, "writes to the killed nodes were noticed");

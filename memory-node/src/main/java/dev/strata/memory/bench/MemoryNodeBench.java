@@ -84,26 +84,32 @@ public final class MemoryNodeBench {
 
             int pages = 16384;
             Path dir = Files.createTempDirectory("strata-tier-bench");
-            try (PageFile file = PageFile.open(dir)) {
+            try (PageFile file = PageFile.open(dir);
+                    MemoryNodeClient callerRuns = MemoryNodeClient.connect(new InetSocketAddress("127.0.0.1", node.port()),
+                            ClientOptions.defaults().withRequestTimeout(java.time.Duration.ofSeconds(10)).withCallerRunsIo(true))) {
                 TierBench.preloadFile(file, pages);
                 TierBench.preloadNode(client, 3, pages);
                 TierBench.FileSource local = new TierBench.FileSource(file);
                 System.out.println("| tier under a pool of 1/8 of 64 MiB | threads | random page reads/s |");
                 System.out.println("|---|---:|---:|");
                 for (int threads : new int[] {1, 4}) {
-                    List<Double> l = new ArrayList<>(), m = new ArrayList<>();
+                    List<Double> l = new ArrayList<>(), m = new ArrayList<>(), d = new ArrayList<>();
                     for (int i = 0; i < repeats; i++) {
                         l.add(TierBench.randomReads(local, pages, threads, seconds));
                         RemoteTier tier = TierBench.remote(local, client, 3);
                         m.add(TierBench.randomReads(tier, pages, threads, seconds));
-                        if (tier.stats().belowReads() > 0) {
-                            System.err.println("remote tier fell through to the file: " + tier.stats());
+                        RemoteTier direct = TierBench.remote(local, callerRuns, 3);
+                        d.add(TierBench.randomReads(direct, pages, threads, seconds));
+                        if (tier.stats().belowReads() + direct.stats().belowReads() > 0) {
+                            System.err.println("remote tier fell through to the file: " + tier.stats() + " " + direct.stats());
                         }
                     }
                     l.sort(Comparator.naturalOrder());
                     m.sort(Comparator.naturalOrder());
+                    d.sort(Comparator.naturalOrder());
                     System.out.printf(Locale.ROOT, "| local page file | %d | %.0f |%n", threads, l.get(l.size() / 2));
-                    System.out.printf(Locale.ROOT, "| memory node (TCP loopback) over the file | %d | %.0f |%n", threads, m.get(m.size() / 2));
+                    System.out.printf(Locale.ROOT, "| memory node (TCP loopback, pipelined I/O thread) over the file | %d | %.0f |%n", threads, m.get(m.size() / 2));
+                    System.out.printf(Locale.ROOT, "| memory node (TCP loopback, caller-runs I/O) over the file | %d | %.0f |%n", threads, d.get(d.size() / 2));
                 }
             } finally {
                 try (var s = Files.walk(dir)) {
