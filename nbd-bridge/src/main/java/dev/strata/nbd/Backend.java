@@ -62,6 +62,16 @@ public interface Backend extends AutoCloseable {
         return false;
     }
 
+    /**
+     * A read-only view of {@code [offset, offset+length)} that stays valid while the backend is open,
+     * if the backend's bytes live in memory; the server then sends READ replies straight from it (no
+     * copy). Concurrent writes to the range may show through, which NBD allows for overlapping
+     * requests in flight. Default: null (use {@link #readAt}).
+     */
+    default MemorySegment readView(long offset, long length) {
+        return null;
+    }
+
     /** Hint that a range will be read soon (NBD_CMD_CACHE). */
     default void prefetch(long offset, long length) throws IOException {}
 

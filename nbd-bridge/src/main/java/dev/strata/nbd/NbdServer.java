@@ -39,7 +39,7 @@ import javax.net.ssl.SSLContext;
 public final class NbdServer implements AutoCloseable {
     private final ServerSocketChannel listener;
     private final int port;
-    private final BufferPool pool = new BufferPool(64);
+    private final BufferPool pool = new BufferPool(1024);
     private final Map<String, Export> exports = new LinkedHashMap<>();
     private final SSLContext tls;
     private final boolean tlsRequired;

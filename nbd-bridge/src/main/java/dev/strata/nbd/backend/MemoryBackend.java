@@ -49,6 +49,11 @@ public final class MemoryBackend implements Backend {
     public void sync() {}
 
     @Override
+    public MemorySegment readView(long offset, long length) {
+        return segment.asSlice(offset, length).asReadOnly();
+    }
+
+    @Override
     public boolean nonBlocking() {
         return true;
     }

@@ -6,8 +6,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Pooled native buffers for request payloads and replies, in power-of-two size classes from 4 KiB to
- * 64 MiB. Each buffer reserves {@link #PREFIX} bytes before its payload so a reply header can be
+ * Pooled native buffers for request payloads and replies, in power-of-two payload size classes from
+ * 4 KiB to 64 MiB (plus the prefix). Each buffer reserves {@link #PREFIX} bytes before its payload so a reply header can be
  * written in front of the data and the whole reply leaves in one contiguous write:
  *
  * <pre>
@@ -35,7 +35,7 @@ public final class BufferPool implements AutoCloseable {
 
         private Buffer(int sizeClass) {
             this.arena = Arena.ofShared();
-            this.segment = arena.allocate(1L << (sizeClass + MIN_SHIFT), 4096);
+            this.segment = arena.allocate(PREFIX + (1L << (sizeClass + MIN_SHIFT)), 4096);
             this.sizeClass = sizeClass;
         }
 
@@ -63,7 +63,7 @@ public final class BufferPool implements AutoCloseable {
 
     /** A buffer with room for {@link #PREFIX} + {@code payload} bytes. */
     public Buffer acquire(long payload) {
-        long need = payload + PREFIX;
+        long need = Math.max(payload, 1);
         int c = Math.max(0, 64 - Long.numberOfLeadingZeros(need - 1) - MIN_SHIFT);
         if (c >= CLASSES) {
             throw new IllegalArgumentException("buffer of " + need + " bytes exceeds the pool's largest class");

@@ -15,8 +15,8 @@ import java.util.concurrent.locks.ReentrantLock;
 final class ReplyWriter {
     private static final int GATHER = 64;
 
-    /** A reply: bytes to send and the pooled buffer that holds them (released after the write). */
-    record Reply(ByteBuffer bytes, BufferPool.Buffer owner) {}
+    /** A reply: bytes to send (a head and an optional body) and the pooled buffer to release after the write. */
+    record Reply(ByteBuffer head, ByteBuffer body, BufferPool.Buffer owner) {}
 
     private final ConcurrentLinkedQueue<Reply> queue = new ConcurrentLinkedQueue<>();
     private final ReentrantLock lock = new ReentrantLock();
@@ -28,28 +28,36 @@ final class ReplyWriter {
     }
 
     void send(ByteBuffer bytes, BufferPool.Buffer owner) {
-        queue.add(new Reply(bytes, owner));
+        send(bytes, null, owner);
+    }
+
+    void send(ByteBuffer head, ByteBuffer body, BufferPool.Buffer owner) {
+        queue.add(new Reply(head, body, owner));
         ByteBuffer[] batch = null;
         Reply[] replies = null;
         while (!queue.isEmpty() && lock.tryLock()) {
             try {
                 if (batch == null) {
-                    batch = new ByteBuffer[GATHER];
+                    batch = new ByteBuffer[2 * GATHER];
                     replies = new Reply[GATHER];
                 }
                 while (true) {
                     int n = 0;
+                    int buffers = 0;
                     Reply r;
                     while (n < GATHER && (r = queue.poll()) != null) {
-                        replies[n] = r;
-                        batch[n++] = r.bytes;
+                        replies[n++] = r;
+                        batch[buffers++] = r.head;
+                        if (r.body != null) {
+                            batch[buffers++] = r.body;
+                        }
                     }
                     if (n == 0) {
                         break;
                     }
                     try {
                         if (!broken) {
-                            wire.write(batch, n);
+                            wire.write(batch, buffers);
                         }
                     } catch (IOException e) {
                         broken = true;
@@ -58,8 +66,8 @@ final class ReplyWriter {
                         for (int i = 0; i < n; i++) {
                             replies[i].owner.close();
                             replies[i] = null;
-                            batch[i] = null;
                         }
+                        java.util.Arrays.fill(batch, 0, buffers, null);
                     }
                 }
             } finally {

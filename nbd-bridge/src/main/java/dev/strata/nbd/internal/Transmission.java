@@ -29,8 +29,12 @@ public final class Transmission {
     private static final int BUDGET_UNITS = 16384;
     /** Largest oversized write payload that is read and discarded rather than closing the connection. */
     private static final long MAX_DISCARD = 64L << 20;
-    /** Requests up to this size on a non-blocking backend are served on the reader thread. */
-    private static final long INLINE_MAX = Long.getLong("strata.nbd.inlineMax", 64 * 1024);
+    /**
+     * Requests up to this size on a non-blocking (memory) backend are served on the reader thread:
+     * measured, a hand-off to a virtual thread plus its blocking socket write (poller round trip)
+     * cost 0.2-0.3 CPU-seconds per GiB more than serving inline. Connections still run in parallel.
+     */
+    private static final long INLINE_MAX = Long.getLong("strata.nbd.inlineMax", Long.MAX_VALUE);
 
     private final Wire wire;
     private final Session session;
@@ -221,6 +225,19 @@ public final class Transmission {
     }
 
     private void read(long cookie, long offset, int length) throws IOException {
+        MemorySegment view = backend.readView(offset, length);
+        if (view != null) {
+            BufferPool.Buffer head = pool.acquire(0);
+            ByteBuffer h = head.segment.asByteBuffer();
+            if (session.structuredReplies()) {
+                h.putInt(STRUCTURED_REPLY_MAGIC).putShort((short) REPLY_FLAG_DONE)
+                        .putShort((short) REPLY_TYPE_OFFSET_DATA).putLong(cookie).putInt(8 + length).putLong(offset);
+            } else {
+                h.putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(cookie);
+            }
+            writer.send(h.flip(), view.asByteBuffer(), head);
+            return;
+        }
         BufferPool.Buffer buf = pool.acquire(length);
         try {
             backend.readAt(offset, buf.payload(length));

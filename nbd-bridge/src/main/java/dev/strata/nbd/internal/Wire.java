@@ -27,7 +27,8 @@ import javax.net.ssl.SSLSocket;
  * {@link #skip}; writers serialize on {@link ReplyWriter}; the handshake owns both sides first.
  */
 public final class Wire implements AutoCloseable {
-    private static final int IN_BUFFER = 256 * 1024;
+    /** Small on purpose: payload bytes that land here cost an extra copy; big payloads bypass it. */
+    private static final int IN_BUFFER = 32 * 1024;
     private final SocketChannel channel;
     private final Arena arena = Arena.ofShared();
     private final ByteBuffer inBuf;
