@@ -1,0 +1,99 @@
+package dev.strata.index.bench;
+
+import dev.strata.index.IndexBatch;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import org.lmdbjava.Txn;
+import org.rocksdb.WriteBatch;
+
+/**
+ * The out-of-memory phase: {@code keys} random 16-byte keys x 100-byte values inserted into one
+ * engine, with its cache (Strata's buffer pool, RocksDB's block cache) at {@code memoryMiB}; run
+ * each engine in its own JVM inside the same cgroup memory limit so that the OS page cache counts
+ * against every engine. Prints {@code RESULT <engine> <ops/s>}. Durable at the end (one sync).
+ *
+ * <pre>
+ * java ... dev.strata.index.bench.OomBench engine=strata keys=4000000 memoryMiB=64 dir=/tmp/oom
+ * </pre>
+ */
+public final class OomBench {
+    private OomBench() {}
+
+    public static void main(String[] args) throws Exception {
+        java.util.Map<String, String> a = new java.util.HashMap<>();
+        for (String s : args) {
+            a.put(s.substring(0, s.indexOf('=')), s.substring(s.indexOf('=') + 1));
+        }
+        String engine = a.get("engine");
+        long n = Long.parseLong(a.getOrDefault("keys", "4000000"));
+        long memory = Long.parseLong(a.getOrDefault("memoryMiB", "64")) << 20;
+        Path dir = Path.of(a.getOrDefault("dir", "/tmp/strata-oom")).resolve(engine);
+        IndexBench.deleteTree(dir);
+        byte[] value = new byte[IndexBench.VALUE];
+        new SplittableRandom(3).nextBytes(value);
+        SplittableRandom rnd = new SplittableRandom(42);
+        long t0 = System.nanoTime();
+        long next = 1_000_000;
+        try (IndexBench.Engine e = IndexBench.open(engine, dir, memory)) {
+            for (long i = 0; i < n; i += IndexBench.BATCH) {
+                int m = (int) Math.min(IndexBench.BATCH, n - i);
+                byte[][] keys = new byte[m][];
+                for (int j = 0; j < m; j++) {
+                    keys[j] = ByteBuffer.allocate(16).putLong(rnd.nextLong()).putLong(rnd.nextLong()).array();
+                }
+                insert(e, keys, value);
+                if (i + m >= next) {
+                    System.out.printf("%s %,d inserted, %,.0f/s so far%n", engine, i + m, (i + m) / ((System.nanoTime() - t0) / 1e9));
+                    next += 1_000_000;
+                }
+            }
+            if (e instanceof IndexBench.StrataEngine s) {
+                s.last.join();
+            }
+            e.sync();
+            double rate = n / ((System.nanoTime() - t0) / 1e9);
+            System.out.printf("RESULT %s %.0f%n", engine, rate);
+        }
+        IndexBench.deleteTree(dir);
+    }
+
+    private static void insert(IndexBench.Engine e, byte[][] keys, byte[] value) throws Exception {
+        switch (e) {
+            case IndexBench.StrataEngine s -> {
+                IndexBatch b = new IndexBatch();
+                for (byte[] k : keys) {
+                    b.put(k, value);
+                }
+                CompletableFuture<Long> f = s.idx.applyAsync(b);
+                CompletableFuture<Long> prev = s.last;
+                s.last = f;
+                prev.join(); // at most two batches in flight
+            }
+            case IndexBench.RocksEngine r -> {
+                try (WriteBatch b = new WriteBatch()) {
+                    for (byte[] k : keys) {
+                        b.put(k, value);
+                    }
+                    r.db.write(r.wo, b);
+                }
+            }
+            case IndexBench.LmdbEngine l -> {
+                ByteBuffer k = ByteBuffer.allocateDirect(16);
+                ByteBuffer v = ByteBuffer.allocateDirect(value.length);
+                v.put(value).flip();
+                try (Txn<ByteBuffer> txn = l.env.txnWrite()) {
+                    for (byte[] key : keys) {
+                        k.clear();
+                        k.put(key).flip();
+                        v.rewind();
+                        l.db.put(txn, k, v);
+                    }
+                    txn.commit();
+                }
+            }
+            default -> throw new IllegalArgumentException(e.name());
+        }
+    }
+}
