@@ -57,7 +57,7 @@ public final class Leecher implements AutoCloseable {
     private volatile boolean finalizeRequested;
     private volatile boolean closed;
     private volatile long servingAt;
-    private long rttNanos;
+    private volatile long rttNanos;
     private int connCount;
     private int reconnects;
     private long finalChunks;
@@ -116,6 +116,11 @@ public final class Leecher implements AutoCloseable {
         return servingAt;
     }
 
+    /** The smallest round trip seen (handshake, and rounds, which each cost at least one). */
+    public Duration rtt() {
+        return Duration.ofNanos(rttNanos);
+    }
+
     /** Makes {@link #migrate()} finalize after the round in progress, whatever the estimate says. */
     public void requestFinalize() {
         finalizeRequested = true;
@@ -148,6 +153,7 @@ public final class Leecher implements AutoCloseable {
         long seederSuspend = 0;
         long finalizeWait = 0;
         long reconnectDeadline = 0;
+        long prevStale = -1;
         while (!serving) {
             if (closed) {
                 throw new MigrationException("leecher closed");
@@ -167,20 +173,28 @@ public final class Leecher implements AutoCloseable {
                     c.out.flush();
                     RoundEnd re = await(c, RoundEnd.class);
                     double secs = (System.nanoTime() - t0) / 1e9;
-                    if (re.bytes >= 4L * chunkSize && secs > 0) {
-                        double bw = re.bytes / secs;
-                        bandwidth = bandwidth == 0 ? bw : Math.max(bw, 0.5 * bandwidth + 0.5 * bw);
+                    rttNanos = Math.min(rttNanos, System.nanoTime() - t0); // a round costs at least one RTT
+                    if (re.bytes >= (4L << 20) || bandwidth == 0 && re.bytes > 0) {
+                        // only bulk rounds measure bandwidth; small ones are latency-bound
+                        double bw = re.bytes / Math.max(1e-4, secs - rttNanos / 1e9);
+                        bandwidth = bandwidth == 0 ? bw : 0.5 * bandwidth + 0.5 * bw;
                     }
                     round++;
                     progress.round(re.staleSent, re.dirtyRate);
                     roundZeroDone |= re.unsent == 0;
                     double rtt = rttNanos / 1e9;
-                    double finalBytes = (re.staleSent + re.dirtyRate * (rtt + secs / 2)) * chunkSize;
+                    // final set ≈ stale now + what the writer dirties until FINALIZE arrives (one RTT + slack)
+                    double finalBytes = (re.staleSent + re.dirtyRate * (rtt + 0.005)) * chunkSize;
                     double estimate = bandwidth == 0 ? Double.MAX_VALUE : finalBytes / bandwidth + rtt / 2;
                     LOG.log(System.Logger.Level.DEBUG, String.format("round %d: %d chunks, %.1f ms, stale %d, "
                                     + "unsent %d, dirty %.0f/s, estimate %.2f ms", round - 1, re.chunks, secs * 1e3,
                             re.staleSent, re.unsent, re.dirtyRate, estimate * 1e3));
-                    if (roundZeroDone && estimate <= config.maxDowntime().toNanos() / 1e9) {
+                    // Stop when the final set fits comfortably (a quarter of the budget), or fits and another
+                    // round would no longer halve it (the writer dirties as fast as rounds shrink it).
+                    double budget = config.maxDowntime().toNanos() / 1e9;
+                    boolean shrinking = prevStale < 0 || re.staleSent < prevStale / 2;
+                    prevStale = roundZeroDone ? re.staleSent : -1;
+                    if (roundZeroDone && (estimate <= budget / 4 || estimate <= budget && !shrinking)) {
                         converged = true;
                         finalizeRequested = true;
                     }
@@ -410,7 +424,7 @@ public final class Leecher implements AutoCloseable {
             if (type != Wire.WELCOME) {
                 throw new ProtocolException(Wire.E_BAD_FRAME, "expected WELCOME, got " + Wire.typeName(type));
             }
-            rttNanos = System.nanoTime() - t0;
+            rttNanos = rttNanos == 0 ? System.nanoTime() - t0 : Math.min(rttNanos, System.nanoTime() - t0);
             ByteBuffer p = c.in.payload();
             int version = p.getShort(0) & 0xffff;
             long sz = p.getLong(2);

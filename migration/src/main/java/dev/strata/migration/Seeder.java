@@ -19,6 +19,8 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLServerSocket;
@@ -54,6 +56,7 @@ public final class Seeder implements AutoCloseable {
     private final MigrationProgress progress = new MigrationProgress();
     private final AtomicInteger connIds = new AtomicInteger();
     private final CountDownLatch handedOver = new CountDownLatch(1);
+    private final ScheduledThreadPoolExecutor timer;
     private final Object sessions = new Object();
     private Session active; // guarded by sessions
     private long migrationId; // guarded by sessions
@@ -71,6 +74,10 @@ public final class Seeder implements AutoCloseable {
         this.view = new Tracked(true);
         this.hookView = new Tracked(false);
         progress.sized(source.size(), dirty.chunks());
+        this.timer = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().name("migrate-seeder-timer")
+                .daemon().unstarted(r));
+        timer.setRemoveOnCancelPolicy(true);
+        timer.prestartAllCoreThreads();
     }
 
     /** Starts listening; returns at once. */
@@ -173,6 +180,7 @@ public final class Seeder implements AutoCloseable {
             s.joinRx();
         }
         gate.resume();
+        timer.shutdownNow();
         if (failure != null) {
             throw failure;
         }
@@ -200,6 +208,8 @@ public final class Seeder implements AutoCloseable {
         Thread tx;
         FrameWriter out;
         volatile boolean suspendedHere;
+        long lastRateAt;
+        long lastDirtyings;
 
         Session(Socket socket, int id) {
             this.socket = socket;
@@ -439,36 +449,43 @@ public final class Seeder implements AutoCloseable {
 
         private void round(int n, byte[] buf) throws IOException {
             long t0 = System.nanoTime();
+            long[] r = sendStale(false, buf);
+            long[] counts = dirty.count();
+            long now = System.nanoTime();
+            long events = dirty.dirtyings();
+            double rate = lastRateAt == 0 ? counts[0] / Math.max(1e-3, (now - t0) / 1e9)
+                    : (events - lastDirtyings) / Math.max(1e-3, (now - lastRateAt) / 1e9);
+            lastRateAt = now;
+            lastDirtyings = events;
+            progress.round(counts[0], rate);
+            out.roundEnd(n, r[0], r[1], counts[0], counts[1], rate);
+            out.flush();
+        }
+
+        /**
+         * The one scan-and-send loop (so it is hot by the time finalize needs it): every stale
+         * chunk, or with {@code finalSet} only those the leecher holds an outdated copy of. Returns
+         * {chunks sent, bytes sent, chunks never sent}.
+         */
+        private long[] sendStale(boolean finalSet, byte[] buf) throws IOException {
             long sent = 0;
             long bytes = 0;
+            long unsent = 0;
             for (int c = 0; c < dirty.chunks(); c++) {
-                if ((c & 63) == 0) {
+                if (!finalSet && (c & 63) == 0) {
                     serveUrgent(buf);
                 }
                 if (dirty.stale(c)) {
+                    if (finalSet && !dirty.everSent(c)) {
+                        unsent++;
+                        continue;
+                    }
                     send(c, buf);
                     sent++;
                     bytes += dirty.length(c);
                 }
             }
-            long[] counts = dirty.count();
-            double secs = Math.max(1e-3, (System.nanoTime() - t0) / 1e9);
-            double rate = counts[0] / secs;
-            progress.round(counts[0], rate);
-            out.roundEnd(n, sent, bytes, counts[0], counts[1], rate);
-            out.flush();
-        }
-
-        /** Sends every chunk the leecher holds an outdated copy of; returns how many. */
-        private long finalSet(byte[] buf) throws IOException {
-            long n = 0;
-            for (int c = 0; c < dirty.chunks(); c++) {
-                if (dirty.everSent(c) && dirty.stale(c)) {
-                    send(c, buf);
-                    n++;
-                }
-            }
-            return n;
+            return new long[] {sent, bytes, unsent};
         }
 
         private void finalizeAt(long newEpoch, byte[] buf) throws IOException, InterruptedException {
@@ -476,8 +493,8 @@ public final class Seeder implements AutoCloseable {
                 if (newEpoch != epoch) {
                     throw new ProtocolException(Wire.E_STALE_EPOCH, "fenced at epoch " + epoch + ", not " + newEpoch);
                 }
-                long n = finalSet(buf);
-                out.finalEnd(epoch, n, fencedAt - suspendedAt, dirty.count()[1]);
+                long[] r = sendStale(true, buf);
+                out.finalEnd(epoch, r[0], fencedAt - suspendedAt, r[2]);
                 out.flush();
                 progress.phase(MigrationProgress.Phase.POST_COPY);
                 return;
@@ -491,32 +508,34 @@ public final class Seeder implements AutoCloseable {
             if (!gate.suspend(config.suspendTimeout())) {
                 throw new IOException("in-flight writes did not drain within " + config.suspendTimeout());
             }
-            Thread watchdog = Thread.ofVirtual().name("migrate-seeder-watchdog-" + id).start(() -> {
-                long deadline = suspendedAt + config.suspendTimeout().toNanos();
-                for (long now = System.nanoTime(); now < deadline && !fenced() && socket.isConnected()
-                        && !socket.isClosed(); now = System.nanoTime()) {
-                    java.util.concurrent.locks.LockSupport.parkNanos(Math.min(deadline - now, 50_000_000L));
-                }
-                if (!fenced()) {
+            ScheduledFuture<?> watchdog = timer.schedule(() -> {
+                if (!fenced()) { // the leecher stalls the final set: roll back rather than block writers
+                    LOG.log(System.Logger.Level.WARNING, "finalize not fenced within " + config.suspendTimeout()
+                            + "; cutting the leecher and resuming writes");
                     kill();
                 }
-            });
+            }, config.suspendTimeout().toNanos(), TimeUnit.NANOSECONDS);
             try {
+                long drained = System.nanoTime();
                 config.hook().suspended(hookView);
                 config.faults().at("finalize.suspended");
-                long n = finalSet(buf);
+                long hooked = System.nanoTime();
+                long[] r = sendStale(true, buf);
+                long n = r[0];
                 out.flush();
                 epoch = newEpoch;
                 gate.fence(newEpoch);
                 fencedAt = System.nanoTime();
                 config.faults().at("finalize.fenced");
-                out.finalEnd(newEpoch, n, fencedAt - suspendedAt, dirty.count()[1]);
+                out.finalEnd(newEpoch, n, fencedAt - suspendedAt, r[2]);
                 out.flush();
                 progress.phase(MigrationProgress.Phase.POST_COPY);
                 LOG.log(System.Logger.Level.INFO, String.format("migration fenced at epoch %d: final set %d chunks, "
-                        + "suspended %.2f ms", newEpoch, n, (fencedAt - suspendedAt) / 1e6));
+                        + "suspended %.2f ms (drain %.2f, hook %.2f, final set %.2f)", newEpoch, n,
+                        (fencedAt - suspendedAt) / 1e6, (drained - suspendedAt) / 1e6, (hooked - drained) / 1e6,
+                        (fencedAt - hooked) / 1e6));
             } finally {
-                watchdog.interrupt();
+                watchdog.cancel(false);
             }
         }
     }

@@ -27,6 +27,7 @@ public final class DirtyMap {
     private final AtomicLongArray dirty;
     private final long[] sent;
     private final AtomicLong gen = new AtomicLong(1);
+    private final java.util.concurrent.atomic.LongAdder dirtyings = new java.util.concurrent.atomic.LongAdder();
 
     public DirtyMap(long size, int chunkSize) {
         long n = (size + chunkSize - 1) / chunkSize;
@@ -64,8 +65,17 @@ public final class DirtyMap {
         for (int c = first; c <= last; c++) {
             if (dirty.get(c) < g) {
                 dirty.accumulateAndGet(c, g, Math::max);
+                dirtyings.increment();
             }
         }
+    }
+
+    /**
+     * Chunk writes that raised a chunk's stamp so far: an upper bound of the chunks dirtied, since
+     * generations move with every chunk sent. The dirty-rate estimate is its derivative.
+     */
+    public long dirtyings() {
+        return dirtyings.sum();
     }
 
     /** The generation of a read that is about to happen (sender only). */

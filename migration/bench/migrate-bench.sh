@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Live-migration benchmark (see MigrationBench javadoc): 1 GiB memory region, writer dirtying 5 %/s,
+# loopback and 20 ms RTT through testkit's DelayProxy.
+# Usage: migration/bench/migrate-bench.sh [sizeMiB repeats dirtyPct chunkKiB rtt-ms...]
+set -euo pipefail
+JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+export JAVA_HOME
+./mvnw -B -q -o -pl migration test-compile >/dev/null
+./mvnw -B -q -o -pl migration dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test >/dev/null
+CP="migration/target/test-classes:migration/target/classes:$(cat migration/target/bench.cp)"
+exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g -cp "$CP" dev.strata.migration.bench.MigrationBench "$@"
