@@ -1,0 +1,371 @@
+package dev.strata.migration.uffd;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The Linux calls the userfaultfd frontend needs, as {@code java.lang.foreign} downcalls (x86-64):
+ * userfaultfd via {@code syscall}, ioctl, mmap/munmap/madvise, AF_UNIX sockets with
+ * {@code sendmsg}/{@code recvmsg} (SCM_RIGHTS), poll, read, close. Every call captures errno and
+ * throws an {@link IOException} naming the call on failure, except where a caller asks for the raw
+ * result ({@code *Raw}). Stateless; thread-safe.
+ */
+@SuppressWarnings("restricted")
+final class Sys {
+    private Sys() {}
+
+    static final int O_NONBLOCK = 0x800;
+    static final int O_CLOEXEC = 0x80000;
+    static final long SYS_USERFAULTFD = 323;
+    static final int UFFD_USER_MODE_ONLY = 1;
+    static final long UFFD_API = 0xAA;
+    static final long UFFDIO_API = 0xC018AA3FL;
+    static final long UFFDIO_REGISTER = 0xC020AA00L;
+    static final long UFFDIO_UNREGISTER = 0x8010AA01L;
+    static final long UFFDIO_COPY = 0xC028AA03L;
+    static final long UFFDIO_REGISTER_MODE_MISSING = 1;
+    static final int UFFD_EVENT_PAGEFAULT = 0x12;
+    static final int PROT_READ = 1;
+    static final int PROT_WRITE = 2;
+    static final int MAP_PRIVATE = 2;
+    static final int MAP_ANONYMOUS = 0x20;
+    static final int MAP_NORESERVE = 0x4000;
+    static final int MADV_DONTNEED = 4;
+    static final int AF_UNIX = 1;
+    static final int SOCK_STREAM = 1;
+    static final int SOCK_CLOEXEC = 0x80000;
+    static final int SOL_SOCKET = 1;
+    static final int SCM_RIGHTS = 1;
+    static final short POLLIN = 1;
+    static final int EAGAIN = 11;
+    static final int EEXIST = 17;
+    static final int EINTR = 4;
+    static final int ENOENT = 2;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
+    private static final MemoryLayout STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO_VH = STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
+    private static final ValueLayout.OfLong L = ValueLayout.JAVA_LONG;
+    private static final java.lang.foreign.AddressLayout A = ValueLayout.ADDRESS;
+
+    private static MethodHandle h(String name, FunctionDescriptor fd, Linker.Option... extra) {
+        Linker.Option[] opts = new Linker.Option[extra.length + 1];
+        opts[0] = ERRNO;
+        System.arraycopy(extra, 0, opts, 1, extra.length);
+        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(), fd, opts);
+    }
+
+    private static final MethodHandle SYSCALL = h("syscall", FunctionDescriptor.of(L, L, I),
+            Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle IOCTL = h("ioctl", FunctionDescriptor.of(I, I, L, A),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle MMAP = h("mmap", FunctionDescriptor.of(A, A, L, I, I, I, L));
+    private static final MethodHandle MUNMAP = h("munmap", FunctionDescriptor.of(I, A, L));
+    private static final MethodHandle MADVISE = h("madvise", FunctionDescriptor.of(I, A, L, I));
+    private static final MethodHandle SOCKET = h("socket", FunctionDescriptor.of(I, I, I, I));
+    private static final MethodHandle BIND = h("bind", FunctionDescriptor.of(I, I, A, I));
+    private static final MethodHandle LISTEN = h("listen", FunctionDescriptor.of(I, I, I));
+    private static final MethodHandle ACCEPT = h("accept", FunctionDescriptor.of(I, I, A, A));
+    private static final MethodHandle CONNECT = h("connect", FunctionDescriptor.of(I, I, A, I));
+    private static final MethodHandle SENDMSG = h("sendmsg", FunctionDescriptor.of(L, I, A, I));
+    private static final MethodHandle RECVMSG = h("recvmsg", FunctionDescriptor.of(L, I, A, I));
+    private static final MethodHandle READ = h("read", FunctionDescriptor.of(L, I, A, L));
+    private static final MethodHandle WRITE = h("write", FunctionDescriptor.of(L, I, A, L));
+    private static final MethodHandle POLL = h("poll", FunctionDescriptor.of(I, A, L, I));
+    private static final MethodHandle CLOSE = h("close", FunctionDescriptor.of(I, I));
+
+    /** A per-call errno capture buffer (thread-confined arena of the caller). */
+    static MemorySegment state(Arena arena) {
+        return arena.allocate(STATE);
+    }
+
+    static int errno(MemorySegment state) {
+        return (int) ERRNO_VH.get(state, 0L);
+    }
+
+    private static IOException fail(String call, MemorySegment state) {
+        return new IOException(call + " failed: errno " + errno(state));
+    }
+
+    private static RuntimeException wrap(Throwable t) {
+        return t instanceof RuntimeException r ? r : new IllegalStateException(t);
+    }
+
+    static int userfaultfd(int flags) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            long fd = (long) SYSCALL.invokeExact(st, SYS_USERFAULTFD, flags);
+            if (fd < 0) {
+                throw fail("userfaultfd", st);
+            }
+            return (int) fd;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** ioctl; returns 0 or -errno. */
+    static int ioctlRaw(int fd, long request, MemorySegment arg, MemorySegment st) {
+        try {
+            int rc = (int) IOCTL.invokeExact(st, fd, request, arg);
+            return rc < 0 ? -errno(st) : rc;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    static void ioctl(int fd, long request, MemorySegment arg, String what) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            int rc = ioctlRaw(fd, request, arg, state(a));
+            if (rc < 0) {
+                throw new IOException(what + " failed: errno " + -rc);
+            }
+        }
+    }
+
+    static MemorySegment mmapAnonymous(long size) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            MemorySegment addr = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size,
+                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L);
+            if (addr.address() == -1L) {
+                throw fail("mmap", st);
+            }
+            return addr.reinterpret(size);
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    static void munmap(MemorySegment seg) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            if ((int) MUNMAP.invokeExact(st, seg, seg.byteSize()) != 0) {
+                throw fail("munmap", st);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    static void dontNeed(MemorySegment range) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            if ((int) MADVISE.invokeExact(st, range, range.byteSize(), MADV_DONTNEED) != 0) {
+                throw fail("madvise", st);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    private static MemorySegment sockaddr(Arena a, String path) {
+        byte[] p = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (p.length >= 108) {
+            throw new IllegalArgumentException("unix socket path too long: " + path);
+        }
+        MemorySegment sa = a.allocate(110);
+        sa.set(ValueLayout.JAVA_SHORT, 0, (short) AF_UNIX);
+        MemorySegment.copy(p, 0, sa, ValueLayout.JAVA_BYTE, 2, p.length);
+        return sa;
+    }
+
+    /** A listening AF_UNIX stream socket bound to {@code path}. */
+    static int listenUnix(String path) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            int fd = (int) SOCKET.invokeExact(st, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                throw fail("socket", st);
+            }
+            if ((int) BIND.invokeExact(st, fd, sockaddr(a, path), 110) != 0
+                    || (int) LISTEN.invokeExact(st, fd, 1) != 0) {
+                IOException e = fail("bind/listen " + path, st);
+                close(fd);
+                throw e;
+            }
+            return fd;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Waits up to {@code timeoutMs} for a connection; returns its fd or -1 on timeout. */
+    static int accept(int listenFd, int timeoutMs) throws IOException {
+        if (!pollIn(listenFd, timeoutMs)) {
+            return -1;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            int fd = (int) ACCEPT.invokeExact(st, listenFd, MemorySegment.NULL, MemorySegment.NULL);
+            if (fd < 0) {
+                throw fail("accept", st);
+            }
+            return fd;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    static int connectUnix(String path) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            int fd = (int) SOCKET.invokeExact(st, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                throw fail("socket", st);
+            }
+            if ((int) CONNECT.invokeExact(st, fd, sockaddr(a, path), 110) != 0) {
+                IOException e = fail("connect " + path, st);
+                close(fd);
+                throw e;
+            }
+            return fd;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Sends {@code payload} with one file descriptor attached (SCM_RIGHTS). */
+    static void sendFd(int sock, int fdToSend, byte[] payload) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            MemorySegment data = a.allocate(payload.length);
+            MemorySegment.copy(payload, 0, data, ValueLayout.JAVA_BYTE, 0, payload.length);
+            MemorySegment iov = a.allocate(16, 8);
+            iov.set(A, 0, data);
+            iov.set(L, 8, payload.length);
+            MemorySegment cmsg = a.allocate(24, 8); // CMSG_SPACE(sizeof(int))
+            cmsg.set(L, 0, 20); // CMSG_LEN(sizeof(int))
+            cmsg.set(I, 8, SOL_SOCKET);
+            cmsg.set(I, 12, SCM_RIGHTS);
+            cmsg.set(I, 16, fdToSend);
+            MemorySegment msg = a.allocate(56, 8);
+            msg.set(A, 16, iov);
+            msg.set(L, 24, 1);
+            msg.set(A, 32, cmsg);
+            msg.set(L, 40, 24);
+            long n = (long) SENDMSG.invokeExact(st, sock, msg, 0);
+            if (n != payload.length) {
+                throw n < 0 ? fail("sendmsg", st) : new IOException("sendmsg sent " + n + " of " + payload.length);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Receives exactly {@code payload.length} bytes and the file descriptor attached to them. */
+    static int recvFd(int sock, byte[] payload) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            MemorySegment data = a.allocate(payload.length);
+            MemorySegment iov = a.allocate(16, 8);
+            iov.set(A, 0, data);
+            iov.set(L, 8, payload.length);
+            MemorySegment cmsg = a.allocate(24, 8);
+            MemorySegment msg = a.allocate(56, 8);
+            msg.set(A, 16, iov);
+            msg.set(L, 24, 1);
+            msg.set(A, 32, cmsg);
+            msg.set(L, 40, 24);
+            long n = (long) RECVMSG.invokeExact(st, sock, msg, 0);
+            if (n != payload.length) {
+                throw n < 0 ? fail("recvmsg", st) : new IOException("recvmsg got " + n + " of " + payload.length);
+            }
+            if (msg.get(L, 40) < 20 || cmsg.get(I, 8) != SOL_SOCKET || cmsg.get(I, 12) != SCM_RIGHTS) {
+                throw new IOException("no file descriptor attached");
+            }
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, 0, payload, 0, payload.length);
+            return cmsg.get(I, 16);
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** read(2); returns bytes read, or -errno. */
+    static long readRaw(int fd, MemorySegment buf, MemorySegment st) {
+        try {
+            long n = (long) READ.invokeExact(st, fd, buf, buf.byteSize());
+            return n < 0 ? -errno(st) : n;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    static long write(int fd, MemorySegment buf) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            long n = (long) WRITE.invokeExact(st, fd, buf, buf.byteSize());
+            if (n < 0) {
+                throw fail("write", st);
+            }
+            return n;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** True if {@code fd} became readable (or hung up) within {@code timeoutMs}. */
+    static boolean pollIn(int fd, int timeoutMs) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            MemorySegment pfd = a.allocate(8, 4);
+            pfd.set(I, 0, fd);
+            pfd.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
+            int rc = (int) POLL.invokeExact(st, pfd, 1L, timeoutMs);
+            if (rc < 0) {
+                if (errno(st) == EINTR) {
+                    return false;
+                }
+                throw fail("poll", st);
+            }
+            return rc > 0;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    static void close(int fd) {
+        if (fd < 0) {
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            int ignored = (int) CLOSE.invokeExact(state(a), fd);
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+}
