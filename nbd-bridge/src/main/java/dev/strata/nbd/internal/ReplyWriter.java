@@ -14,6 +14,11 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class ReplyWriter {
     private static final int GATHER = 64;
+    private static final int MAX_DEFERRED = 64;
+    private static final long MAX_DEFERRED_BYTES = 1 << 20;
+    /** Deferred-reply accounting; touched only by the reader thread. */
+    private int deferred;
+    private long deferredBytes;
 
     /** A reply: bytes to send (a head and an optional body) and the pooled buffer to release after the write. */
     record Reply(ByteBuffer head, ByteBuffer body, BufferPool.Buffer owner) {}
@@ -32,7 +37,37 @@ final class ReplyWriter {
     }
 
     void send(ByteBuffer head, ByteBuffer body, BufferPool.Buffer owner) {
+        send(head, body, owner, false);
+    }
+
+    /**
+     * With {@code defer} (only from the connection's reader thread, which serves in-memory requests
+     * inline), the reply waits in the queue until {@link #flush} — called before the reader would
+     * block for more requests — or until {@link #MAX_DEFERRED} replies / {@link #MAX_DEFERRED_BYTES}
+     * are waiting: a burst of pipelined requests is answered with one gathering write.
+     */
+    void send(ByteBuffer head, ByteBuffer body, BufferPool.Buffer owner, boolean defer) {
         queue.add(new Reply(head, body, owner));
+        if (defer) {
+            deferred++;
+            deferredBytes += head.remaining() + (body == null ? 0 : body.remaining());
+            if (deferred < MAX_DEFERRED && deferredBytes < MAX_DEFERRED_BYTES) {
+                return;
+            }
+            deferred = 0;
+            deferredBytes = 0;
+        }
+        drain();
+    }
+
+    /** Writes every queued reply (reader thread, before it blocks). */
+    void flush() {
+        deferred = 0;
+        deferredBytes = 0;
+        drain();
+    }
+
+    private void drain() {
         ByteBuffer[] batch = null;
         Reply[] replies = null;
         while (!queue.isEmpty() && lock.tryLock()) {

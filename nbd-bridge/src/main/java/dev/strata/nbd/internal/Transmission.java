@@ -44,6 +44,7 @@ public final class Transmission {
     private final Semaphore budget = new Semaphore(BUDGET_UNITS);
     private final AtomicLong requests;
     private final BufferPool pool;
+    private Thread reader;
 
     public Transmission(Wire wire, Session session, Executor workers, AtomicLong requests, BufferPool pool)
             throws IOException {
@@ -57,12 +58,20 @@ public final class Transmission {
         this.writer = new ReplyWriter(wire);
     }
 
+    private boolean onReader() {
+        return Thread.currentThread() == reader;
+    }
+
     /** Serves until DISC, EOF or a fatal framing error; returns after in-flight requests finished. */
     public void run() throws IOException {
+        reader = Thread.currentThread();
         DataInputStream in = wire.in();
         byte[] header = new byte[28];
         try {
             while (true) {
+                if (wire.buffered() < header.length) {
+                    writer.flush(); // about to wait for the client: answer what was served inline
+                }
                 try {
                     in.readFully(header);
                 } catch (EOFException e) {
@@ -86,6 +95,7 @@ public final class Transmission {
                 }
             }
         } finally {
+            writer.flush();
             budget.acquireUninterruptibly(BUDGET_UNITS); // wait for in-flight replies
             budget.release(BUDGET_UNITS);
         }
@@ -235,7 +245,7 @@ public final class Transmission {
             } else {
                 h.putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(cookie);
             }
-            writer.send(h.flip(), view.asByteBuffer(), head);
+            writer.send(h.flip(), view.asByteBuffer(), head, onReader());
             return;
         }
         BufferPool.Buffer buf = pool.acquire(length);
@@ -257,7 +267,7 @@ public final class Transmission {
             b.position(start);
             b.putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(cookie);
         }
-        writer.send(b.limit(BufferPool.PREFIX + length).position(start), buf);
+        writer.send(b.limit(BufferPool.PREFIX + length).position(start), null, buf, onReader());
     }
 
     private void blockStatus(long cookie, long offset, long length, boolean one) throws IOException {
@@ -308,7 +318,7 @@ public final class Transmission {
         if (length > 0) {
             b.put(body, 0, length);
         }
-        writer.send(b.flip(), buf);
+        writer.send(b.flip(), null, buf, onReader());
     }
 
     private static byte[] simpleHeader(long cookie, int error) {

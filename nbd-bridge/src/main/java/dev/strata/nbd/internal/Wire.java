@@ -111,6 +111,11 @@ public final class Wire implements AutoCloseable {
         return out;
     }
 
+    /** Bytes already read from the socket and not yet consumed (0 under TLS). */
+    int buffered() {
+        return tlsIn != null ? 0 : inBuf.remaining();
+    }
+
     /** Reads exactly {@code dst.byteSize()} bytes into {@code dst}. */
     void readInto(MemorySegment dst) throws IOException {
         long len = dst.byteSize();
