@@ -85,6 +85,44 @@ final class Sys {
     private static final MethodHandle WRITE = h("write", FunctionDescriptor.of(L, I, A, L));
     private static final MethodHandle POLL = h("poll", FunctionDescriptor.of(I, A, L, I));
     private static final MethodHandle CLOSE = h("close", FunctionDescriptor.of(I, I));
+    private static final MethodHandle MINCORE = h("mincore", FunctionDescriptor.of(I, A, L, A));
+
+    /** Pages of {@code range} resident in memory (mincore). */
+    static long residentPages(MemorySegment range) throws IOException {
+        long pages = (range.byteSize() + 4095) / 4096;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            MemorySegment vec = a.allocate(pages);
+            if ((int) MINCORE.invokeExact(st, range, range.byteSize(), vec) != 0) {
+                throw fail("mincore", st);
+            }
+            long n = 0;
+            for (long i = 0; i < pages; i++) {
+                n += vec.get(ValueLayout.JAVA_BYTE, i) & 1;
+            }
+            return n;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Reads exactly {@code buf.byteSize()} bytes from a blocking fd; false on EOF or error. */
+    static boolean readFully(int fd, MemorySegment buf, MemorySegment st) {
+        long done = 0;
+        while (done < buf.byteSize()) {
+            long n = readRaw(fd, buf.asSlice(done), st);
+            if (n == -EINTR || n == -EAGAIN) {
+                continue;
+            }
+            if (n <= 0) {
+                return false;
+            }
+            done += n;
+        }
+        return true;
+    }
 
     /** A per-call errno capture buffer (thread-confined arena of the caller). */
     static MemorySegment state(Arena arena) {

@@ -33,11 +33,19 @@ public final class UffdHelper {
     private final AtomicLongArray populated;
     private final AtomicLong nextExpected = new AtomicLong(-1);
     private final AtomicLong window = new AtomicLong(MIN_WINDOW);
+    private final long maxResidentPages;
+    private final java.util.concurrent.ConcurrentLinkedQueue<long[]> fifo = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final AtomicLong residentPages = new AtomicLong(); // copied, minus evictions the mapping acknowledged
+    private final AtomicLong queuedPages = new AtomicLong(); // still in the FIFO (not yet sent for eviction)
+    private final int sock;
+    final AtomicLong evictedPages = new AtomicLong();
     final AtomicLong faults = new AtomicLong();
     final AtomicLong copiedBytes = new AtomicLong();
 
-    UffdHelper(int uffd, long base, long size, Backend backend, int maxWindowBytes) {
+    UffdHelper(int uffd, int sock, long base, long size, Backend backend, int maxWindowBytes, long maxResidentBytes) {
         this.uffd = uffd;
+        this.sock = sock;
+        this.maxResidentPages = maxResidentBytes <= 0 ? Long.MAX_VALUE : maxResidentBytes / PAGE;
         this.base = base;
         this.size = size;
         this.backend = backend;
@@ -51,6 +59,7 @@ public final class UffdHelper {
         long size = Long.parseLong(args[2]);
         int threads = Integer.parseInt(args[3]);
         int maxWindow = Integer.parseInt(args[4]);
+        long maxResident = Long.parseLong(args[5]);
         int sock = Sys.connectUnix(socket);
         byte[] hello = new byte[16];
         int uffd = Sys.recvFd(sock, hello);
@@ -60,24 +69,21 @@ public final class UffdHelper {
             throw new IllegalStateException("size mismatch");
         }
         try (Backend backend = Backends.open(spec, true)) {
-            UffdHelper h = new UffdHelper(uffd, base, size, backend, maxWindow);
+            UffdHelper h = new UffdHelper(uffd, sock, base, size, backend, maxWindow, maxResident);
             for (int i = 0; i < threads; i++) {
                 Thread.ofPlatform().name("uffd-fault-" + i).daemon().start(h::serve);
             }
-            // the parent's end of the socket closing (EOF or error) ends this process
+            // the mapping acknowledges each eviction (16 bytes: offset, length) once madvised; the
+            // socket closing (EOF or error) ends this process
             try (Arena a = Arena.ofConfined()) {
-                MemorySegment one = a.allocate(1);
+                MemorySegment ack = a.allocate(16, 8);
                 MemorySegment st = Sys.state(a);
-                while (true) {
-                    if (Sys.pollIn(sock, 1000)) {
-                        long n = Sys.readRaw(sock, one, st);
-                        if (n <= 0 && n != -Sys.EAGAIN && n != -Sys.EINTR) {
-                            break;
-                        }
-                    }
+                while (Sys.readFully(sock, ack, st)) {
+                    h.residentPages.addAndGet(-ack.get(ValueLayout.JAVA_LONG, 8) / PAGE);
                 }
             }
-            System.err.printf("uffd helper: %d faults, %d MiB copied%n", h.faults.get(), h.copiedBytes.get() >> 20);
+            System.err.printf("uffd helper: %d faults, %d MiB copied, %d MiB evicted%n", h.faults.get(),
+                    h.copiedBytes.get() >> 20, (h.evictedPages.get() * PAGE) >> 20);
         }
         System.exit(0);
     }
@@ -118,6 +124,7 @@ public final class UffdHelper {
                 faults.incrementAndGet();
                 long page = (msg.get(ValueLayout.JAVA_LONG, 16) - base) / PAGE;
                 long count = windowFor(page);
+                awaitRoom(count);
                 long end = Math.min(pages, page + count);
                 long last = page + 1;
                 while (last < end && !isPopulated(last)) {
@@ -136,8 +143,15 @@ public final class UffdHelper {
                 }
                 long done = copy.get(ValueLayout.JAVA_LONG, 32);
                 if (rc == 0 || done > 0) {
-                    markPopulated(page, Math.max(0, done) / PAGE);
+                    long copied = Math.max(0, done) / PAGE;
+                    markPopulated(page, copied);
                     copiedBytes.addAndGet(Math.max(0, done));
+                    if (maxResidentPages != Long.MAX_VALUE && copied > 0) {
+                        residentPages.addAndGet(copied);
+                        queuedPages.addAndGet(copied);
+                        fifo.add(new long[] {page, copied});
+                        evictOverCap(arena);
+                    }
                 }
                 if (rc < 0 && rc != -Sys.EEXIST) {
                     System.err.println("uffd helper: UFFDIO_COPY failed, errno " + -rc);
@@ -145,6 +159,45 @@ public final class UffdHelper {
             }
         } catch (IOException e) {
             System.err.println("uffd helper: fault thread ended: " + e);
+        }
+    }
+
+    /**
+     * FIFO eviction: while the pages still queued exceed the cap, the oldest window's pages are
+     * forgotten here and sent to the mapping to be dropped with MADV_DONTNEED (it acknowledges).
+     */
+    private void evictOverCap(Arena arena) throws IOException {
+        MemorySegment m = null;
+        while (queuedPages.get() > maxResidentPages) {
+            long[] w = fifo.poll();
+            if (w == null) {
+                return;
+            }
+            queuedPages.addAndGet(-w[1]);
+            for (long p = w[0]; p < w[0] + w[1]; p++) {
+                long bit = 1L << p;
+                populated.getAndUpdate((int) (p >>> 6), x -> x & ~bit);
+            }
+            if (m == null) {
+                m = arena.allocate(16, 8);
+            }
+            m.set(ValueLayout.JAVA_LONG, 0, w[0] * PAGE);
+            m.set(ValueLayout.JAVA_LONG, 8, w[1] * PAGE);
+            synchronized (this) {
+                Sys.write(sock, m);
+            }
+            evictedPages.addAndGet(w[1]);
+        }
+    }
+
+    /** Backpressure: copy no more while unacknowledged evictions would push residency past the cap. */
+    private void awaitRoom(long pages) {
+        if (maxResidentPages == Long.MAX_VALUE) {
+            return;
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (residentPages.get() + pages > maxResidentPages + pages && System.nanoTime() < deadline) {
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000); // waiting for the mapping's acks
         }
     }
 

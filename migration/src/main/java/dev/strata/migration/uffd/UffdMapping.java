@@ -31,7 +31,8 @@ public final class UffdMapping implements AutoCloseable {
     private final int sock;
     private final Path socketPath;
     private final Path log;
-    private boolean closed;
+    private volatile boolean closed;
+    private Thread evictor;
 
     private UffdMapping(int uffd, MemorySegment region, long size, Process helper, int sock, Path socketPath, Path log) {
         this.uffd = uffd;
@@ -50,6 +51,20 @@ public final class UffdMapping implements AutoCloseable {
      * @param maxWindowBytes readahead ceiling
      */
     public static UffdMapping open(String spec, long size, int threads, int maxWindowBytes) throws IOException {
+        return open(spec, size, threads, maxWindowBytes, 0);
+    }
+
+    /**
+     * As {@link #open(String, long, int, int)}, with residency capped at {@code maxResidentBytes}
+     * (0: unbounded; at least 4 readahead windows): the helper evicts the oldest windows (FIFO) and
+     * this process drops them with MADV_DONTNEED on an evictor thread, acknowledging each, and the
+     * helper copies nothing new while acknowledgements are outstanding beyond the cap.
+     */
+    public static UffdMapping open(String spec, long size, int threads, int maxWindowBytes, long maxResidentBytes)
+            throws IOException {
+        if (maxResidentBytes != 0 && maxResidentBytes < 4L * maxWindowBytes) {
+            throw new IllegalArgumentException("residency cap below 4 readahead windows");
+        }
         long mapped = (size + UffdHelper.PAGE - 1) / UffdHelper.PAGE * UffdHelper.PAGE;
         int fd;
         try {
@@ -81,7 +96,7 @@ public final class UffdMapping implements AutoCloseable {
                     "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-XX:+UseSerialGC",
                     "-cp", System.getProperty("java.class.path"), UffdHelper.class.getName(),
                     socketPath.toString(), spec, Long.toString(size), Integer.toString(threads),
-                    Integer.toString(maxWindowBytes)));
+                    Integer.toString(maxWindowBytes), Long.toString(maxResidentBytes)));
             helper = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             while (sock < 0) {
@@ -95,7 +110,9 @@ public final class UffdMapping implements AutoCloseable {
             }
             byte[] hello = ByteBuffer.allocate(16).putLong(region.address()).putLong(size).array();
             Sys.sendFd(sock, fd, hello);
-            return new UffdMapping(fd, region, size, helper, sock, socketPath, log);
+            UffdMapping m = new UffdMapping(fd, region, size, helper, sock, socketPath, log);
+            m.evictor = Thread.ofPlatform().name("uffd-evictor").daemon().start(m::evictLoop);
+            return m;
         } catch (IOException | RuntimeException e) {
             Sys.close(sock);
             if (helper != null) {
@@ -134,6 +151,38 @@ public final class UffdMapping implements AutoCloseable {
         Sys.dontNeed(region.asSlice(first, end - first));
     }
 
+    /** Drops the windows the helper evicts and acknowledges each (never touches mapped memory). */
+    private void evictLoop() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocate(16, 8);
+            MemorySegment st = Sys.state(a);
+            while (!closed) {
+                if (!Sys.pollIn(sock, 200)) {
+                    continue;
+                }
+                if (closed || !Sys.readFully(sock, m, st)) {
+                    return;
+                }
+                long off = m.get(ValueLayout.JAVA_LONG, 0);
+                long len = m.get(ValueLayout.JAVA_LONG, 8);
+                if (off < 0 || len <= 0 || off + len > region.byteSize()) {
+                    return; // a broken helper: stop evicting
+                }
+                Sys.dontNeed(region.asSlice(off, len));
+                Sys.write(sock, m);
+            }
+        } catch (IOException e) {
+            if (!closed) {
+                System.getLogger("dev.strata.migration.uffd").log(System.Logger.Level.WARNING, "uffd evictor: " + e);
+            }
+        }
+    }
+
+    /** Bytes of the mapping resident now (mincore). */
+    public long residentBytes() throws IOException {
+        return Sys.residentPages(region) * UffdHelper.PAGE;
+    }
+
     /** Unregisters and unmaps the region, ends the helper (by PID, forcibly after 30 s). Idempotent. */
     @Override
     public synchronized void close() throws IOException {
@@ -141,6 +190,13 @@ public final class UffdMapping implements AutoCloseable {
             return;
         }
         closed = true;
+        if (evictor != null) {
+            try {
+                evictor.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment range = a.allocate(16, 8);
             range.set(ValueLayout.JAVA_LONG, 0, region.address());

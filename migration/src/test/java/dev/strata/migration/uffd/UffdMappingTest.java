@@ -107,4 +107,25 @@ class UffdMappingTest {
             assertTrue(raf.length() == SIZE);
         }
     }
+
+    @Test
+    void residencyStaysUnderTheCapWhileTheWholeObjectIsRead() throws Exception {
+        long cap = 16L << 20;
+        try (UffdMapping m = UffdMapping.open("file:" + file, SIZE, 2, 1 << 20, cap)) {
+            MemorySegment seg = m.segment();
+            byte[] back = new byte[(int) SIZE];
+            long maxResident = 0;
+            for (long off = 0; off < SIZE; off += 4 << 20) {
+                MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, off, back, (int) off, 4 << 20);
+                maxResident = Math.max(maxResident, m.residentBytes());
+            }
+            System.out.printf("uffd capped read: max resident %d MiB of cap %d MiB%n", maxResident >> 20, cap >> 20);
+            assertEquals(crc(data, 0, data.length), crc(back, 0, back.length));
+            assertTrue(maxResident <= cap + (4L << 20), "resident " + maxResident);
+            // evicted data comes back intact
+            byte[] first = new byte[1 << 20];
+            MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, 0, first, 0, first.length);
+            assertEquals(crc(data, 0, first.length), crc(first, 0, first.length));
+        }
+    }
 }
