@@ -78,6 +78,15 @@ public final class PageStore implements AutoCloseable {
     private final AtomicLongArray allocatedBits;
     private final AtomicLong nextPageNo;
     private final ConcurrentHashMap<Long, WriteBatch> owners = new ConcurrentHashMap<>();
+    /**
+     * Committed allocations whose page may exist only in the log (an allocated page need not be
+     * resident, so nothing marks it dirty): a checkpoint makes each resident and dirty so its image
+     * (and with it the allocation) reaches the page file before the log record is trimmed.
+     */
+    private final java.util.concurrent.ConcurrentLinkedQueue<PendingAlloc> pendingAllocs =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    private record PendingAlloc(long pageNo, long lsn) {}
     private final ReentrantLock checkpointLock = new ReentrantLock();
     private final ScheduledExecutorService checkpointer;
     private final AtomicBoolean checkpointQueued = new AtomicBoolean();
@@ -324,7 +333,6 @@ public final class PageStore implements AutoCloseable {
         pool.defineSizeClass(pageNo, sizeClass);
         setAllocated(pageNo, true);
         owners.put(pageNo, batch);
-        pool.pin(pageNo);
         return pageNo;
     }
 
@@ -343,11 +351,15 @@ public final class PageStore implements AutoCloseable {
         for (long p : batch.pages()) {
             owners.remove(p, batch);
         }
+        for (long p : batch.allocated()) {
+            owners.remove(p, batch);
+        }
         if (batch.isEmpty()) {
             return CompletableFuture.completedFuture(log.durableLsn());
         }
         byte[] payload = batch.payload();
         List<Long> pages = List.copyOf(batch.pages());
+        List<Long> allocatedPages = List.copyOf(batch.allocated());
         inflight.incrementAndGet();
         CompletableFuture<Long> appended;
         try {
@@ -366,6 +378,9 @@ public final class PageStore implements AutoCloseable {
                 for (long p : pages) {
                     pool.noteCommitted(p, lsn);
                     pool.unpin(p);
+                }
+                for (long p : allocatedPages) {
+                    pendingAllocs.add(new PendingAlloc(p, lsn));
                 }
                 markApplied(lsn);
                 commits.increment();
@@ -408,6 +423,7 @@ public final class PageStore implements AutoCloseable {
             pool.unpin(p);
         }
         for (long p : allocatedPages) {
+            owners.remove(p, batch);
             setAllocated(p, false);
         }
     }
@@ -478,16 +494,11 @@ public final class PageStore implements AutoCloseable {
             @Override
             public void alloc(long pageNo, int sizeClass) {
                 checkFits(pageNo, sizeClass);
-                if (!allocated(pageNo)) {
+                nextPageNo.accumulateAndGet(pageNo + PageSize.slots(sizeClass), Math::max);
+                if (!allocated(pageNo)) { // else the page file already holds the page
                     pool.defineSizeClass(pageNo, sizeClass);
                     setAllocated(pageNo, true);
-                }
-                nextPageNo.accumulateAndGet(pageNo + PageSize.slots(sizeClass), Math::max);
-                pool.lockExclusive(pageNo);
-                try {
-                    touch(pageNo);
-                } finally {
-                    pool.unlockExclusive(pageNo);
+                    pendingAllocs.add(new PendingAlloc(pageNo, current[0]));
                 }
             }
 
@@ -556,8 +567,9 @@ public final class PageStore implements AutoCloseable {
         try {
             long applied = appliedLsn();
             logBytesSinceCheckpoint.set(0);
+            long minPending = materializeAllocations(applied);
             pool.writeBackDirty();
-            long minDirty = pool.minDirtyLsn();
+            long minDirty = Math.min(pool.minDirtyLsn(), minPending);
             long lsn = minDirty == Long.MAX_VALUE ? applied : Math.min(applied, minDirty - 1);
             if (lsn > checkpointLsn) {
                 new Checkpoint(lsn, epoch, nextPageNo.get()).write(dir);
@@ -571,6 +583,37 @@ public final class PageStore implements AutoCloseable {
         } finally {
             checkpointLock.unlock();
         }
+    }
+
+    /**
+     * Makes every allocation committed up to {@code applied} resident and dirty (its zero image then
+     * goes to the page file with the next write-back); returns the smallest LSN of those left pending.
+     */
+    private long materializeAllocations(long applied) {
+        long minPending = Long.MAX_VALUE;
+        List<PendingAlloc> later = new java.util.ArrayList<>();
+        for (int n = pendingAllocs.size(); n > 0; n--) {
+            PendingAlloc a = pendingAllocs.poll();
+            if (a == null) {
+                break;
+            }
+            if (!allocated(a.pageNo())) {
+                continue;
+            }
+            if (a.lsn() > applied) {
+                later.add(a);
+                minPending = Math.min(minPending, a.lsn());
+                continue;
+            }
+            pool.lockExclusive(a.pageNo());
+            try {
+                pool.noteCommitted(a.pageNo(), a.lsn());
+            } finally {
+                pool.unlockExclusive(a.pageNo());
+            }
+        }
+        pendingAllocs.addAll(later);
+        return minPending;
     }
 
     // ------------------------------------------------------------------ bookkeeping

@@ -45,7 +45,6 @@ public final class WriteBatch implements AutoCloseable {
         int sizeClass = PageSize.classOf(pageBytes);
         long pageNo = store.allocateSlot(sizeClass, this);
         allocated.add(pageNo);
-        pages.add(pageNo);
         encoder.alloc(pageNo, sizeClass);
         return store.pageId(pageNo);
     }
@@ -110,8 +109,14 @@ public final class WriteBatch implements AutoCloseable {
         return encoder.toBytes();
     }
 
+    /** Pages this batch changed: pinned until it commits or aborts. */
     Set<Long> pages() {
         return pages;
+    }
+
+    /** Pages this batch allocated (not pinned unless also changed). */
+    List<Long> allocated() {
+        return allocated;
     }
 
     boolean isEmpty() {

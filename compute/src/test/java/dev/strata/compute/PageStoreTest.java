@@ -192,4 +192,51 @@ class PageStoreTest {
             }
         }
     }
+
+    @Test
+    void aBatchMayAllocateMorePagesThanThePoolHoldsAndTheyOutliveCheckpointsAndCrashes() {
+        int pages = 3000; // 3000 x 4 KiB + 10 x 256 KiB through a 4 MiB pool
+        List<Long> ids = new ArrayList<>();
+        try (PageStore store = PageStore.open(dir, small())) {
+            try (WriteBatch b = store.newBatch()) {
+                for (int i = 0; i < pages; i++) {
+                    ids.add(b.allocate(4096));
+                }
+                for (int i = 0; i < 10; i++) {
+                    ids.add(b.allocate(256 * 1024));
+                }
+                b.commit();
+            }
+            assertTrue(store.stats().pool().residentBytes() <= 4L << 20);
+            store.checkpoint(); // the allocations now live in the page file; the log may be trimmed
+            long last = ids.get(ids.size() - 1);
+            byte[] filler = new byte[200_000];
+            for (int i = 0; i < 12; i++) { // ~2.4 MiB of log: the segment holding the allocations seals
+                try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(last)) {
+                    b.write(h, 0, filler);
+                    b.putLong(h, 256 * 1024 - 8, 77);
+                    b.commit();
+                }
+            }
+            store.checkpoint(); // and is trimmed
+        }
+        java.io.File[] segments = dir.resolve("log").toFile().listFiles();
+        assertTrue(segments != null && segments.length <= 2, "old segments were trimmed: " + java.util.Arrays.toString(segments));
+        try (PageStore store = PageStore.open(dir, small())) {
+            assertEquals(ids.size(), store.stats().allocatedPages());
+            for (long id : ids) {
+                assertTrue(store.isAllocated(id));
+            }
+            assertEquals(256 * 1024, store.pageSize(ids.get(ids.size() - 1)));
+            try (PageHandle h = store.fixShared(ids.get(ids.size() - 1))) {
+                assertEquals(77, h.getLong(256 * 1024 - 8));
+            }
+            try (PageHandle h = store.fixShared(ids.get(1234))) {
+                assertEquals(0, h.getLong(0));
+            }
+            // a new allocation continues after the old ones
+            long fresh = store.allocate(4096);
+            assertTrue(ids.stream().noneMatch(id -> id == fresh));
+        }
+    }
 }
