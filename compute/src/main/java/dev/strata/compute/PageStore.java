@@ -3,6 +3,10 @@ package dev.strata.compute;
 import dev.strata.buffer.BufferPool;
 import dev.strata.buffer.BufferPoolConfig;
 import dev.strata.buffer.OptimisticRead;
+import dev.strata.buffer.PageSource;
+import dev.strata.memory.ClientOptions;
+import dev.strata.memory.RemoteTierOptions;
+import dev.strata.memory.RemoteTiers;
 import dev.strata.compute.internal.FileTier;
 import dev.strata.core.BatchFormat;
 import dev.strata.core.ByteSize;
@@ -70,6 +74,7 @@ public final class PageStore implements AutoCloseable {
     private final FileChannel lockChannel;
     private final FileLock dirLock;
     private final PageFile pageFile;
+    private final PageSource tier;
     private final BufferPool pool;
     private final MemorySegment readOnlyMemory;
     private final PartitionLog log;
@@ -122,10 +127,19 @@ public final class PageStore implements AutoCloseable {
         PageFile pf = null;
         BufferPool bp = null;
         PartitionLog pl = null;
+        PageSource remote = null;
         try {
             pf = PageFile.open(dir.resolve("pages"));
             Checkpoint ckpt = Checkpoint.read(dir).orElse(new Checkpoint(0, 0, 0));
-            bp = BufferPool.create(poolConfig, new FileTier(pf));
+            PageSource tier = new FileTier(pf);
+            if (!config.memoryNodes().isEmpty()) {
+                long tierEpoch = Math.max(1, ckpt.epoch()); // embedded: the store owns its partition
+                tier = RemoteTiers.overTcp(tier, config.memoryNodes(), config.memoryReplicas(), config.partition(),
+                        () -> tierEpoch, ClientOptions.defaults().withCallerRunsIo(true),
+                        RemoteTierOptions.defaults());
+            }
+            remote = tier;
+            bp = BufferPool.create(poolConfig, tier);
             this.allocatedBits = new AtomicLongArray((int) ((capacityPages + 63) / 64));
             this.nextPageNo = new AtomicLong(ckpt.nextPageNo());
             BufferPool pool0 = bp;
@@ -138,6 +152,7 @@ public final class PageStore implements AutoCloseable {
             pl = PartitionLog.open(dir.resolve("log"), new LogConfig(config.segmentBytes(),
                     (int) Math.min(config.segmentBytes() / 2, 64L << 20)));
             this.pageFile = pf;
+            this.tier = remote;
             this.pool = bp;
             this.readOnlyMemory = bp.memory().asReadOnly();
             this.log = pl;
@@ -148,6 +163,7 @@ public final class PageStore implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             closeQuietly(pl);
             closeQuietly(bp);
+            closeQuietly(remote);
             closeQuietly(pf);
             dirLock.release();
             lockChannel.close();
@@ -639,6 +655,11 @@ public final class PageStore implements AutoCloseable {
         return n;
     }
 
+    /** The tier under the buffer pool: the local page file, or memory nodes in front of it. */
+    public PageSource tier() {
+        return tier;
+    }
+
     public PageStoreStats stats() {
         return new PageStoreStats(pool.stats(), log.appendedLsn(), log.durableLsn(), checkpointLsn, checkpoints,
                 commits.sum(), log.stats().fsyncs(), allocatedCount());
@@ -688,6 +709,7 @@ public final class PageStore implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "page store " + dir + " closed with pages still latched; "
                     + "keeping its memory mapped");
         }
+        errors = closeCollecting(tier, errors);
         errors = closeCollecting(pageFile, errors);
         try {
             dirLock.release();

@@ -1,7 +1,9 @@
 package dev.strata.compute;
 
 import dev.strata.core.ByteSize;
+import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * Configuration of an embedded {@link PageStore}. Keys when read from text: {@code strata.store.*}.
@@ -12,9 +14,11 @@ import java.time.Duration;
  * @param checkpointInterval how often a background checkpoint runs (zero disables the timer)
  * @param checkpointLogBytes a checkpoint also runs once this much log accumulated since the last
  * @param segmentBytes size of one log segment file
+ * @param memoryNodes memory nodes in front of the local page file (warm tier); empty for none
+ * @param memoryReplicas copies of each page kept on memory nodes (at most the number of nodes)
  */
 public record PageStoreConfig(long poolBytes, long capacityBytes, int partition, Duration checkpointInterval,
-        long checkpointLogBytes, long segmentBytes) {
+        long checkpointLogBytes, long segmentBytes, List<InetSocketAddress> memoryNodes, int memoryReplicas) {
 
     public PageStoreConfig {
         if (partition < 0 || partition > dev.strata.core.PageId.MAX_PARTITION) {
@@ -31,33 +35,48 @@ public record PageStoreConfig(long poolBytes, long capacityBytes, int partition,
             throw new IllegalArgumentException("strata.store.segment-bytes must be at least 1 MiB, got "
                     + ByteSize.format(segmentBytes));
         }
+        memoryNodes = List.copyOf(memoryNodes);
+        if (memoryReplicas < 1) {
+            throw new IllegalArgumentException("strata.store.memory-replicas must be at least 1, got " + memoryReplicas);
+        }
         // pool and capacity are validated by BufferPoolConfig when the store opens
     }
 
     /** 256 MiB pool over a 64 GiB page space, checkpoints every 30 s or 256 MiB of log, 64 MiB segments. */
     public static PageStoreConfig defaults() {
-        return new PageStoreConfig(256L << 20, 64L << 30, 0, Duration.ofSeconds(30), 256L << 20, 64L << 20);
+        return new PageStoreConfig(256L << 20, 64L << 30, 0, Duration.ofSeconds(30), 256L << 20, 64L << 20, List.of(), 2);
     }
 
     public PageStoreConfig withPool(long bytes) {
         return new PageStoreConfig(bytes, Math.max(capacityBytes, bytes), partition, checkpointInterval,
-                checkpointLogBytes, segmentBytes);
+                checkpointLogBytes, segmentBytes,
+                memoryNodes, memoryReplicas);
     }
 
     public PageStoreConfig withCapacity(long bytes) {
-        return new PageStoreConfig(poolBytes, bytes, partition, checkpointInterval, checkpointLogBytes, segmentBytes);
+        return new PageStoreConfig(poolBytes, bytes, partition, checkpointInterval, checkpointLogBytes, segmentBytes,
+                memoryNodes, memoryReplicas);
     }
 
     public PageStoreConfig withCheckpointInterval(Duration interval) {
-        return new PageStoreConfig(poolBytes, capacityBytes, partition, interval, checkpointLogBytes, segmentBytes);
+        return new PageStoreConfig(poolBytes, capacityBytes, partition, interval, checkpointLogBytes, segmentBytes,
+                memoryNodes, memoryReplicas);
     }
 
     public PageStoreConfig withCheckpointLogBytes(long bytes) {
-        return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, bytes, segmentBytes);
+        return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, bytes, segmentBytes,
+                memoryNodes, memoryReplicas);
     }
 
     public PageStoreConfig withSegmentBytes(long bytes) {
-        return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes, bytes);
+        return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes, bytes,
+                memoryNodes, memoryReplicas);
+    }
+
+    /** Puts memory nodes ({@code host:port}) in front of the local page file, each page on {@code replicas} of them. */
+    public PageStoreConfig withMemoryNodes(List<InetSocketAddress> nodes, int replicas) {
+        return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes,
+                segmentBytes, nodes, replicas);
     }
 
     @Override
@@ -65,6 +84,7 @@ public record PageStoreConfig(long poolBytes, long capacityBytes, int partition,
         return "strata.store.pool=" + ByteSize.format(poolBytes) + ", capacity=" + ByteSize.format(capacityBytes)
                 + ", partition=" + partition + ", checkpoint-interval=" + checkpointInterval
                 + ", checkpoint-log-bytes=" + ByteSize.format(checkpointLogBytes)
-                + ", segment-bytes=" + ByteSize.format(segmentBytes);
+                + ", segment-bytes=" + ByteSize.format(segmentBytes)
+                + (memoryNodes.isEmpty() ? "" : ", memory-nodes=" + memoryNodes + ", memory-replicas=" + memoryReplicas);
     }
 }
