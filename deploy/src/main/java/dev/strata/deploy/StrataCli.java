@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code strata} command. */
 @Command(name = "strata", mixinStandardHelpOptions = true, version = "strata 0.1.0",
         description = "Strata: a tiered, disaggregated-memory page store.",
-        subcommands = {DemoCommand.class, NbdCommand.class, MountCommand.class, MemoryNodeCommand.class,
+        subcommands = {DemoCommand.class, NbdCommand.class, MountCommand.class, MemoryNodeCommand.class, MigrateCommand.class,
                 CommandLine.HelpCommand.class})
 public final class StrataCli implements Runnable {
     @Override

@@ -39,7 +39,7 @@ class StrataCliTest {
     void helpListsEveryCommand() {
         Run r = run("--help");
         assertEquals(0, r.exit());
-        for (String c : new String[] {"demo", "nbd", "mount", "memory-node"}) {
+        for (String c : new String[] {"demo", "nbd", "mount", "memory-node", "migrate"}) {
             assertTrue(r.out().contains(c), "help lists " + c + ":\n" + r.out());
         }
     }
