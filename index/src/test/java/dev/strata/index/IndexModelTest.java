@@ -58,7 +58,7 @@ class IndexModelTest {
         int done = 0;
         while (done < ops) {
             int r = rnd.nextInt(100);
-            if (r < 60) {
+            if (r < 72) {
                 IndexBatch b = new IndexBatch();
                 int n = 1 + rnd.nextInt(200);
                 for (int i = 0; i < n; i++) {
@@ -66,7 +66,7 @@ class IndexModelTest {
                 }
                 idx.apply(b);
                 done += n;
-            } else if (r < 85) {
+            } else if (r < 82) {
                 IndexBatch b = new IndexBatch();
                 addOp(b, model, rnd, keySpace, big);
                 var op = b.ops.get(0);
@@ -134,7 +134,7 @@ class IndexModelTest {
     }
 
     @ParameterizedTest(name = "{0} ops over {1} keys, big values {2}")
-    @CsvSource({"300, 20, false", "3000, 200, true", "40000, 5000, true", "60000, 100000, false"})
+    @CsvSource({"300, 20, false", "3000, 200, true", "30000, 5000, true", "40000, 100000, false"})
     void matchesTreeMap(int ops, int keys, boolean big) {
         long seed = System.nanoTime();
         System.out.println("IndexModelTest seed " + seed);
