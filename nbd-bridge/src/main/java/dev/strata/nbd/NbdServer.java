@@ -25,10 +25,11 @@ import javax.net.ssl.SSLContext;
  * An NBD server (fixed newstyle) serving one or more {@link Export}s over TCP.
  *
  * <pre>
- *   nbd-accept ──accept──► nbd-conn-N (handshake, then reads requests)
- *                                 │ one virtual thread per request (nbd-conn-N-io)
+ *   nbd-accept ──accept──► nbd-conn-N (handshake, then reads requests; checks every field first)
+ *                                 │ in-memory backend: served inline on nbd-conn-N
+ *                                 │ any other backend: one virtual thread per request (nbd-conn-N-io-M)
  *                                 ▼
- *                           Backend ──► ReplyWriter (combining, replies matched by cookie)
+ *                           Backend ──► ReplyWriter (combining, gathering writes, replies matched by cookie)
  * </pre>
  *
  * Every connection is independent: many requests in flight per connection, any number of
