@@ -23,7 +23,7 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
  * (default 1M):
  *
  * <pre>
- *   partition:DIR[?partition=N&amp;pool=256M]   a Strata PageStore partition (4 KiB pages)
+ *   partition:DIR[?size=..&amp;pool=256M]   a Strata PageStore (its default partition, 4 KiB pages)
  *   dir:PATH[?size=..&amp;chunk=..]
  *   s3://BUCKET/PREFIX?endpoint=http://host:port&amp;region=..&amp;access=..&amp;secret=..
  *   redis://HOST:PORT/PREFIX[?connections=8]
@@ -47,11 +47,9 @@ final class BackendSpecs {
         int chunk = (int) ByteSize.parse(q.getOrDefault("chunk", "1M"));
         long chunks = (size + chunk - 1) / chunk;
         if (base.startsWith("partition:")) {
+            // only the config's withers are used: its record components change as compute grows
             dev.strata.compute.PageStoreConfig pc = dev.strata.compute.PageStoreConfig.defaults()
                     .withCapacity(Math.max(size, 64L << 20) * 2);
-            pc = new dev.strata.compute.PageStoreConfig(pc.poolBytes(), pc.capacityBytes(),
-                    Integer.parseInt(q.getOrDefault("partition", "0")), pc.checkpointInterval(),
-                    pc.checkpointLogBytes(), pc.segmentBytes());
             if (q.containsKey("pool")) {
                 pc = pc.withPool(ByteSize.parse(q.get("pool")));
             }
