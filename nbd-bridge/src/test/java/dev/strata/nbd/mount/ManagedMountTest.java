@@ -28,7 +28,7 @@ class ManagedMountTest {
     static final long SIZE = 64L * CHUNK;
 
     /** A remote that records calls and can hold the next write until released. */
-    static final class Remote implements Backend {
+    static class Remote implements Backend {
         final MemoryBackend mem = new MemoryBackend(SIZE);
         final List<Long> readOffsets = Collections.synchronizedList(new ArrayList<>());
         final AtomicInteger writes = new AtomicInteger();
@@ -196,6 +196,55 @@ class ManagedMountTest {
                     () -> m.stats().present() == m.stats().chunks());
             assertEquals(63L * CHUNK, remote.readOffsets.get(0));
             assertEquals(62L * CHUNK, remote.readOffsets.get(1));
+        }
+    }
+
+    @Test
+    void aDemandMissMovesTheChunksAfterItToTheFrontOfThePullQueue() throws Exception {
+        CountDownLatch firstPullStarted = new CountDownLatch(1);
+        CountDownLatch releaseFirstPull = new CountDownLatch(1);
+        try (Remote remote = new Remote() {
+            final java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+
+            @Override
+            public void readAt(long offset, MemorySegment dst) {
+                if (Thread.currentThread().getName().startsWith("nbd-mount-pull") && first.getAndSet(false)) {
+                    firstPullStarted.countDown();
+                    try {
+                        releaseFirstPull.await(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                super.readAt(offset, dst);
+            }
+        }; ManagedMount m = new ManagedMount(remote,
+                new MountConfig(CHUNK, 1, 1, 1, 1, Duration.ofMillis(50), 3, null))) { // sequential order, 1 puller
+            assertTrue(firstPullStarted.await(10, TimeUnit.SECONDS));
+            m.readAt(40L * CHUNK, MemorySegment.ofArray(new byte[100])); // demand miss at chunk 40
+            releaseFirstPull.countDown();
+            dev.strata.nbd.TestWait.until(Duration.ofSeconds(20), "pull to finish",
+                    () -> m.stats().present() == m.stats().chunks());
+            List<Long> order = new ArrayList<>(remote.readOffsets);
+            int miss = order.indexOf(40L * CHUNK);
+            assertEquals(List.of(41L * CHUNK, 42L * CHUNK, 43L * CHUNK), order.subList(miss + 2, miss + 5),
+                    "after the blocked pull of chunk 0 finished, the puller went on at 41..43: " + order.subList(0, 8));
+            assertEquals(0L, order.get(miss + 1), "the pull that was in flight (chunk 0) completes");
+        }
+    }
+
+    @Test
+    void progressIsExposedAsMetrics() throws Exception {
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        try (Remote remote = new Remote(); ManagedMount m = new ManagedMount(remote, config(0, Duration.ofHours(1)))) {
+            MountMetrics.bind(registry, "t", m);
+            m.writeAt(0, MemorySegment.ofArray(fill(3 * CHUNK, 1)));
+            assertEquals(3.0, registry.get("strata.nbd.mount.chunks.dirty").gauge().value());
+            assertEquals(3.0, registry.get("strata.nbd.mount.chunks.present").gauge().value());
+            m.sync();
+            assertEquals(0.0, registry.get("strata.nbd.mount.chunks.dirty").gauge().value());
+            assertEquals(3.0 * CHUNK, registry.get("strata.nbd.mount.pushed.bytes").functionCounter().count());
+            assertEquals(64.0, registry.get("strata.nbd.mount.chunks").gauge().value());
         }
     }
 
