@@ -1,0 +1,63 @@
+package dev.strata.migration.uffd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.strata.core.ByteSize;
+import dev.strata.nbd.Backend;
+import dev.strata.nbd.Backends;
+import dev.strata.testkit.S3TestServer;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * An object in an S3-compatible server (s3proxy, in this JVM) mapped through userfaultfd, read end
+ * to end with residency capped at 64 MiB. Size: {@code -Dstrata.uffd.s3.size} (default 256M, as
+ * s3proxy's transient store holds the object in this test JVM's heap; 1G needs a bigger -Xmx).
+ */
+@Timeout(600)
+class UffdS3Test {
+
+    @Test
+    void anS3ObjectReadsBackCorrectlyWithResidencyCapped() throws Exception {
+        long size = ByteSize.parse(System.getProperty("strata.uffd.s3.size", "256M"));
+        long cap = 64L << 20;
+        try (S3TestServer s3 = S3TestServer.start("uffd")) {
+            String spec = "s3://uffd/object?endpoint=" + s3.endpoint() + "&access=" + S3TestServer.ACCESS_KEY
+                    + "&secret=" + S3TestServer.SECRET_KEY + "&size=" + size + "&chunk=1M";
+            CRC32C expected = new CRC32C();
+            byte[] buf = new byte[1 << 20];
+            try (Backend b = Backends.open(spec, false)) {
+                SplittableRandom rnd = new SplittableRandom(11);
+                for (long off = 0; off < size; off += buf.length) {
+                    rnd.nextBytes(buf);
+                    b.writeAt(off, MemorySegment.ofArray(buf));
+                    expected.update(buf);
+                }
+                b.sync();
+            }
+            try (UffdMapping m = UffdMapping.open(spec, size, 4, 4 << 20, cap)) {
+                MemorySegment seg = m.segment();
+                CRC32C got = new CRC32C();
+                long maxResident = 0;
+                long t0 = System.nanoTime();
+                for (long off = 0; off < size; off += buf.length) {
+                    MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, off, buf, 0, buf.length);
+                    got.update(buf);
+                    if ((off & ((8 << 20) - 1)) == 0) {
+                        maxResident = Math.max(maxResident, m.residentBytes());
+                    }
+                }
+                double secs = (System.nanoTime() - t0) / 1e9;
+                System.out.printf("uffd over S3: %d MiB in %.1f s (%.0f MB/s), max resident %d MiB (cap %d MiB)%n",
+                        size >> 20, secs, size / secs / 1e6, maxResident >> 20, cap >> 20);
+                assertEquals(expected.getValue(), got.getValue(), "content differs");
+                assertTrue(maxResident <= cap + (8L << 20), "resident " + (maxResident >> 20) + " MiB");
+            }
+        }
+    }
+}
