@@ -46,6 +46,7 @@ public final class NbdServer implements AutoCloseable {
     private final boolean tlsRequired;
     private final Thread acceptor;
     private final Set<Wire> connections = ConcurrentHashMap.newKeySet();
+    private final Set<Thread> connectionThreads = ConcurrentHashMap.newKeySet();
     private final AtomicInteger connectionIds = new AtomicInteger();
     private final AtomicLong requests = new AtomicLong();
     private volatile boolean closed;
@@ -126,7 +127,15 @@ public final class NbdServer implements AutoCloseable {
                 continue;
             }
             int id = connectionIds.incrementAndGet();
-            Thread.ofPlatform().name("nbd-conn-" + id).daemon().start(() -> serve(s, id));
+            Thread t = Thread.ofPlatform().name("nbd-conn-" + id).daemon().unstarted(() -> {
+                try {
+                    serve(s, id);
+                } finally {
+                    connectionThreads.remove(Thread.currentThread());
+                }
+            });
+            connectionThreads.add(t);
+            t.start();
         }
     }
 
@@ -166,7 +175,7 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** Stops accepting and closes every connection. Idempotent. */
+    /** Stops accepting, closes every connection and waits until their requests have finished. Idempotent. */
     @Override
     public void close() {
         if (closed) {
@@ -178,11 +187,16 @@ public final class NbdServer implements AutoCloseable {
         } catch (IOException ignored) {
             // nothing useful to do
         }
-        for (Wire w : new ArrayList<>(connections)) {
-            w.close();
-        }
         try {
             acceptor.join(5000);
+            for (Wire w : new ArrayList<>(connections)) {
+                w.close();
+            }
+            // connection threads end after their in-flight requests; only then may the caller close
+            // the backends (replies can be sent straight from a backend's memory)
+            for (Thread t : new ArrayList<>(connectionThreads)) {
+                t.join(10_000);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -280,6 +280,26 @@ class BadInputTest {
         assertHealthyStillWorks();
     }
 
+    @Test
+    void closingTheServerMidTransferReturnsOnlyWhenConnectionsAreDone() throws Exception {
+        MemoryBackend big = new MemoryBackend(64 << 20);
+        NbdServer s = NbdServer.start(0, new Export("d", "", big, false));
+        try (Raw r = new Raw(s.port())) {
+            r.out.writeInt(C_FLAG_FIXED_NEWSTYLE | C_FLAG_NO_ZEROES);
+            r.go();
+            for (int i = 0; i < 8; i++) {
+                r.request(0, CMD_READ, i, 0, 32 << 20); // replies are sent straight from big's memory
+            }
+            r.in.readNBytes(1 << 20);
+            s.close();
+            assertEquals(0, s.connections(), "close() returned while a connection was still serving");
+        } finally {
+            s.close();
+            big.close(); // unmapping is safe only because close() waited for the writers
+        }
+        assertHealthyStillWorks();
+    }
+
     private static long usedHeapAfterGc() {
         var mem = ManagementFactory.getMemoryMXBean();
         for (int i = 0; i < 3; i++) {
