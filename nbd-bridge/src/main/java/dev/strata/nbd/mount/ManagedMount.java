@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -52,9 +51,7 @@ public final class ManagedMount implements Backend {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final Condition pushNow = lock.newCondition();
-    private final ConcurrentLinkedDeque<Long> hints = new ConcurrentLinkedDeque<>();
-    private final long[] pullOrder;
-    private final AtomicLong pullCursor = new AtomicLong();
+    private final PullOrder pullOrder;
     private final AtomicLong pulledBytes = new AtomicLong();
     private final AtomicLong pushedBytes = new AtomicLong();
     private final AtomicLong pushErrors = new AtomicLong();
@@ -77,7 +74,7 @@ public final class ManagedMount implements Backend {
         this.pushing = new AtomicBitmap(chunks);
         this.gen = new AtomicLongArray((int) chunks);
         this.pushed = new AtomicLongArray((int) chunks);
-        this.pullOrder = PullOrder.of(chunks, config.priority());
+        this.pullOrder = new PullOrder(chunks, config.priority());
         for (int i = 0; i < config.pullWorkers(); i++) {
             workers.add(Thread.ofPlatform().name("nbd-mount-pull-" + i).daemon().start(this::pullLoop));
         }
@@ -128,7 +125,7 @@ public final class ManagedMount implements Backend {
             }
             if (demand && config.readAhead() > 0) {
                 for (long c = Math.min(chunks - 1, last + config.readAhead()); c > last; c--) {
-                    hints.addFirst(c);
+                    pullOrder.boost(c);
                 }
             }
         }
@@ -194,7 +191,7 @@ public final class ManagedMount implements Backend {
 
     private void pullLoop() {
         while (!closed) {
-            long c = nextToPull();
+            long c = pullOrder.next(x -> !present.get(x) && !claimed.get(x));
             if (c < 0) {
                 return; // everything is present or claimed
             }
@@ -209,27 +206,9 @@ public final class ManagedMount implements Backend {
                 if (closed) {
                     return;
                 }
-                hints.addLast(c); // retry later
+                pullOrder.retryLater(c);
             }
         }
-    }
-
-    /** Next chunk to pull: recent-miss hints first, then the priority order. */
-    private long nextToPull() {
-        Long h;
-        while ((h = hints.pollFirst()) != null) {
-            if (!present.get(h) && !claimed.get(h)) {
-                return h;
-            }
-        }
-        long i;
-        while ((i = pullCursor.getAndIncrement()) < pullOrder.length) {
-            long c = pullOrder[(int) i];
-            if (!present.get(c) && !claimed.get(c)) {
-                return c;
-            }
-        }
-        return -1;
     }
 
     // ---- Backend ---------------------------------------------------------------------------

@@ -1,13 +1,21 @@
 package dev.strata.nbd.mount;
 
 import java.util.Arrays;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongPredicate;
 
-/** Builds the background pull order of chunks from a priority function (highest first, stable). */
+/**
+ * The background pull order of a managed mount: chunks sorted once by the priority function
+ * (highest first, stable), consumed through a shared cursor, with a deque of boosted chunks in front
+ * (the chunks after a recent demand miss, re-prioritised at run time). Thread-safe (Mpmc).
+ */
 final class PullOrder {
-    private PullOrder() {}
+    private final long[] order;
+    private final AtomicLong cursor = new AtomicLong();
+    private final ConcurrentLinkedDeque<Long> boosted = new ConcurrentLinkedDeque<>();
 
-    static long[] of(long chunks, MountConfig.PullPriority priority) {
-        long[] order = new long[(int) chunks];
+    PullOrder(long chunks, MountConfig.PullPriority priority) {
         double[] p = new double[(int) chunks];
         Integer[] idx = new Integer[(int) chunks];
         for (int i = 0; i < chunks; i++) {
@@ -15,9 +23,37 @@ final class PullOrder {
             idx[i] = i;
         }
         Arrays.sort(idx, (x, y) -> Double.compare(p[y], p[x]));
+        order = new long[(int) chunks];
         for (int i = 0; i < chunks; i++) {
             order[i] = idx[i];
         }
-        return order;
+    }
+
+    /** Puts {@code chunk} at the very front (callers boost the farthest chunk first). */
+    void boost(long chunk) {
+        boosted.addFirst(chunk);
+    }
+
+    /** Queues a chunk whose pull failed behind the boosted ones. */
+    void retryLater(long chunk) {
+        boosted.addLast(chunk);
+    }
+
+    /** The next chunk that still {@code needsPull}: boosted chunks first, then priority order; -1 when none. */
+    long next(LongPredicate needsPull) {
+        Long b;
+        while ((b = boosted.pollFirst()) != null) {
+            if (needsPull.test(b)) {
+                return b;
+            }
+        }
+        long i;
+        while ((i = cursor.getAndIncrement()) < order.length) {
+            long c = order[(int) i];
+            if (needsPull.test(c)) {
+                return c;
+            }
+        }
+        return -1;
     }
 }
