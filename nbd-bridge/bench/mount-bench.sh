@@ -9,4 +9,4 @@ export JAVA_HOME
 ./mvnw -B -q -o -pl nbd-bridge test-compile >/dev/null
 ./mvnw -B -q -o -pl nbd-bridge dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test >/dev/null
 CP="nbd-bridge/target/test-classes:nbd-bridge/target/classes:$(cat nbd-bridge/target/bench.cp)"
-exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx3g -cp "$CP" dev.strata.nbd.bench.MountBench "$@"
+exec "$JAVA_HOME/bin/java" ${BENCH_JAVA_OPTS:-} --enable-native-access=ALL-UNNAMED -Xmx3g -cp "$CP" dev.strata.nbd.bench.MountBench "$@"

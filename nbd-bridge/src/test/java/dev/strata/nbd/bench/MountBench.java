@@ -36,7 +36,8 @@ public final class MountBench {
                 : new int[] {-1, 0, 5, 20, 40};
         int conns = Integer.getInteger("conns", 32);
         MountConfig cfg = new MountConfig(1 << 20, Integer.getInteger("pullWorkers", 32),
-                Integer.getInteger("pushWorkers", 32), 4, 4, Duration.ofMillis(50), 16, null);
+                Integer.getInteger("pushWorkers", 32), Integer.getInteger("batch", 4), Integer.getInteger("batch", 4),
+                Duration.ofMillis(50), 16, null);
         try (MemoryBackend store = new MemoryBackend(size);
              NbdServer server = NbdServer.start(0, new Export("remote", "remote memory", store, false))) {
             fillRandom(store);
