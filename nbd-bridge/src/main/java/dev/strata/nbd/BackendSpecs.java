@@ -27,6 +27,7 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
  *   dir:PATH[?size=..&amp;chunk=..]
  *   s3://BUCKET/PREFIX?endpoint=http://host:port&amp;region=..&amp;access=..&amp;secret=..
  *   redis://HOST:PORT/PREFIX[?connections=8]
+ *   nbd://HOST:PORT/EXPORT[?connections=8]       another NBD server (size from the server)
  * </pre>
  */
 final class BackendSpecs {
@@ -56,6 +57,12 @@ final class BackendSpecs {
             return new dev.strata.nbd.backend.PartitionBackend(
                     dev.strata.compute.PageStore.open(Path.of(base.substring(10)), pc), size);
         }
+        if (base.startsWith("nbd://")) {
+            URI u = URI.create(base);
+            String export = u.getPath() == null || u.getPath().length() <= 1 ? "" : u.getPath().substring(1);
+            return new dev.strata.nbd.backend.NbdRemoteBackend(u.getHost(), u.getPort() < 0 ? 10809 : u.getPort(),
+                    export, Integer.parseInt(q.getOrDefault("connections", "8")));
+        }
         if (base.startsWith("dir:")) {
             return new ChunkedBackend(new DirChunkStore(Path.of(base.substring(4)), chunk, chunks), size);
         }
@@ -72,7 +79,8 @@ final class BackendSpecs {
                     prefix, chunk, chunks, conns), size);
         }
         throw new IllegalArgumentException("unknown backend spec: " + spec
-                + " (memory:SIZE, file:PATH[:SIZE], dir:PATH, s3://BUCKET/PREFIX, redis://HOST:PORT/PREFIX)");
+                + " (memory:SIZE, file:PATH[:SIZE], dir:PATH, s3://BUCKET/PREFIX, redis://HOST:PORT/PREFIX,"
+                + " nbd://HOST:PORT/EXPORT, partition:DIR)");
     }
 
     /** An S3 client: path-style, Apache HTTP client with 128 connections, explicit or default credentials. */

@@ -221,6 +221,16 @@ public final class NbdClient implements AutoCloseable {
         }
     }
 
+    /** Commands without payload that a backend may forward. */
+    public enum Command { TRIM, WRITE_ZEROES }
+
+    /** Sends TRIM or WRITE_ZEROES (optionally with FAST_ZERO); returns the NBD error (0 = ok). */
+    public int command(Command command, long offset, int length, boolean fastZero) throws IOException {
+        int type = command == Command.TRIM ? CMD_TRIM : CMD_WRITE_ZEROES;
+        int flags = fastZero && command == Command.WRITE_ZEROES ? CMD_FLAG_FAST_ZERO : 0;
+        return request(type, flags, offset, length, null, null);
+    }
+
     public void flush() throws IOException {
         int err = request(CMD_FLUSH, 0, 0, 0, null, null);
         if (err != 0) {

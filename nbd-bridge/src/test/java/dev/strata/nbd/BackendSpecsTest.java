@@ -41,6 +41,14 @@ class BackendSpecsTest {
     }
 
     @Test
+    void nbdSpecReExportsAnotherNbdServer() throws Exception {
+        try (dev.strata.nbd.backend.MemoryBackend mem = new dev.strata.nbd.backend.MemoryBackend(8 << 20);
+             NbdServer upstream = NbdServer.start(0, new Export("up", "", mem, false))) {
+            roundTrip("nbd://127.0.0.1:" + upstream.port() + "/up?connections=2");
+        }
+    }
+
+    @Test
     void s3SpecServesAndPersistsInS3() throws Exception {
         try (S3TestServer s3 = S3TestServer.start("nbd")) {
             roundTrip("s3://nbd/vol?endpoint=" + s3.endpoint() + "&access=" + S3TestServer.ACCESS_KEY

@@ -74,6 +74,38 @@ public final class NbdRemoteBackend implements Backend {
         }
     }
 
+    /** NBD_CMD_TRIM on the remote. */
+    @Override
+    public boolean trim(long offset, long length) throws IOException {
+        return command(NbdClient.Command.TRIM, offset, length, false);
+    }
+
+    /** NBD_CMD_WRITE_ZEROES (with NBD_CMD_FLAG_FAST_ZERO when {@code fastOnly}) on the remote. */
+    @Override
+    public boolean zero(long offset, long length, boolean fastOnly) throws IOException {
+        return command(NbdClient.Command.WRITE_ZEROES, offset, length, fastOnly);
+    }
+
+    private boolean command(NbdClient.Command cmd, long offset, long length, boolean fast) throws IOException {
+        for (long done = 0; done < length; ) {
+            int n = (int) Math.min(1L << 30, length - done);
+            NbdClient c = take();
+            try {
+                int err = c.command(cmd, offset + done, n, fast);
+                if (err == dev.strata.nbd.internal.Proto.ENOTSUP && fast) {
+                    return false;
+                }
+                if (err != 0) {
+                    throw new NbdException(err, cmd + " failed on the remote");
+                }
+            } finally {
+                pool.add(c);
+            }
+            done += n;
+        }
+        return true;
+    }
+
     @Override
     public void sync() throws IOException {
         NbdClient c = take();

@@ -81,6 +81,25 @@ class BackendsTest {
     }
 
     @Nested
+    class RemoteNbdExport extends BackendContract {
+        MemoryBackend served;
+        dev.strata.nbd.NbdServer server;
+
+        @Override
+        Backend open() throws Exception {
+            served = new MemoryBackend(SIZE);
+            server = dev.strata.nbd.NbdServer.start(0, new dev.strata.nbd.Export("r", "", served, false));
+            return new NbdRemoteBackend("127.0.0.1", server.port(), "r", 4);
+        }
+
+        @Override
+        void cleanup() {
+            server.close();
+            served.close();
+        }
+    }
+
+    @Nested
     class Memory extends BackendContract {
         @Override
         Backend open() {
