@@ -223,7 +223,7 @@ public final class UffdHelper {
                 return;
             } catch (IOException | RuntimeException e) {
                 System.err.printf("uffd helper: backend read at %d failed (attempt %d), retrying in %d ms: %s%n",
-                        offset, attempt, pause, e);
+                        offset, attempt, pause, e + (e.getCause() == null ? "" : " (cause: " + e.getCause() + ")"));
                 try {
                     Thread.sleep(pause); // retry backoff
                 } catch (InterruptedException ie) {

@@ -11,6 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import java.util.zip.CRC32C;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -18,7 +19,9 @@ import org.junit.jupiter.api.Timeout;
  * An object in an S3-compatible server (s3proxy, in this JVM) mapped through userfaultfd, read end
  * to end with residency capped at 64 MiB. Size: {@code -Dstrata.uffd.s3.size} (default 256M, as
  * s3proxy's transient store holds the object in this test JVM's heap; 1G needs a bigger -Xmx).
+ * Tagged slow: excluded by default, run with {@code -Dmigration.excludedGroups=none}.
  */
+@Tag("slow")
 @Timeout(600)
 class UffdS3Test {
 
