@@ -238,10 +238,130 @@ public final class NbdClient implements AutoCloseable {
         }
     }
 
+    // ---- pipelined mode -------------------------------------------------------------------
+
+    private record Pending(MemorySegment dst, java.util.concurrent.CompletableFuture<Integer> done) {}
+
+    private final java.util.concurrent.ConcurrentHashMap<Long, Pending> pending = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.locks.ReentrantLock sendLock = new java.util.concurrent.locks.ReentrantLock();
+    private final java.util.concurrent.atomic.AtomicLong cookies = new java.util.concurrent.atomic.AtomicLong(1L << 32);
+    private volatile Thread replyReader;
+    private volatile IOException broken;
+
+    /**
+     * Switches to pipelined mode: from now on use only {@link #submit} (from any number of threads);
+     * a reader thread completes each request's future with its NBD error when its reply arrives,
+     * READ data going straight into the request's segment. Many requests are in flight at once.
+     */
+    public synchronized void startPipelining(String threadName) throws IOException {
+        if (replyReader != null) {
+            return;
+        }
+        out.flush();
+        replyReader = Thread.ofPlatform().name(threadName).daemon().start(this::replyLoop);
+    }
+
+    /**
+     * Sends one request (READ into {@code dst}, WRITE from {@code src}, or a command without payload)
+     * and returns a future of its NBD error (0 = ok). Pipelined mode only; thread-safe.
+     */
+    public java.util.concurrent.CompletableFuture<Integer> submit(int type, int flags, long offset, int length,
+                                                                MemorySegment src, MemorySegment dst) {
+        var done = new java.util.concurrent.CompletableFuture<Integer>();
+        if (broken != null) {
+            done.completeExceptionally(broken);
+            return done;
+        }
+        long cookie = cookies.getAndIncrement();
+        pending.put(cookie, new Pending(dst, done));
+        ByteBuffer h = ByteBuffer.allocate(28);
+        h.putInt(REQUEST_MAGIC).putShort((short) flags).putShort((short) type).putLong(cookie).putLong(offset)
+                .putInt(length).flip();
+        sendLock.lock();
+        try {
+            ByteBuffer[] bufs = src == null ? new ByteBuffer[] {h} : new ByteBuffer[] {h, src.asByteBuffer()};
+            long left = 28 + (src == null ? 0 : src.byteSize());
+            while (left > 0) {
+                left -= socket.write(bufs);
+            }
+        } catch (IOException e) {
+            fail(e);
+        } finally {
+            sendLock.unlock();
+        }
+        return done;
+    }
+
+    private void replyLoop() {
+        ByteBuffer h = ByteBuffer.allocate(16);
+        try {
+            while (true) {
+                h.clear();
+                while (h.hasRemaining()) {
+                    if (socket.read(h) < 0) {
+                        throw new EOFException("server closed the connection");
+                    }
+                }
+                h.flip();
+                if (h.getInt() != SIMPLE_REPLY_MAGIC) {
+                    throw new IOException("bad reply magic");
+                }
+                int error = h.getInt();
+                Pending p = pending.remove(h.getLong());
+                if (p == null) {
+                    throw new IOException("reply for an unknown cookie");
+                }
+                if (error == 0 && p.dst != null) {
+                    ByteBuffer d = p.dst.asByteBuffer();
+                    while (d.hasRemaining()) {
+                        if (socket.read(d) < 0) {
+                            throw new EOFException("server closed the connection mid-reply");
+                        }
+                    }
+                }
+                p.done.complete(error);
+            }
+        } catch (IOException e) {
+            fail(e);
+        } catch (RuntimeException e) {
+            fail(new IOException("reply reader failed", e));
+        }
+    }
+
+    /** The pipelined reply reader (READ segments passed to {@link #submit} must be accessible by it). */
+    public Thread replyThread() {
+        return replyReader;
+    }
+
+    private void fail(IOException e) {
+        if (broken == null) {
+            broken = e;
+        }
+        for (Long c : pending.keySet()) {
+            Pending p = pending.remove(c);
+            if (p != null) {
+                p.done.completeExceptionally(e);
+            }
+        }
+    }
+
     /** Sends NBD_CMD_DISC and closes. Idempotent. */
     @Override
     public void close() throws IOException {
         if (!socket.isOpen()) {
+            return;
+        }
+        if (replyReader != null) {
+            try {
+                submit(CMD_DISC, 0, 0, 0, null, null);
+            } finally {
+                socket.close();
+                try {
+                    replyReader.join(5000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             return;
         }
         try {
