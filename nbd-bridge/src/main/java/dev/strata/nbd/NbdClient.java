@@ -17,7 +17,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A small blocking NBD client (fixed newstyle, NBD_OPT_GO, simple replies, one request at a time).
+ * A small NBD client (fixed newstyle, NBD_OPT_GO, simple replies): blocking, one request at a time,
+ * or after {@link #startPipelining} many requests in flight from any threads ({@link #submit}).
  * Used for {@code nbd list}, tests, and as the transport of {@link dev.strata.nbd.backend.NbdRemoteBackend}:
  * {@link #readInto} and {@link #writeFrom} move payloads between the socket and a {@link MemorySegment}
  * directly (no heap copies). Not thread-safe.
@@ -219,16 +220,6 @@ public final class NbdClient implements AutoCloseable {
         if (err != 0) {
             throw new NbdException(err, "write failed");
         }
-    }
-
-    /** Commands without payload that a backend may forward. */
-    public enum Command { TRIM, WRITE_ZEROES }
-
-    /** Sends TRIM or WRITE_ZEROES (optionally with FAST_ZERO); returns the NBD error (0 = ok). */
-    public int command(Command command, long offset, int length, boolean fastZero) throws IOException {
-        int type = command == Command.TRIM ? CMD_TRIM : CMD_WRITE_ZEROES;
-        int flags = fastZero && command == Command.WRITE_ZEROES ? CMD_FLAG_FAST_ZERO : 0;
-        return request(type, flags, offset, length, null, null);
     }
 
     public void flush() throws IOException {
