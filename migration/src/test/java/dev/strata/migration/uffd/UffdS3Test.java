@@ -7,7 +7,11 @@ import dev.strata.core.ByteSize;
 import dev.strata.nbd.Backend;
 import dev.strata.nbd.Backends;
 import dev.strata.testkit.S3TestServer;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import java.util.zip.CRC32C;
@@ -16,9 +20,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * An object in an S3-compatible server (s3proxy, in this JVM) mapped through userfaultfd, read end
+ * An object in an S3-compatible server (s3proxy, in its own process: see {@link S3ServerMain}) mapped through userfaultfd, read end
  * to end with residency capped at 64 MiB. Size: {@code -Dstrata.uffd.s3.size} (default 256M, as
- * s3proxy's transient store holds the object in this test JVM's heap; 1G needs a bigger -Xmx).
+ * s3proxy's transient store holds the object in the server process's heap, sized for it).
  * Tagged slow: excluded by default, run with {@code -Dmigration.excludedGroups=none}.
  */
 @Tag("slow")
@@ -29,8 +33,18 @@ class UffdS3Test {
     void anS3ObjectReadsBackCorrectlyWithResidencyCapped() throws Exception {
         long size = ByteSize.parse(System.getProperty("strata.uffd.s3.size", "256M"));
         long cap = 64L << 20;
-        try (S3TestServer s3 = S3TestServer.start("uffd")) {
-            String spec = "s3://uffd/object?endpoint=" + s3.endpoint() + "&access=" + S3TestServer.ACCESS_KEY
+        Process server = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx" + Math.max(1024, 3 * (size >> 20) + 512) + "m", "-cp", System.getProperty("java.class.path"), S3ServerMain.class.getName(), "uffd")
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream()))) {
+            String endpoint = null;
+            for (String line; endpoint == null && (line = out.readLine()) != null; ) {
+                if (line.startsWith("ENDPOINT ")) {
+                    endpoint = line.substring(9);
+                }
+            }
+            assertTrue(endpoint != null, "S3 server process did not start");
+            String spec = "s3://uffd/object?endpoint=" + endpoint + "&access=" + S3TestServer.ACCESS_KEY
                     + "&secret=" + S3TestServer.SECRET_KEY + "&size=" + size + "&chunk=1M";
             CRC32C expected = new CRC32C();
             byte[] buf = new byte[1 << 20];
@@ -60,6 +74,11 @@ class UffdS3Test {
                         size >> 20, secs, size / secs / 1e6, maxResident >> 20, cap >> 20);
                 assertEquals(expected.getValue(), got.getValue(), "content differs");
                 assertTrue(maxResident <= cap + (8L << 20), "resident " + (maxResident >> 20) + " MiB");
+            }
+        } finally {
+            server.getOutputStream().close();
+            if (!server.waitFor(30, TimeUnit.SECONDS)) {
+                server.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
             }
         }
     }
