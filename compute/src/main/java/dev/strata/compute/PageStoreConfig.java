@@ -73,6 +73,11 @@ public record PageStoreConfig(long poolBytes, long capacityBytes, int partition,
                 memoryNodes, memoryReplicas);
     }
 
+    public PageStoreConfig withPartition(int p) {
+        return new PageStoreConfig(poolBytes, capacityBytes, p, checkpointInterval, checkpointLogBytes, segmentBytes,
+                memoryNodes, memoryReplicas);
+    }
+
     /** Puts memory nodes ({@code host:port}) in front of the local page file, each page on {@code replicas} of them. */
     public PageStoreConfig withMemoryNodes(List<InetSocketAddress> nodes, int replicas) {
         return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes,

@@ -239,4 +239,13 @@ class PageStoreTest {
             assertTrue(ids.stream().noneMatch(id -> id == fresh));
         }
     }
+
+    @Test
+    void aStoreHoldsTheConfiguredPartition() {
+        try (PageStore store = PageStore.open(dir, small().withPartition(3))) {
+            long page = store.allocate(4096);
+            assertEquals(3, PageId.partition(page));
+            assertThrows(IllegalArgumentException.class, () -> store.fixShared(PageId.of(0, PageId.pageNumber(page))));
+        }
+    }
 }
