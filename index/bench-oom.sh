@@ -20,7 +20,7 @@ for e in ${ENGINES:-strata rocksdb lmdb}; do
   sh -c "echo \$\$ > $cg/cgroup.procs; exec $JAVA -Xmx128m -Xms128m --enable-native-access=ALL-UNNAMED \
       --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
       -cp $CP dev.strata.index.bench.OomBench engine=$e keys=$KEYS memoryMiB=$CACHE dir=$DIR" \
-    | grep -v '^WARNING' || echo "RESULT $e failed"
+    | grep --line-buffered -v '^WARNING' || echo "RESULT $e failed"
   echo "$e peak memory: $(( $(cat "$cg/memory.max_usage_in_bytes") / 1048576 )) MiB, limit $LIMIT MiB"
   rmdir "$cg" 2>/dev/null || true
 done
