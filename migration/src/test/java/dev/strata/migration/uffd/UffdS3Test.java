@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * An object in an S3-compatible server (s3proxy, in its own process: see {@link S3ServerMain}) mapped through userfaultfd, read end
- * to end with residency capped at 64 MiB. Size: {@code -Dstrata.uffd.s3.size} (default 256M, as
+ * to end with residency capped at 64 MiB. Size: {@code -Dstrata.uffd.s3.size} (default 1G, as
  * s3proxy's transient store holds the object in the server process's heap, sized for it).
  * Tagged slow: excluded by default, run with {@code -Dmigration.excludedGroups=none}.
  */
@@ -31,7 +31,7 @@ class UffdS3Test {
 
     @Test
     void anS3ObjectReadsBackCorrectlyWithResidencyCapped() throws Exception {
-        long size = ByteSize.parse(System.getProperty("strata.uffd.s3.size", "256M"));
+        long size = ByteSize.parse(System.getProperty("strata.uffd.s3.size", "1G"));
         long cap = 64L << 20;
         Process server = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx" + Math.max(1024, 3 * (size >> 20) + 512) + "m", "-cp", System.getProperty("java.class.path"), S3ServerMain.class.getName(), "uffd")
