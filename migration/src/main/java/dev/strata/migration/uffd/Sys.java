@@ -32,6 +32,12 @@ final class Sys {
     static final long UFFDIO_UNREGISTER = 0x8010AA01L;
     static final long UFFDIO_COPY = 0xC028AA03L;
     static final long UFFDIO_REGISTER_MODE_MISSING = 1;
+    static final long UFFDIO_REGISTER_MODE_WP = 2;
+    static final long UFFDIO_WRITEPROTECT = 0xC018AA06L;
+    static final long UFFDIO_WRITEPROTECT_MODE_WP = 1;
+    static final long UFFDIO_COPY_MODE_WP = 2;
+    static final long UFFD_FEATURE_PAGEFAULT_FLAG_WP = 1;
+    static final long UFFD_PAGEFAULT_FLAG_WP = 2;
     static final int UFFD_EVENT_PAGEFAULT = 0x12;
     static final int PROT_READ = 1;
     static final int PROT_WRITE = 2;
@@ -86,6 +92,36 @@ final class Sys {
     private static final MethodHandle POLL = h("poll", FunctionDescriptor.of(I, A, L, I));
     private static final MethodHandle CLOSE = h("close", FunctionDescriptor.of(I, I));
     private static final MethodHandle MINCORE = h("mincore", FunctionDescriptor.of(I, A, L, A));
+    private static final MethodHandle PROCESS_VM_READV = h("process_vm_readv", FunctionDescriptor.of(L, I, A, L, A, L, L));
+
+    /** Copies {@code dst.byteSize()} bytes at {@code remoteAddress} of process {@code pid} into {@code dst}. */
+    static void readRemote(int pid, long remoteAddress, MemorySegment dst) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            MemorySegment local = a.allocate(16, 8);
+            local.set(A, 0, dst);
+            local.set(L, 8, dst.byteSize());
+            MemorySegment remote = a.allocate(16, 8);
+            remote.set(L, 0, remoteAddress);
+            remote.set(L, 8, dst.byteSize());
+            long n = (long) PROCESS_VM_READV.invokeExact(st, pid, local, 1L, remote, 1L, 0L);
+            if (n != dst.byteSize()) {
+                throw n < 0 ? fail("process_vm_readv", st) : new IOException("process_vm_readv read " + n);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Write-protects ({@code protect}) or unprotects and wakes a page range; returns 0 or -errno. */
+    static int writeProtect(int uffd, long start, long len, boolean protect, MemorySegment arg, MemorySegment st) {
+        arg.set(L, 0, start);
+        arg.set(L, 8, len);
+        arg.set(L, 16, protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0);
+        return ioctlRaw(uffd, UFFDIO_WRITEPROTECT, arg, st);
+    }
 
     /** Pages of {@code range} resident in memory (mincore). */
     static long residentPages(MemorySegment range) throws IOException {

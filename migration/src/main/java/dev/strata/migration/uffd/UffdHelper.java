@@ -38,12 +38,17 @@ public final class UffdHelper {
     private final AtomicLong residentPages = new AtomicLong(); // copied, minus evictions the mapping acknowledged
     private final AtomicLong queuedPages = new AtomicLong(); // still in the FIFO (not yet sent for eviction)
     private final int sock;
+    private final int pid; // the mapping process (write-protect mode), 0 otherwise
+    private final AtomicLongArray dirty;
     final AtomicLong evictedPages = new AtomicLong();
     final AtomicLong faults = new AtomicLong();
     final AtomicLong copiedBytes = new AtomicLong();
 
-    UffdHelper(int uffd, int sock, long base, long size, Backend backend, int maxWindowBytes, long maxResidentBytes) {
+    UffdHelper(int uffd, int sock, long base, long size, Backend backend, int maxWindowBytes, long maxResidentBytes,
+               int pid) {
         this.uffd = uffd;
+        this.pid = pid;
+        this.dirty = new AtomicLongArray((int) ((size / PAGE + 63) / 64));
         this.sock = sock;
         this.maxResidentPages = maxResidentBytes <= 0 ? Long.MAX_VALUE : maxResidentBytes / PAGE;
         this.base = base;
@@ -60,6 +65,7 @@ public final class UffdHelper {
         int threads = Integer.parseInt(args[3]);
         int maxWindow = Integer.parseInt(args[4]);
         long maxResident = Long.parseLong(args[5]);
+        int pid = args.length > 6 ? Integer.parseInt(args[6]) : 0;
         int sock = Sys.connectUnix(socket);
         byte[] hello = new byte[16];
         int uffd = Sys.recvFd(sock, hello);
@@ -68,8 +74,8 @@ public final class UffdHelper {
         if (b.getLong(8) != size) {
             throw new IllegalStateException("size mismatch");
         }
-        try (Backend backend = Backends.open(spec, true)) {
-            UffdHelper h = new UffdHelper(uffd, sock, base, size, backend, maxWindow, maxResident);
+        try (Backend backend = Backends.open(spec, pid == 0)) {
+            UffdHelper h = new UffdHelper(uffd, sock, base, size, backend, maxWindow, maxResident, pid);
             for (int i = 0; i < threads; i++) {
                 Thread.ofPlatform().name("uffd-fault-" + i).daemon().start(h::serve);
             }
@@ -79,7 +85,14 @@ public final class UffdHelper {
                 MemorySegment ack = a.allocate(16, 8);
                 MemorySegment st = Sys.state(a);
                 while (Sys.readFully(sock, ack, st)) {
-                    h.residentPages.addAndGet(-ack.get(ValueLayout.JAVA_LONG, 8) / PAGE);
+                    if (ack.get(ValueLayout.JAVA_LONG, 0) == -1) { // flush request (write-protect mode)
+                        h.flush();
+                        synchronized (h) {
+                            Sys.write(sock, ack);
+                        }
+                    } else {
+                        h.residentPages.addAndGet(-ack.get(ValueLayout.JAVA_LONG, 8) / PAGE);
+                    }
                 }
             }
             System.err.printf("uffd helper: %d faults, %d MiB copied, %d MiB evicted%n", h.faults.get(),
@@ -123,6 +136,16 @@ public final class UffdHelper {
                 }
                 faults.incrementAndGet();
                 long page = (msg.get(ValueLayout.JAVA_LONG, 16) - base) / PAGE;
+                if ((msg.get(ValueLayout.JAVA_LONG, 8) & Sys.UFFD_PAGEFAULT_FLAG_WP) != 0) {
+                    // first write to a clean page: remember it, let the write through
+                    long bit = 1L << page;
+                    dirty.getAndUpdate((int) (page >>> 6), w -> w | bit);
+                    int rc = Sys.writeProtect(uffd, base + page * PAGE, PAGE, false, copy, st);
+                    if (rc < 0) {
+                        System.err.println("uffd helper: unprotect failed, errno " + -rc);
+                    }
+                    continue;
+                }
                 long count = windowFor(page);
                 awaitRoom(count);
                 long end = Math.min(pages, page + count);
@@ -135,7 +158,7 @@ public final class UffdHelper {
                 copy.set(ValueLayout.JAVA_LONG, 0, base + page * PAGE);
                 copy.set(ValueLayout.JAVA_LONG, 8, buf.address());
                 copy.set(ValueLayout.JAVA_LONG, 16, (len + PAGE - 1) / PAGE * PAGE);
-                copy.set(ValueLayout.JAVA_LONG, 24, 0);
+                copy.set(ValueLayout.JAVA_LONG, 24, pid != 0 ? Sys.UFFDIO_COPY_MODE_WP : 0);
                 copy.set(ValueLayout.JAVA_LONG, 32, 0);
                 int rc;
                 while ((rc = Sys.ioctlRaw(uffd, Sys.UFFDIO_COPY, copy, st)) == -Sys.EAGAIN) {
@@ -188,6 +211,38 @@ public final class UffdHelper {
             }
             evictedPages.addAndGet(w[1]);
         }
+    }
+
+    /**
+     * Pushes every dirty page to the backend: clear its dirty bit, write-protect it again (a later
+     * write faults and re-dirties it), read it from the mapping process, write it back; then sync.
+     */
+    void flush() throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            flush(arena);
+        }
+    }
+
+    private void flush(Arena arena) throws IOException {
+        MemorySegment arg = arena.allocate(24, 8);
+        MemorySegment st = Sys.state(arena);
+        MemorySegment buf = arena.allocate(PAGE, PAGE);
+        long pages = (size + PAGE - 1) / PAGE;
+        for (long p = 0; p < pages; p++) {
+            long bit = 1L << p;
+            long prev = dirty.getAndUpdate((int) (p >>> 6), w -> w & ~bit);
+            if ((prev & bit) == 0) {
+                continue;
+            }
+            int rc = Sys.writeProtect(uffd, base + p * PAGE, PAGE, true, arg, st);
+            if (rc < 0) {
+                throw new IOException("re-protect of page " + p + " failed, errno " + -rc);
+            }
+            long len = Math.min(PAGE, size - p * PAGE);
+            Sys.readRemote(pid, base + p * PAGE, buf.asSlice(0, len));
+            backend.writeAt(p * PAGE, buf.asSlice(0, len));
+        }
+        backend.sync();
     }
 
     /** Backpressure: copy no more while unacknowledged evictions would push residency past the cap. */

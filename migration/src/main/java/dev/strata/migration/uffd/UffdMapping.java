@@ -33,6 +33,9 @@ public final class UffdMapping implements AutoCloseable {
     private final Path log;
     private volatile boolean closed;
     private Thread evictor;
+    private final Object flushes = new Object();
+    private long flushSeq; // guarded by flushes
+    private long flushedSeq; // guarded by flushes
 
     private UffdMapping(int uffd, MemorySegment region, long size, Process helper, int sock, Path socketPath, Path log) {
         this.uffd = uffd;
@@ -62,6 +65,20 @@ public final class UffdMapping implements AutoCloseable {
      */
     public static UffdMapping open(String spec, long size, int threads, int maxWindowBytes, long maxResidentBytes)
             throws IOException {
+        return open(spec, size, threads, maxWindowBytes, maxResidentBytes, false);
+    }
+
+    /**
+     * With {@code writeBack}: write-protect mode. Pages arrive write-protected; the first write to a
+     * page faults, the helper marks it dirty and unprotects it; {@link #flush()} pushes dirty pages
+     * to the (writable) backend. Not combinable with a residency cap (an evicted dirty page would
+     * be lost).
+     */
+    public static UffdMapping open(String spec, long size, int threads, int maxWindowBytes, long maxResidentBytes,
+                                   boolean writeBack) throws IOException {
+        if (writeBack && maxResidentBytes != 0) {
+            throw new IllegalArgumentException("write-back mode cannot evict yet");
+        }
         if (maxResidentBytes != 0 && maxResidentBytes < 4L * maxWindowBytes) {
             throw new IllegalArgumentException("residency cap below 4 readahead windows");
         }
@@ -82,12 +99,14 @@ public final class UffdMapping implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment api = a.allocate(24, 8);
             api.set(ValueLayout.JAVA_LONG, 0, Sys.UFFD_API);
+            api.set(ValueLayout.JAVA_LONG, 8, writeBack ? Sys.UFFD_FEATURE_PAGEFAULT_FLAG_WP : 0);
             Sys.ioctl(fd, Sys.UFFDIO_API, api, "UFFDIO_API");
             region = Sys.mmapAnonymous(mapped);
             MemorySegment reg = a.allocate(32, 8);
             reg.set(ValueLayout.JAVA_LONG, 0, region.address());
             reg.set(ValueLayout.JAVA_LONG, 8, mapped);
-            reg.set(ValueLayout.JAVA_LONG, 16, Sys.UFFDIO_REGISTER_MODE_MISSING);
+            reg.set(ValueLayout.JAVA_LONG, 16, Sys.UFFDIO_REGISTER_MODE_MISSING
+                    | (writeBack ? Sys.UFFDIO_REGISTER_MODE_WP : 0));
             Sys.ioctl(fd, Sys.UFFDIO_REGISTER, reg, "UFFDIO_REGISTER");
             Files.deleteIfExists(socketPath);
             listen = Sys.listenUnix(socketPath.toString());
@@ -96,7 +115,8 @@ public final class UffdMapping implements AutoCloseable {
                     "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-XX:+UseSerialGC",
                     "-cp", System.getProperty("java.class.path"), UffdHelper.class.getName(),
                     socketPath.toString(), spec, Long.toString(size), Integer.toString(threads),
-                    Integer.toString(maxWindowBytes), Long.toString(maxResidentBytes)));
+                    Integer.toString(maxWindowBytes), Long.toString(maxResidentBytes),
+                    Long.toString(writeBack ? ProcessHandle.current().pid() : 0)));
             helper = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             while (sock < 0) {
@@ -165,6 +185,13 @@ public final class UffdMapping implements AutoCloseable {
                 }
                 long off = m.get(ValueLayout.JAVA_LONG, 0);
                 long len = m.get(ValueLayout.JAVA_LONG, 8);
+                if (off == -1) { // a flush finished
+                    synchronized (flushes) {
+                        flushedSeq = Math.max(flushedSeq, len);
+                        flushes.notifyAll();
+                    }
+                    continue;
+                }
                 if (off < 0 || len <= 0 || off + len > region.byteSize()) {
                     return; // a broken helper: stop evicting
                 }
@@ -174,6 +201,38 @@ public final class UffdMapping implements AutoCloseable {
         } catch (IOException e) {
             if (!closed) {
                 System.getLogger("dev.strata.migration.uffd").log(System.Logger.Level.WARNING, "uffd evictor: " + e);
+            }
+        }
+    }
+
+    /**
+     * Write-protect mode: pushes every page written since the last flush to the backend and syncs
+     * it; returns when the helper confirms.
+     */
+    public void flush() throws IOException {
+        long seq;
+        synchronized (flushes) {
+            seq = ++flushSeq;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocate(16, 8);
+            m.set(ValueLayout.JAVA_LONG, 0, -1);
+            m.set(ValueLayout.JAVA_LONG, 8, seq);
+            Sys.write(sock, m);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        synchronized (flushes) {
+            while (flushedSeq < seq) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || closed) {
+                    throw new IOException("flush not confirmed by the uffd helper");
+                }
+                try {
+                    flushes.wait(TimeUnit.NANOSECONDS.toMillis(left) + 1);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted during flush");
+                }
             }
         }
     }
