@@ -19,8 +19,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (e.g. {@code file:/path}, {@code s3://…}, {@code dir:…}). {@link #evict} drops pages with
  * {@code MADV_DONTNEED} so they fault again (bounded residency is the caller's policy for now).
  *
- * <p>Read-only in effect: writes to the mapping stay local and are not pushed back (no
- * write-protect mode yet). Close unregisters, unmaps and ends the helper by PID.
+ * <p>Without write-back, writes to the mapping stay local and are lost on eviction; with it
+ * (write-protect mode, no residency cap) {@link #flush()} pushes them to the backend. Close
+ * unregisters, unmaps and ends the helper by PID.
  */
 public final class UffdMapping implements AutoCloseable {
     private static final AtomicInteger IDS = new AtomicInteger();
