@@ -12,12 +12,15 @@ public final class S3ServerMain {
     private S3ServerMain() {}
 
     public static void main(String[] args) throws Exception {
-        try (S3TestServer s3 = S3TestServer.start(args)) {
+        S3TestServer s3 = S3TestServer.start(args);
+        try {
             System.out.println("ENDPOINT " + s3.endpoint());
             System.out.flush();
             while (System.in.read() >= 0) {
                 // until the parent closes our stdin (or dies)
             }
+        } finally {
+            s3.close();
         }
         System.exit(0);
     }
