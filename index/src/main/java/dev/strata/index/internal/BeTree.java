@@ -87,6 +87,7 @@ public final class BeTree {
             List<Msg> ups = null;
             byte[] base = null;
             boolean overflow = false;
+            long[] budget = {READ_BUDGET};
             try {
                 long id = root;
                 long v = store.optimisticVersion(id);
@@ -103,7 +104,7 @@ public final class BeTree {
                             long e = b + NodeLayout.entryOffset(mem, b, 0, i);
                             int klen = NodeLayout.u16(mem, e);
                             if (NodeLayout.compare(mem, e + ENTRY_HEADER, klen, key) == 0) {
-                                base = copyValue(mem, e, klen);
+                                base = copyValue(mem, e, klen, budget);
                                 overflow = (NodeLayout.u8(mem, e + 2) & OVERFLOW) != 0;
                             }
                         }
@@ -128,11 +129,11 @@ public final class BeTree {
                             if (ups == null) {
                                 ups = new ArrayList<>(4);
                             }
-                            ups.add(new Msg(key, type, NodeLayout.u8(mem, e + 3), copyValue(mem, e, klen)));
+                            ups.add(new Msg(key, type, NodeLayout.u8(mem, e + 3), copyValue(mem, e, klen, budget)));
                         } else {
                             found = true;
                             if (kind == PUT) {
-                                base = copyValue(mem, e, klen);
+                                base = copyValue(mem, e, klen, budget);
                                 overflow = (type & OVERFLOW) != 0;
                             }
                             break;
@@ -185,9 +186,16 @@ public final class BeTree {
         return nc;
     }
 
-    private static byte[] copyValue(MemorySegment mem, long e, int klen) {
+    /**
+     * Bytes an optimistic read attempt may copy before it must have validated: a legitimate read
+     * copies at most the pages on its path (4 levels of at most 256 KiB); more means it is reading a
+     * page that changed under it, whose lengths are garbage, so it restarts instead of allocating.
+     */
+    private static final long READ_BUDGET = 16L << 20;
+
+    private static byte[] copyValue(MemorySegment mem, long e, int klen, long[] budget) {
         int vlen = mem.get(NodeLayout.INT, e + 4);
-        if (vlen < 0 || vlen > (1 << 18)) {
+        if (vlen < 0 || vlen > (1 << 18) || (budget[0] -= vlen + klen) < 0) {
             throw RESTART;
         }
         byte[] v = new byte[vlen];
@@ -217,6 +225,7 @@ public final class BeTree {
             int depth = 0;
             List<List<Msg>> levels = new ArrayList<>();
             byte[] high = null;
+            long[] budget = {READ_BUDGET};
             try {
                 long id = root;
                 long v = store.optimisticVersion(id);
@@ -250,7 +259,7 @@ public final class BeTree {
                         if (bound != null && NodeLayout.compare(mem, e + ENTRY_HEADER, klen, bound) >= 0) {
                             break;
                         }
-                        Msg m = readEntryChecked(mem, e);
+                        Msg m = readEntryChecked(mem, e, budget);
                         found.add(m);
                     }
                     levels.add(found);
@@ -296,10 +305,10 @@ public final class BeTree {
         }
     }
 
-    private static Msg readEntryChecked(MemorySegment mem, long e) {
+    private static Msg readEntryChecked(MemorySegment mem, long e, long[] budget) {
         int klen = NodeLayout.u16(mem, e);
         int vlen = mem.get(NodeLayout.INT, e + 4);
-        if (vlen < 0 || vlen > (1 << 18)) {
+        if (vlen < 0 || vlen > (1 << 18) || (budget[0] -= vlen + klen) < 0) {
             throw RESTART;
         }
         return Node.readEntry(mem, e);
