@@ -106,9 +106,11 @@ class ManagedMountTest {
     @Test
     void aWriteRacingAPushIsNeverLost() throws Exception {
         try (Remote remote = new Remote(); ManagedMount m = new ManagedMount(remote, config(0, Duration.ofHours(1)))) {
-            m.writeAt(0, MemorySegment.ofArray(fill(CHUNK, 1)));
+            // hold the first push, whoever starts it: the sync below, or a push worker whose first pass
+            // (at start-up) may already find the chunk dirty on a slow machine
             CountDownLatch release = new CountDownLatch(1);
             remote.holdNextWrite = release;
+            m.writeAt(0, MemorySegment.ofArray(fill(CHUNK, 1)));
             Thread flusher = Thread.ofPlatform().start(() -> {
                 try {
                     m.sync();
