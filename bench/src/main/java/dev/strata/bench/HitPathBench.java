@@ -129,7 +129,12 @@ public class HitPathBench extends BenchBase {
     public void sharedGuard(Blackhole bh) {
         int p = nextPage();
         try (PageGuard g = pool.fixShared(p)) {
-            bh.consume(g.segment().get(ValueLayout.JAVA_LONG, 0));
+            if (bytes == 8) {
+                bh.consume(g.segment().get(ValueLayout.JAVA_LONG, 0));
+            } else {
+                MemorySegment.copy(g.segment(), ValueLayout.JAVA_BYTE, 0, dst, 0, 4096);
+                bh.consume(dst);
+            }
         }
     }
 }
