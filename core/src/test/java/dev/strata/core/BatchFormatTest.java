@@ -1,0 +1,88 @@
+package dev.strata.core;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class BatchFormatTest {
+    private static List<String> decode(byte[] payload) {
+        List<String> out = new ArrayList<>();
+        BatchFormat.decode(MemorySegment.ofArray(payload), new BatchFormat.Visitor() {
+            @Override
+            public void delta(long pageNo, int offset, MemorySegment bytes) {
+                out.add("delta " + pageNo + "@" + offset + "=" + Arrays.toString(bytes.toArray(ValueLayout.JAVA_BYTE)));
+            }
+
+            @Override
+            public void alloc(long pageNo, int sizeClass) {
+                out.add("alloc " + pageNo + "/" + sizeClass);
+            }
+
+            @Override
+            public void free(long pageNo) {
+                out.add("free " + pageNo);
+            }
+        });
+        return out;
+    }
+
+    private static byte[] sample() {
+        return new BatchFormat.Encoder().alloc(7, 2).delta(7, 100, MemorySegment.ofArray(new byte[] {1, 2, 3}))
+                .free(9).toBytes();
+    }
+
+    @Test
+    void roundTripsEntriesInOrder() {
+        assertEquals(List.of("alloc 7/2", "delta 7@100=[1, 2, 3]", "free 9"), decode(sample()));
+    }
+
+    @Test
+    void truncatedPayloadIsReportedNotFollowed() {
+        byte[] whole = sample();
+        for (int cut = 0; cut < whole.length; cut++) {
+            byte[] part = Arrays.copyOf(whole, cut);
+            assertThrows(CorruptionException.class, () -> decode(part), "cut at " + cut);
+        }
+    }
+
+    @Test
+    void lengthsAndCountsThatDoNotFitAreRejected() {
+        byte[] bogusCount = sample();
+        ByteBuffer.wrap(bogusCount).order(ByteOrder.LITTLE_ENDIAN).putInt(0, Integer.MAX_VALUE);
+        assertThrows(CorruptionException.class, () -> decode(bogusCount));
+
+        byte[] hugeDelta = sample();
+        // the delta is the second entry: header at 4 + 20; its length field at +16
+        ByteBuffer.wrap(hugeDelta).order(ByteOrder.LITTLE_ENDIAN).putInt(4 + 20 + 16, Integer.MAX_VALUE);
+        assertThrows(CorruptionException.class, () -> decode(hugeDelta));
+
+        byte[] pastPage = sample();
+        ByteBuffer.wrap(pastPage).order(ByteOrder.LITTLE_ENDIAN).putInt(4 + 20 + 4, PageSize.MAX - 1);
+        assertThrows(CorruptionException.class, () -> decode(pastPage));
+
+        byte[] badType = sample();
+        badType[4] = 42;
+        assertThrows(CorruptionException.class, () -> decode(badType));
+
+        byte[] trailing = Arrays.copyOf(sample(), sample().length + 1);
+        assertThrows(CorruptionException.class, () -> decode(trailing));
+    }
+
+    @Test
+    void encoderResetsAndCounts() {
+        BatchFormat.Encoder e = new BatchFormat.Encoder().alloc(1, 0);
+        assertEquals(1, e.count());
+        e.reset();
+        assertEquals(0, e.count());
+        assertArrayEquals(new byte[] {0, 0, 0, 0}, e.toBytes());
+    }
+}

@@ -1,0 +1,55 @@
+package dev.strata.core;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.Test;
+
+class VocabularyTest {
+    @Test
+    void byteSizesParseBinaryUnitsAndRejectNonsense() {
+        assertEquals(4096, ByteSize.parse("4096"));
+        assertEquals(64L << 10, ByteSize.parse("64KiB"));
+        assertEquals(512L << 20, ByteSize.parse("512M"));
+        assertEquals(1L << 30, ByteSize.parse(" 1g "));
+        for (String bad : new String[] {"", "lots", "-1", "1.5G", "99999999999999999999", "9999999999P"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ByteSize.parse(bad), bad);
+            assertTrue(e.getMessage().contains("byte size"), e.getMessage());
+        }
+        assertEquals("64.0 MiB", ByteSize.format(64L << 20));
+    }
+
+    @Test
+    void pageIdsPackPartitionAndNumber() {
+        long id = PageId.of(513, 123_456_789L);
+        assertEquals(513, PageId.partition(id));
+        assertEquals(123_456_789L, PageId.pageNumber(id));
+        assertThrows(IllegalArgumentException.class, () -> PageId.of(-1, 0));
+        assertThrows(IllegalArgumentException.class, () -> PageId.of(PageId.MAX_PARTITION + 1, 0));
+        assertThrows(IllegalArgumentException.class, () -> PageId.of(0, PageId.MAX_PAGE_NUMBER + 1));
+    }
+
+    @Test
+    void pageSizeClassesArePowersOfTwoFrom4KiBTo256KiB() {
+        assertEquals(0, PageSize.classOf(4096));
+        assertEquals(6, PageSize.classOf(256 * 1024));
+        assertEquals(16, PageSize.slots(4));
+        assertThrows(IllegalArgumentException.class, () -> PageSize.classOf(3000));
+        assertThrows(IllegalArgumentException.class, () -> PageSize.classOf(512 * 1024));
+        assertThrows(IllegalArgumentException.class, () -> PageSize.bytes(7));
+    }
+
+    @Test
+    void reservationsAreZeroedAndDontNeedDropsContent() {
+        try (NativeMemory m = NativeMemory.reserve(1L << 30)) {
+            assertEquals(0L, m.segment().get(ValueLayout.JAVA_LONG, (1L << 30) - 8));
+            m.segment().set(ValueLayout.JAVA_LONG, 8192, 42L);
+            m.dontNeed(8192, 4096);
+            assertEquals(0L, m.segment().get(ValueLayout.JAVA_LONG, 8192));
+            assertThrows(IndexOutOfBoundsException.class, () -> m.dontNeed((1L << 30) - 4096, 8192));
+        }
+        assertThrows(IllegalArgumentException.class, () -> NativeMemory.reserve(0));
+    }
+}
