@@ -248,4 +248,28 @@ class PageStoreTest {
             assertThrows(IllegalArgumentException.class, () -> store.fixShared(PageId.of(0, PageId.pageNumber(page))));
         }
     }
+
+    @Test
+    void aCheckpointKeepsTheAllocationRecordOfAPageThatCannotBeWrittenYet() {
+        try (PageStore store = PageStore.open(dir, small())) {
+            long allocLsn;
+            long page;
+            try (WriteBatch b = store.newBatch()) {
+                page = b.allocate(4096);
+                allocLsn = b.commit();
+            }
+            try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
+                b.putLong(h, 0, 1); // a later committed change: the page is dirty from this LSN on
+                b.commit();
+            }
+            try (WriteBatch open = store.newBatch()) {
+                try (PageHandle h = store.fixExclusive(page)) {
+                    open.putLong(h, 8, 2); // pinned: the checkpoint cannot write the page
+                }
+                long ckpt = store.checkpoint();
+                assertTrue(ckpt < allocLsn, "checkpoint " + ckpt + " passed the allocation at " + allocLsn
+                        + " of a page not yet in the page file");
+            }
+        }
+    }
 }

@@ -104,14 +104,20 @@ public final class PageTable implements AutoCloseable {
         LONG.setVolatile(table, slot * ENTRY + 16, lsn);
     }
 
-    /** Records a committed change: raises pageLsn, sets recLsn if the page was clean. */
+    /** Records a committed change: raises pageLsn, lowers recLsn to {@code lsn} if it was clean or newer. */
     public void noteCommitted(long slot, long lsn) {
         long off = slot * ENTRY + 8;
         long cur;
         do {
             cur = (long) LONG.getVolatile(table, off);
         } while (cur < lsn && !LONG.compareAndSet(table, off, cur, lsn));
-        LONG.compareAndSet(table, slot * ENTRY + 16, 0L, lsn);
+        // recLsn is the OLDEST committed change not yet written: notes may arrive out of LSN order
+        // (commit callbacks, allocations made durable by a checkpoint), so keep the minimum
+        long rec = slot * ENTRY + 16;
+        long r;
+        do {
+            r = (long) LONG.getVolatile(table, rec);
+        } while ((r == 0 || lsn < r) && !LONG.compareAndSet(table, rec, r, lsn));
     }
 
     public int pins(long slot) {

@@ -53,7 +53,7 @@ class PageTableTest {
             t.noteCommitted(1, 7); // an older commit reported late
             t.noteCommitted(1, 12);
             assertEquals(12, t.pageLsn(1));
-            assertEquals(10, t.recLsn(1), "recLsn is set by the first commit after the page was clean");
+            assertEquals(7, t.recLsn(1), "recLsn is the oldest committed change not yet written back");
             t.recLsn(1, 0);
             t.noteCommitted(1, 15);
             assertEquals(15, t.recLsn(1));
