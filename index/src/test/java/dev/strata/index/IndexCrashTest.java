@@ -5,17 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.strata.compute.PageStore;
 import dev.strata.compute.PageStoreConfig;
+import dev.strata.testkit.CrashingChild;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -99,37 +98,9 @@ class IndexCrashTest {
 
     /** Runs a writer, kills it {@code millis} after it is ready; returns {last committed, last started}. */
     private long[] runAndKill(int millis) throws IOException, InterruptedException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Path out = Files.createTempFile(dir.getParent(), "index-crash-writer", ".out");
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-XX:TieredStopAtLevel=1",
-                "-cp", System.getProperty("java.class.path"), IndexCrashWriter.class.getName(), dir.toString())
-                .redirectError(ProcessBuilder.Redirect.DISCARD).redirectOutput(out.toFile()).start();
-        try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (!Files.readString(out).contains("READY")) {
-                if (!p.isAlive() || System.nanoTime() > deadline) {
-                    fail("writer did not start (alive=" + p.isAlive() + ")");
-                }
-                Thread.sleep(5); // polling a file for a condition, with a deadline
-            }
-            Thread.sleep(millis); // the crash moment, not synchronization
-        } finally {
-            p.destroyForcibly(); // SIGKILL
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                fail("writer " + p.pid() + " survived SIGKILL");
-            }
-        }
-        String text = Files.readString(out);
-        Files.delete(out);
-        long committed = 0;
-        long started = 0;
-        for (String l : text.substring(0, text.lastIndexOf('\n') + 1).split("\n")) {
-            if (l.startsWith("C ")) {
-                committed = Long.parseLong(l.substring(2));
-            } else if (l.startsWith("S ")) {
-                started = Long.parseLong(l.substring(2));
-            }
-        }
-        return new long[] {committed, started};
+        CrashingChild.Progress p = CrashingChild.runAndKill(IndexCrashWriter.class,
+                List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"), List.of(dir.toString()), dir.getParent(),
+                Duration.ofMillis(millis), false);
+        return new long[] {p.committed(), p.started()};
     }
 }
