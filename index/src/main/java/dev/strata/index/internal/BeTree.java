@@ -311,7 +311,7 @@ public final class BeTree {
         if (vlen < 0 || vlen > (1 << 18) || (budget[0] -= vlen + klen) < 0) {
             throw RESTART;
         }
-        return Node.readEntry(mem, e);
+        return Node.readEntry(mem, e, klen, vlen);
     }
 
     /** Replaces overflow pointers by the values (readers, after validation: overflow pages never change). */

@@ -65,10 +65,16 @@ final class Node {
     }
 
     static Msg readEntry(MemorySegment page, long e) {
-        int klen = NodeLayout.u16(page, e);
+        return readEntry(page, e, NodeLayout.u16(page, e), page.get(NodeLayout.INT, e + 4));
+    }
+
+    /**
+     * Decodes the entry at {@code e} with lengths the caller already read (and, for an optimistic
+     * reader, bounds-checked): re-reading them here could see a concurrent writer's bytes.
+     */
+    static Msg readEntry(MemorySegment page, long e, int klen, int vlen) {
         int type = NodeLayout.u8(page, e + 2);
         int op = NodeLayout.u8(page, e + 3);
-        int vlen = page.get(NodeLayout.INT, e + 4);
         byte[] key = bytes(page, e + ENTRY_HEADER, klen);
         byte[] value = (type & NodeLayout.KIND_MASK) == NodeLayout.DELETE ? null
                 : bytes(page, e + ENTRY_HEADER + klen, vlen);
