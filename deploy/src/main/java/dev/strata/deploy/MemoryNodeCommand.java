@@ -27,6 +27,9 @@ public final class MemoryNodeCommand implements Callable<Integer> {
     @Option(names = "--io-threads", description = "network I/O threads")
     Integer ioThreads;
 
+    @Option(names = "--poll-us", description = "µs an I/O thread polls after a request before it sleeps (0 = never poll; default 50)")
+    Integer pollMicros;
+
     @Override
     public Integer call() throws Exception {
         List<String> args = new ArrayList<>(List.of("--port", Integer.toString(port)));
@@ -41,6 +44,9 @@ public final class MemoryNodeCommand implements Callable<Integer> {
         }
         if (ioThreads != null) {
             args.addAll(List.of("--io-threads", ioThreads.toString()));
+        }
+        if (pollMicros != null) {
+            args.addAll(List.of("--poll-us", pollMicros.toString()));
         }
         MemoryNodeMain.main(args.toArray(String[]::new));
         return 0;

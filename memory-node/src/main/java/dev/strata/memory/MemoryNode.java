@@ -33,7 +33,7 @@ public final class MemoryNode implements AutoCloseable {
         this.pages = new PageFrames(config.capacityBytes(), budget, config.hugePages());
         this.regions = new RegionTable(budget);
         try {
-            this.server = new TcpServer(config.bind(), config.port(), config.ioThreads(), pages, regions);
+            this.server = new TcpServer(config.bind(), config.port(), config.ioThreads(), config.pollMicros(), pages, regions);
         } catch (RuntimeException | InterruptedException e) {
             regions.close();
             pages.close();

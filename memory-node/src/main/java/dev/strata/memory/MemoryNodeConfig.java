@@ -18,9 +18,12 @@ import java.util.Properties;
  * <tr><td>strata.memory.capacity</td><td>1GiB</td><td>bytes of page frames and regions the node may hold</td></tr>
  * <tr><td>strata.memory.io-threads</td><td>2</td><td>Netty I/O threads</td></tr>
  * <tr><td>strata.memory.huge-pages</td><td>false</td><td>back page frames with transparent huge pages ({@code madvise(MADV_HUGEPAGE)})</td></tr>
+ * <tr><td>strata.memory.poll-us</td><td>50</td><td>after any request an I/O thread keeps polling its sockets
+ *     this many µs before it sleeps in the kernel (0 = always sleep): a request arriving meanwhile
+ *     skips the scheduler wake-up; an idle node uses no CPU once the window has passed</td></tr>
  * </table>
  */
-public record MemoryNodeConfig(String bind, int port, long capacityBytes, int ioThreads, boolean hugePages) {
+public record MemoryNodeConfig(String bind, int port, long capacityBytes, int ioThreads, boolean hugePages, int pollMicros) {
     public MemoryNodeConfig {
         if (bind == null || bind.isBlank()) {
             throw new IllegalArgumentException("strata.memory.bind must be an address");
@@ -35,10 +38,13 @@ public record MemoryNodeConfig(String bind, int port, long capacityBytes, int io
         if (ioThreads < 1 || ioThreads > 64) {
             throw new IllegalArgumentException("strata.memory.io-threads must be in [1, 64]: " + ioThreads);
         }
+        if (pollMicros < 0 || pollMicros > 1_000_000) {
+            throw new IllegalArgumentException("strata.memory.poll-us must be in [0, 1000000]: " + pollMicros);
+        }
     }
 
     public static MemoryNodeConfig defaults() {
-        return new MemoryNodeConfig("127.0.0.1", 7600, 1L << 30, 2, false);
+        return new MemoryNodeConfig("127.0.0.1", 7600, 1L << 30, 2, false, 50);
     }
 
     /** Overlays {@code strata.memory.*} keys of a properties file on {@code base}. */
@@ -48,7 +54,7 @@ public record MemoryNodeConfig(String bind, int port, long capacityBytes, int io
             p.load(r);
         }
         for (String key : p.stringPropertyNames()) {
-            if (key.startsWith("strata.memory.") && !key.matches("strata\\.memory\\.(bind|port|capacity|io-threads|huge-pages)")) {
+            if (key.startsWith("strata.memory.") && !key.matches("strata\\.memory\\.(bind|port|capacity|io-threads|huge-pages|poll-us)")) {
                 throw new IllegalArgumentException("unknown key in " + file + ": " + key);
             }
         }
@@ -56,32 +62,38 @@ public record MemoryNodeConfig(String bind, int port, long capacityBytes, int io
                 Integer.parseInt(p.getProperty("strata.memory.port", Integer.toString(base.port)).trim()),
                 ByteSize.parse(p.getProperty("strata.memory.capacity", Long.toString(base.capacityBytes))),
                 Integer.parseInt(p.getProperty("strata.memory.io-threads", Integer.toString(base.ioThreads)).trim()),
-                Boolean.parseBoolean(p.getProperty("strata.memory.huge-pages", Boolean.toString(base.hugePages)).trim()));
+                Boolean.parseBoolean(p.getProperty("strata.memory.huge-pages", Boolean.toString(base.hugePages)).trim()),
+                Integer.parseInt(p.getProperty("strata.memory.poll-us", Integer.toString(base.pollMicros)).trim()));
     }
 
     public MemoryNodeConfig withPort(int p) {
-        return new MemoryNodeConfig(bind, p, capacityBytes, ioThreads, hugePages);
+        return new MemoryNodeConfig(bind, p, capacityBytes, ioThreads, hugePages, pollMicros);
     }
 
     public MemoryNodeConfig withCapacity(long bytes) {
-        return new MemoryNodeConfig(bind, port, bytes, ioThreads, hugePages);
+        return new MemoryNodeConfig(bind, port, bytes, ioThreads, hugePages, pollMicros);
     }
 
     public MemoryNodeConfig withIoThreads(int n) {
-        return new MemoryNodeConfig(bind, port, capacityBytes, n, hugePages);
+        return new MemoryNodeConfig(bind, port, capacityBytes, n, hugePages, pollMicros);
     }
 
     public MemoryNodeConfig withBind(String address) {
-        return new MemoryNodeConfig(address, port, capacityBytes, ioThreads, hugePages);
+        return new MemoryNodeConfig(address, port, capacityBytes, ioThreads, hugePages, pollMicros);
     }
 
     public MemoryNodeConfig withHugePages(boolean on) {
-        return new MemoryNodeConfig(bind, port, capacityBytes, ioThreads, on);
+        return new MemoryNodeConfig(bind, port, capacityBytes, ioThreads, on, pollMicros);
+    }
+
+    public MemoryNodeConfig withPollMicros(int us) {
+        return new MemoryNodeConfig(bind, port, capacityBytes, ioThreads, hugePages, us);
     }
 
     @Override
     public String toString() {
         return "strata.memory.bind=" + bind + ", port=" + port + ", capacity=" + ByteSize.format(capacityBytes)
-                + ", io-threads=" + ioThreads + ", huge-pages=" + hugePages;
+                + ", io-threads=" + ioThreads + ", huge-pages=" + hugePages
+                + ", poll-us=" + pollMicros;
     }
 }

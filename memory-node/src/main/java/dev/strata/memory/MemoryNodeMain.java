@@ -6,7 +6,7 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * Command-line entry of a memory node, without picocli so {@code ./strata memory-node} can delegate
- * to it: {@code --port N [--bind ADDR] [--config FILE] [--capacity 1G] [--io-threads N] [--huge-pages]}. Flags
+ * to it: {@code --port N [--bind ADDR] [--config FILE] [--capacity 1G] [--io-threads N] [--poll-us N] [--huge-pages]}. Flags
  * override the file. Prints {@code memory-node listening on HOST:PORT} on stdout once serving, and
  * stops cleanly on SIGTERM/SIGINT (shutdown hook closes the node).
  */
@@ -19,7 +19,7 @@ public final class MemoryNodeMain {
             config = parse(args);
         } catch (IllegalArgumentException e) {
             System.err.println("memory-node: " + e.getMessage());
-            System.err.println("usage: memory-node --port N [--bind ADDR] [--config FILE] [--capacity 1G] [--io-threads N] [--huge-pages]");
+            System.err.println("usage: memory-node --port N [--bind ADDR] [--config FILE] [--capacity 1G] [--io-threads N] [--poll-us N] [--huge-pages]");
             System.exit(2);
             return;
         }
@@ -50,6 +50,7 @@ public final class MemoryNodeMain {
                 case "--io-threads" -> c = c.withIoThreads(Integer.parseInt(value(args, ++i, a)));
                 case "--bind" -> c = c.withBind(value(args, ++i, a));
                 case "--huge-pages" -> c = c.withHugePages(true);
+                case "--poll-us" -> c = c.withPollMicros(Integer.parseInt(value(args, ++i, a)));
                 default -> throw new IllegalArgumentException("unknown argument: " + a);
             }
         }

@@ -36,11 +36,12 @@ final class Children {
         }
     }
 
-    static Child memoryNode(String capacity, int ioThreads) throws IOException {
+    static Child memoryNode(String capacity, int ioThreads, int pollMicros) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-XX:+UseParallelGC",
                 "-cp", System.getProperty("java.class.path"), MemoryNodeMain.class.getName(),
-                "--port", "0", "--capacity", capacity, "--io-threads", Integer.toString(ioThreads))
+                "--port", "0", "--capacity", capacity, "--io-threads", Integer.toString(ioThreads),
+                "--poll-us", Integer.toString(pollMicros))
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         String line;

@@ -14,7 +14,7 @@ import java.util.Locale;
 
 /**
  * Memory node vs Redis, side by side in one run. Usage:
- * {@code java --enable-native-access=ALL-UNNAMED -cp <classpath> dev.strata.memory.bench.MemoryNodeBench [--seconds 3] [--repeats 3] [--io-threads 1]}.
+ * {@code java --enable-native-access=ALL-UNNAMED -cp <classpath> dev.strata.memory.bench.MemoryNodeBench [--seconds 3] [--repeats 3] [--io-threads 1] [--poll-us 50] [--depths 1,16,64] [--no-tiers]}.
  * Starts a memory node JVM and a redis-server on free loopback ports and ends both by PID; prints
  * markdown tables of medians.
  */
@@ -26,20 +26,28 @@ public final class MemoryNodeBench {
         int repeats = 3;
         int ioThreads = 1;
         int keys = 8192;
+        int pollMicros = dev.strata.memory.MemoryNodeConfig.defaults().pollMicros();
+        int[] depths = {1, 16, 64};
+        boolean tiers = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
                 case "--repeats" -> repeats = Integer.parseInt(args[++i]);
                 case "--io-threads" -> ioThreads = Integer.parseInt(args[++i]);
+                case "--poll-us" -> pollMicros = Integer.parseInt(args[++i]);
+                case "--depths" -> depths = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--no-tiers" -> tiers = false;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
-        System.out.printf(Locale.ROOT, "# memory node vs Redis: %d-second points, median of %d, %d keys x 4 KiB, node io-threads %d, %d cores%n%n",
-                (long) seconds, repeats, keys, ioThreads, Runtime.getRuntime().availableProcessors());
-        try (Children.Child node = Children.memoryNode("2G", ioThreads);
+        System.out.printf(Locale.ROOT, "# memory node vs Redis: %d-second points, median of %d, %d keys x 4 KiB, node io-threads %d, poll %d µs (node and client), %d cores%n%n",
+                (long) seconds, repeats, keys, ioThreads, pollMicros, Runtime.getRuntime().availableProcessors());
+        ClientOptions opts = ClientOptions.defaults().withRequestTimeout(java.time.Duration.ofSeconds(10)).withPollMicros(pollMicros);
+        try (Children.Child node = Children.memoryNode("2G", ioThreads, pollMicros);
                 Children.Child redis = Children.redis();
-                MemoryNodeClient client = MemoryNodeClient.connect(new InetSocketAddress("127.0.0.1", node.port()),
-                        ClientOptions.defaults().withRequestTimeout(java.time.Duration.ofSeconds(10)))) {
+                MemoryNodeClient client = MemoryNodeClient.connect(new InetSocketAddress("127.0.0.1", node.port()), opts);
+                MemoryNodeClient blocking = MemoryNodeClient.connect(new InetSocketAddress("127.0.0.1", node.port()),
+                        opts.withCallerRunsIo(true))) {
             StrataLoad.preload(client, keys);
             RedisBench.run(redis.port(), "set", 16, keys, 100_000);
             StrataLoad.run(client, true, 16, keys, 3); // JIT warm-up of both JVMs
@@ -47,20 +55,30 @@ public final class MemoryNodeBench {
             System.out.println("| op | in flight | Strata ops/s | Redis ops/s | ratio | Strata p50 µs | Redis p50 µs | Strata p99 µs | Redis p99 µs |");
             System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (String op : new String[] {"get", "set"}) {
-                for (int depth : new int[] {1, 16, 64}) {
-                    List<Result> s = new ArrayList<>(), r = new ArrayList<>();
-                    StrataLoad.run(client, op.equals("get"), depth, keys, Math.min(2, seconds)); // warm-up
-                    for (int i = 0; i < repeats; i++) {
-                        s.add(StrataLoad.run(client, op.equals("get"), depth, keys, seconds));
-                        r.add(RedisBench.runFor(redis.port(), op, depth, keys, seconds));
+                boolean get = op.equals("get");
+                for (int depth : depths) {
+                    // depth 1 twice: the pipelined client, and a caller-runs client (one blocking caller thread)
+                    for (boolean callerRuns : depth == 1 ? new boolean[] {false, true} : new boolean[] {false}) {
+                        List<Result> s = new ArrayList<>(), r = new ArrayList<>();
+                        for (int i = -1; i < repeats; i++) { // -1: warm-up
+                            Result x = callerRuns ? StrataLoad.runBlocking(blocking, get, depth, keys, i < 0 ? Math.min(2, seconds) : seconds)
+                                    : StrataLoad.run(client, get, depth, keys, i < 0 ? Math.min(2, seconds) : seconds);
+                            if (i >= 0) {
+                                s.add(x);
+                                r.add(RedisBench.runFor(redis.port(), op, depth, keys, seconds));
+                            }
+                        }
+                        Result sm = Result.median(s), rm = Result.median(r);
+                        System.out.printf(Locale.ROOT, "| %s | %d%s | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f |%n",
+                                get ? "get" : "put", depth, callerRuns ? " (caller-runs)" : "", sm.opsPerSec(), rm.opsPerSec(),
+                                sm.opsPerSec() / rm.opsPerSec(), sm.p50Micros(), rm.p50Micros(), sm.p99Micros(), rm.p99Micros());
                     }
-                    Result sm = Result.median(s), rm = Result.median(r);
-                    System.out.printf(Locale.ROOT, "| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f |%n",
-                            op.equals("get") ? "get" : "put", depth, sm.opsPerSec(), rm.opsPerSec(),
-                            sm.opsPerSec() / rm.opsPerSec(), sm.p50Micros(), rm.p50Micros(), sm.p99Micros(), rm.p99Micros());
                 }
             }
             System.out.println();
+            if (!tiers) {
+                return;
+            }
 
             double memcpy = Limits.memcpy(seconds);
             double loopback = Limits.loopbackTcp(seconds);
@@ -86,7 +104,7 @@ public final class MemoryNodeBench {
             Path dir = Files.createTempDirectory("strata-tier-bench");
             try (PageFile file = PageFile.open(dir);
                     MemoryNodeClient callerRuns = MemoryNodeClient.connect(new InetSocketAddress("127.0.0.1", node.port()),
-                            ClientOptions.defaults().withRequestTimeout(java.time.Duration.ofSeconds(10)).withCallerRunsIo(true))) {
+                            opts.withCallerRunsIo(true))) {
                 TierBench.preloadFile(file, pages);
                 TierBench.preloadNode(client, 3, pages);
                 TierBench.FileSource local = new TierBench.FileSource(file);

@@ -58,6 +58,58 @@ final class StrataLoad {
         return Result.of(n.get(), elapsed, lat, count);
     }
 
+    /**
+     * The same closed loop for a client whose futures complete in the calling thread
+     * ({@code callerRunsIo}): {@code depth} threads, each with one request in flight.
+     */
+    static Result runBlocking(MemoryNodeClient c, boolean get, int depth, int keys, double seconds) throws InterruptedException {
+        long[] lat = new long[2 << 20];
+        AtomicInteger n = new AtomicInteger();
+        AtomicReference<Throwable> error = new AtomicReference<>();
+        long t0 = System.nanoTime();
+        long end = t0 + (long) (seconds * 1e9);
+        Thread[] ts = new Thread[depth];
+        for (int s = 0; s < depth; s++) {
+            int slot = s;
+            ts[s] = new Thread(() -> {
+                SplittableRandom rnd = new SplittableRandom(slot);
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment buf = arena.allocate(4096);
+                    buf.fill((byte) slot);
+                    for (long now = System.nanoTime(); now - end < 0 && error.get() == null; now = System.nanoTime()) {
+                        long pid = PageId.of(0, rnd.nextInt(keys));
+                        if (get) {
+                            PageRead r = c.get(pid, 0, buf).join();
+                            if (!r.found()) {
+                                throw new IllegalStateException("miss on " + pid);
+                            }
+                        } else {
+                            RemoteStatus st = c.put(pid, 1, 2, buf).join();
+                            if (st != RemoteStatus.OK) {
+                                throw new IllegalStateException("put " + st);
+                            }
+                        }
+                        int i = n.getAndIncrement();
+                        if (i < lat.length) {
+                            lat[i] = System.nanoTime() - now;
+                        }
+                    }
+                } catch (Throwable e) {
+                    error.compareAndSet(null, e);
+                }
+            }, "bench-caller-" + s);
+            ts[s].start();
+        }
+        for (Thread t : ts) {
+            t.join();
+        }
+        long elapsed = System.nanoTime() - t0;
+        if (error.get() != null) {
+            throw new IllegalStateException("request failed", error.get());
+        }
+        return Result.of(n.get(), elapsed, lat, Math.min(n.get(), lat.length));
+    }
+
     private record Slot(MemoryNodeClient c, boolean get, MemorySegment buf, int keys, long end, long[] lat,
             AtomicInteger n, CountDownLatch done, AtomicReference<Throwable> error, SplittableRandom rnd) {
         void next() {

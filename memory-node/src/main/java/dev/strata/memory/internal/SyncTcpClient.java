@@ -39,6 +39,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class SyncTcpClient implements MemoryNodeClient {
     private final InetSocketAddress address;
     private final ClientOptions options;
+    private final long pollNanos;
     private final Set<Conn> conns = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<Conn> mine = new ThreadLocal<>();
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -74,6 +75,7 @@ public final class SyncTcpClient implements MemoryNodeClient {
     public SyncTcpClient(InetSocketAddress address, ClientOptions options) {
         this.address = address;
         this.options = options;
+        this.pollNanos = java.util.concurrent.TimeUnit.MICROSECONDS.toNanos(options.pollMicros());
     }
 
     private Conn conn() throws IOException {
@@ -182,13 +184,24 @@ public final class SyncTcpClient implements MemoryNodeClient {
     }
 
     private void readFully(Conn c, ByteBuffer b, long deadline) throws IOException {
+        long pollUntil = 0;
         while (b.hasRemaining()) {
             int n = c.ch.read(b);
             if (n < 0) {
                 throw new IOException("connection to " + address + " closed");
             }
             if (n == 0) {
-                await(c, deadline);
+                // poll a little before sleeping in select: an answer due within microseconds is
+                // then read without the scheduler's wake-up latency
+                long now = System.nanoTime();
+                if (pollUntil == 0) {
+                    pollUntil = now + pollNanos;
+                }
+                if (now - pollUntil < 0) {
+                    Thread.onSpinWait();
+                } else {
+                    await(c, deadline);
+                }
             }
         }
     }

@@ -87,7 +87,7 @@ public final class TcpClient implements MemoryNodeClient {
         this.address = address;
         this.options = options;
         this.timeoutNanos = options.requestTimeout().toNanos();
-        this.group = Transports.group(1, "memory-client-io");
+        this.group = Transports.group(1, "memory-client-io", TimeUnit.MICROSECONDS.toNanos(options.pollMicros()));
         this.bootstrap = new Bootstrap().group(group).channel(Transports.channel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.connectTimeout().toMillis())

@@ -28,9 +28,9 @@ public final class TcpServer implements AutoCloseable {
     private final Counters counters = new Counters();
     private boolean closed;
 
-    public TcpServer(String bind, int port, int ioThreads, PageFrames pages, RegionTable regions) throws InterruptedException {
+    public TcpServer(String bind, int port, int ioThreads, int pollMicros, PageFrames pages, RegionTable regions) throws InterruptedException {
         boss = Transports.group(1, "memory-node-accept");
-        io = Transports.group(ioThreads, "memory-node-io");
+        io = Transports.group(ioThreads, "memory-node-io", TimeUnit.MICROSECONDS.toNanos(pollMicros));
         try {
             ServerBootstrap b = new ServerBootstrap()
                     .group(boss, io)

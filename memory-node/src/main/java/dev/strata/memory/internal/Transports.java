@@ -23,7 +23,17 @@ final class Transports {
     }
 
     static EventLoopGroup group(int threads, String name) {
-        IoHandlerFactory f = epoll() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        return group(threads, name, 0);
+    }
+
+    /**
+     * {@code pollNanos > 0}: each loop polls for that long after activity before it sleeps (see
+     * {@link PollingSelectStrategy}); epoll only.
+     */
+    static EventLoopGroup group(int threads, String name, long pollNanos) {
+        IoHandlerFactory f = !epoll() ? NioIoHandler.newFactory()
+                : pollNanos > 0 ? EpollIoHandler.newFactory(0, () -> new PollingSelectStrategy(pollNanos))
+                : EpollIoHandler.newFactory();
         return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), f);
     }
 
