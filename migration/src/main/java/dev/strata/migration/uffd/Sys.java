@@ -13,8 +13,8 @@ import java.lang.invoke.VarHandle;
 
 /**
  * The Linux calls the userfaultfd frontend needs, as {@code java.lang.foreign} downcalls (x86-64):
- * userfaultfd via {@code syscall}, ioctl, mmap/munmap/madvise, AF_UNIX sockets with
- * {@code sendmsg}/{@code recvmsg} (SCM_RIGHTS), poll, read, close. Every call captures errno and
+ * userfaultfd via {@code syscall}, ioctl, memfd_create/ftruncate/fallocate, mmap/munmap/madvise/mincore,
+ * AF_UNIX sockets with {@code sendmsg}/{@code recvmsg} (SCM_RIGHTS), poll, open/read/pread/write, close. Every call captures errno and
  * throws an {@link IOException} naming the call on failure, except where a caller asks for the raw
  * result ({@code *Raw}). Stateless; thread-safe.
  */
@@ -31,6 +31,13 @@ final class Sys {
     static final long UFFDIO_REGISTER = 0xC020AA00L;
     static final long UFFDIO_UNREGISTER = 0x8010AA01L;
     static final long UFFDIO_COPY = 0xC028AA03L;
+    static final long UFFDIO_WAKE = 0x8010AA02L;
+    static final long UFFD_FEATURE_WP_HUGETLBFS_SHMEM = 1 << 12;
+    static final int MFD_CLOEXEC = 1;
+    static final int MAP_SHARED = 1;
+    static final int MADV_POPULATE_READ = 22;
+    static final int FALLOC_FL_KEEP_SIZE_PUNCH_HOLE = 1 | 2;
+    static final int O_RDONLY = 0;
     static final long UFFDIO_REGISTER_MODE_MISSING = 1;
     static final long UFFDIO_REGISTER_MODE_WP = 2;
     static final long UFFDIO_WRITEPROTECT = 0xC018AA06L;
@@ -41,10 +48,6 @@ final class Sys {
     static final int UFFD_EVENT_PAGEFAULT = 0x12;
     static final int PROT_READ = 1;
     static final int PROT_WRITE = 2;
-    static final int MAP_PRIVATE = 2;
-    static final int MAP_ANONYMOUS = 0x20;
-    static final int MAP_NORESERVE = 0x4000;
-    static final int MADV_DONTNEED = 4;
     static final int AF_UNIX = 1;
     static final int SOCK_STREAM = 1;
     static final int SOCK_CLOEXEC = 0x80000;
@@ -92,22 +95,129 @@ final class Sys {
     private static final MethodHandle POLL = h("poll", FunctionDescriptor.of(I, A, L, I));
     private static final MethodHandle CLOSE = h("close", FunctionDescriptor.of(I, I));
     private static final MethodHandle MINCORE = h("mincore", FunctionDescriptor.of(I, A, L, A));
-    private static final MethodHandle PROCESS_VM_READV = h("process_vm_readv", FunctionDescriptor.of(L, I, A, L, A, L, L));
+    private static final MethodHandle MEMFD_CREATE = h("memfd_create", FunctionDescriptor.of(I, A, I));
+    private static final MethodHandle FTRUNCATE = h("ftruncate", FunctionDescriptor.of(I, I, L));
+    private static final MethodHandle FALLOCATE = h("fallocate", FunctionDescriptor.of(I, I, I, L, L));
+    private static final MethodHandle OPEN = h("open", FunctionDescriptor.of(I, A, I), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle PREAD = h("pread", FunctionDescriptor.of(L, I, A, L, L));
 
-    /** Copies {@code dst.byteSize()} bytes at {@code remoteAddress} of process {@code pid} into {@code dst}. */
-    static void readRemote(int pid, long remoteAddress, MemorySegment dst) throws IOException {
+    /** An anonymous memory file of {@code size} bytes (memfd_create + ftruncate), close-on-exec. */
+    static int memfd(String name, long size) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = state(a);
-            MemorySegment local = a.allocate(16, 8);
-            local.set(A, 0, dst);
-            local.set(L, 8, dst.byteSize());
-            MemorySegment remote = a.allocate(16, 8);
-            remote.set(L, 0, remoteAddress);
-            remote.set(L, 8, dst.byteSize());
-            long n = (long) PROCESS_VM_READV.invokeExact(st, pid, local, 1L, remote, 1L, 0L);
-            if (n != dst.byteSize()) {
-                throw n < 0 ? fail("process_vm_readv", st) : new IOException("process_vm_readv read " + n);
+            int fd = (int) MEMFD_CREATE.invokeExact(st, a.allocateFrom(name), MFD_CLOEXEC);
+            if (fd < 0) {
+                throw fail("memfd_create", st);
             }
+            if ((int) FTRUNCATE.invokeExact(st, fd, size) != 0) {
+                IOException e = fail("ftruncate", st);
+                close(fd);
+                throw e;
+            }
+            return fd;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** open(path, O_RDONLY | O_CLOEXEC). */
+    static int openReadOnly(String path) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            int fd = (int) OPEN.invokeExact(st, a.allocateFrom(path), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                throw fail("open " + path, st);
+            }
+            return fd;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Frees a range of a memory file (and unmaps it from every process): fallocate PUNCH_HOLE. */
+    static void punchHole(int fd, long offset, long length) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            if ((int) FALLOCATE.invokeExact(st, fd, FALLOC_FL_KEEP_SIZE_PUNCH_HOLE, offset, length) != 0) {
+                throw fail("fallocate(PUNCH_HOLE)", st);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Reads exactly {@code dst.byteSize()} bytes at {@code offset} (pread); short only at end of file. */
+    static void pread(int fd, MemorySegment dst, long offset) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            long done = 0;
+            while (done < dst.byteSize()) {
+                long n = (long) PREAD.invokeExact(st, fd, dst.asSlice(done), dst.byteSize() - done, offset + done);
+                if (n < 0 && errno(st) == EINTR) {
+                    continue;
+                }
+                if (n < 0) {
+                    throw fail("pread", st);
+                }
+                if (n == 0) {
+                    dst.asSlice(done).fill((byte) 0);
+                    return;
+                }
+                done += n;
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Maps {@code size} bytes of {@code fd} shared ({@code writable}: read-write, else read-only). */
+    static MemorySegment mmapShared(int fd, long size, boolean writable) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            MemorySegment addr = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size,
+                    writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0L);
+            if (addr.address() == -1L) {
+                throw fail("mmap", st);
+            }
+            return addr.reinterpret(size);
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Prefaults page tables of a mapped range for reading (MADV_POPULATE_READ); false if unsupported or failed. */
+    static boolean populateRead(MemorySegment range, MemorySegment st) {
+        try {
+            return (int) MADVISE.invokeExact(st, range, range.byteSize(), MADV_POPULATE_READ) == 0;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Wakes threads faulting in a range (UFFDIO_WAKE); returns 0 or -errno. */
+    static int wake(int uffd, long start, long len, MemorySegment arg, MemorySegment st) {
+        arg.set(L, 0, start);
+        arg.set(L, 8, len);
+        return ioctlRaw(uffd, UFFDIO_WAKE, arg, st);
+    }
+
+    /** True if the page at {@code page} (of a mapping) is resident (mincore); {@code vec} is one byte. */
+    static boolean pageResident(MemorySegment page, MemorySegment vec, MemorySegment st) throws IOException {
+        try {
+            if ((int) MINCORE.invokeExact(st, page, page.byteSize(), vec) != 0) {
+                throw fail("mincore", st);
+            }
+            return (vec.get(ValueLayout.JAVA_BYTE, 0) & 1) != 0;
         } catch (IOException e) {
             throw e;
         } catch (Throwable t) {
@@ -211,40 +321,11 @@ final class Sys {
         }
     }
 
-    static MemorySegment mmapAnonymous(long size) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = state(a);
-            MemorySegment addr = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size,
-                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L);
-            if (addr.address() == -1L) {
-                throw fail("mmap", st);
-            }
-            return addr.reinterpret(size);
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw wrap(t);
-        }
-    }
-
     static void munmap(MemorySegment seg) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = state(a);
             if ((int) MUNMAP.invokeExact(st, seg, seg.byteSize()) != 0) {
                 throw fail("munmap", st);
-            }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw wrap(t);
-        }
-    }
-
-    static void dontNeed(MemorySegment range) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = state(a);
-            if ((int) MADVISE.invokeExact(st, range, range.byteSize(), MADV_DONTNEED) != 0) {
-                throw fail("madvise", st);
             }
         } catch (IOException e) {
             throw e;
@@ -325,8 +406,8 @@ final class Sys {
         }
     }
 
-    /** Sends {@code payload} with one file descriptor attached (SCM_RIGHTS). */
-    static void sendFd(int sock, int fdToSend, byte[] payload) throws IOException {
+    /** Sends {@code payload} with file descriptors attached (SCM_RIGHTS, at most 4). */
+    static void sendFds(int sock, int[] fds, byte[] payload) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = state(a);
             MemorySegment data = a.allocate(payload.length);
@@ -334,16 +415,22 @@ final class Sys {
             MemorySegment iov = a.allocate(16, 8);
             iov.set(A, 0, data);
             iov.set(L, 8, payload.length);
-            MemorySegment cmsg = a.allocate(24, 8); // CMSG_SPACE(sizeof(int))
-            cmsg.set(L, 0, 20); // CMSG_LEN(sizeof(int))
+            if (fds.length < 1 || fds.length > 4) {
+                throw new IllegalArgumentException("1 to 4 fds");
+            }
+            long space = 16 + (4L * fds.length + 7) / 8 * 8; // CMSG_SPACE(n * sizeof(int))
+            MemorySegment cmsg = a.allocate(space, 8);
+            cmsg.set(L, 0, 16 + 4L * fds.length); // CMSG_LEN(n * sizeof(int))
             cmsg.set(I, 8, SOL_SOCKET);
             cmsg.set(I, 12, SCM_RIGHTS);
-            cmsg.set(I, 16, fdToSend);
+            for (int i = 0; i < fds.length; i++) {
+                cmsg.set(I, 16 + 4L * i, fds[i]);
+            }
             MemorySegment msg = a.allocate(56, 8);
             msg.set(A, 16, iov);
             msg.set(L, 24, 1);
             msg.set(A, 32, cmsg);
-            msg.set(L, 40, 24);
+            msg.set(L, 40, space);
             long n = (long) SENDMSG.invokeExact(st, sock, msg, 0);
             if (n != payload.length) {
                 throw n < 0 ? fail("sendmsg", st) : new IOException("sendmsg sent " + n + " of " + payload.length);
@@ -355,29 +442,35 @@ final class Sys {
         }
     }
 
-    /** Receives exactly {@code payload.length} bytes and the file descriptor attached to them. */
-    static int recvFd(int sock, byte[] payload) throws IOException {
+    /** Receives exactly {@code payload.length} bytes and the {@code count} file descriptors attached to them. */
+    static int[] recvFds(int sock, byte[] payload, int count) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = state(a);
             MemorySegment data = a.allocate(payload.length);
             MemorySegment iov = a.allocate(16, 8);
             iov.set(A, 0, data);
             iov.set(L, 8, payload.length);
-            MemorySegment cmsg = a.allocate(24, 8);
+            long space = 16 + (4L * count + 7) / 8 * 8;
+            MemorySegment cmsg = a.allocate(space, 8);
             MemorySegment msg = a.allocate(56, 8);
             msg.set(A, 16, iov);
             msg.set(L, 24, 1);
             msg.set(A, 32, cmsg);
-            msg.set(L, 40, 24);
+            msg.set(L, 40, space);
             long n = (long) RECVMSG.invokeExact(st, sock, msg, 0);
             if (n != payload.length) {
                 throw n < 0 ? fail("recvmsg", st) : new IOException("recvmsg got " + n + " of " + payload.length);
             }
-            if (msg.get(L, 40) < 20 || cmsg.get(I, 8) != SOL_SOCKET || cmsg.get(I, 12) != SCM_RIGHTS) {
-                throw new IOException("no file descriptor attached");
+            if (msg.get(L, 40) < 16 + 4L * count || cmsg.get(L, 0) != 16 + 4L * count
+                    || cmsg.get(I, 8) != SOL_SOCKET || cmsg.get(I, 12) != SCM_RIGHTS) {
+                throw new IOException("expected " + count + " file descriptors attached");
             }
             MemorySegment.copy(data, ValueLayout.JAVA_BYTE, 0, payload, 0, payload.length);
-            return cmsg.get(I, 16);
+            int[] fds = new int[count];
+            for (int i = 0; i < count; i++) {
+                fds[i] = cmsg.get(I, 16 + 4L * i);
+            }
+            return fds;
         } catch (IOException e) {
             throw e;
         } catch (Throwable t) {

@@ -7,55 +7,91 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * The userfaultfd fault handler, run as its own process by {@link UffdMapping} (DESIGN §8). It
- * connects to the mapping's Unix socket, receives the userfaultfd with {@code SCM_RIGHTS} plus the
- * region's base address and size, opens the backend itself (read-only) and serves page faults on
- * several threads: read the faulting window from the backend, {@code UFFDIO_COPY} it into the
- * mapping process. Sequential faults grow the window (readahead: 64 KiB doubling up to the maximum);
- * a random fault resets it. Backend errors are retried with backoff and reported, never fatal.
- * Exits when the socket closes (the mapping was closed or its process died).
+ * connects to the mapping's Unix socket and receives, with {@code SCM_RIGHTS}, the userfaultfd and
+ * the memory file (memfd) the mapping's region maps, plus the region's base address and size; it
+ * opens the backend itself and fills the region with {@code UFFDIO_COPY}:
  *
- * <p>Usage: {@code UffdHelper SOCKET BACKEND-SPEC SIZE THREADS MAX-WINDOW-BYTES}
+ * <ul>
+ *   <li><b>Fault threads</b> read fault events; a fault on a missing chunk (64 KiB) is filled at once
+ *       (at most one {@link #PIECE}, so the faulting thread waits for little), a fault on a chunk
+ *       being filled is left to its filler (whose copy wakes it).
+ *   <li><b>Readahead</b>: a fault at or inside the range already scheduled continues the sequential
+ *       stream and doubles the window (64 KiB up to the maximum); the windows up to {@link #DEPTH}
+ *       windows past the fault are queued for the <b>readahead threads</b>, which copy them while the
+ *       reader consumes the current one (pipelining). Any other fault resets the stream.
+ *   <li><b>Sources</b>: a {@code file:} backend is mapped read-only here and copied straight from
+ *       that mapping (one copy, source page tables prefaulted with MADV_POPULATE_READ); any other
+ *       backend is read into a per-thread buffer first.
+ *   <li><b>Residency</b> ({@link ChunkTable}): with a cap, room is made before a window is claimed by
+ *       punching holes into the memory file (fallocate), which frees the pages and unmaps them from
+ *       the mapping process without its help, so no thread of that JVM is needed (one faulting in
+ *       Java code would hold it at a safepoint) and resident memory never exceeds the cap.
+ * </ul>
+ *
+ * Backend errors are retried with backoff and reported, never fatal. Requests on the socket (16
+ * bytes: offset, length): {@code -1, seq} flushes dirty pages (write-protect mode), an offset and
+ * length evicts that range; each is answered with the same 16 bytes. Exits when the socket closes.
+ *
+ * <p>Usage: {@code UffdHelper SOCKET BACKEND-SPEC SIZE THREADS MAX-WINDOW-BYTES MAX-RESIDENT-BYTES WRITE-BACK(0|1)}
  */
 public final class UffdHelper {
     static final int PAGE = 4096;
-    private static final int MIN_WINDOW = 16; // pages
+    static final int CHUNK_PAGES = 16;
+    static final long CHUNK = (long) CHUNK_PAGES * PAGE; // the smallest fill and the unit of residency
+    /** Largest single UFFDIO_COPY (and claim): a reader that caught up with a fill waits for at most this much. */
+    static final long PIECE = 1 << 20;
+    private static final int PIECE_CHUNKS = (int) (PIECE / CHUNK);
+    /** Readahead windows kept queued or in flight past a sequential fault. */
+    static final int DEPTH = 2;
 
     private final int uffd;
+    private final int memfd;
     private final long base;
     private final long size;
+    private final long mapped;
     private final Backend backend;
-    private final int maxWindow;
-    private final AtomicLongArray populated;
-    private final AtomicLong nextExpected = new AtomicLong(-1);
-    private final AtomicLong window = new AtomicLong(MIN_WINDOW);
-    private final long maxResidentPages;
-    private final java.util.concurrent.ConcurrentLinkedQueue<long[]> fifo = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    private final AtomicLong residentPages = new AtomicLong(); // copied, minus evictions the mapping acknowledged
-    private final AtomicLong queuedPages = new AtomicLong(); // still in the FIFO (not yet sent for eviction)
-    private final int sock;
-    private final int pid; // the mapping process (write-protect mode), 0 otherwise
+    private final MemorySegment source; // the backend file mapped read-only, or null
+    private final long sourceLimit; // bytes of source that may be read through the mapping
+    private final MemorySegment memView; // the memory file mapped here, never touched: mincore only
+    private final int maxWindowChunks;
+    private final boolean writeBack;
+    private final ChunkTable table;
     private final AtomicLongArray dirty;
-    final AtomicLong evictedPages = new AtomicLong();
+    private final LinkedBlockingQueue<long[]> readahead = new LinkedBlockingQueue<>(); // {first, end, epoch}
+    private final Object stream = new Object();
+    private int streamLast = -1; // guarded by stream: chunk of the last fault of the sequential stream
+    private int streamNext = -1; // guarded by stream: first chunk not yet scheduled
+    private int streamWindow = 1; // guarded by stream: chunks
+    private long streamEpoch; // guarded by stream: bumped when the stream resets (stale readahead is dropped)
+    private volatile long currentEpoch;
     final AtomicLong faults = new AtomicLong();
     final AtomicLong copiedBytes = new AtomicLong();
 
-    UffdHelper(int uffd, int sock, long base, long size, Backend backend, int maxWindowBytes, long maxResidentBytes,
-               int pid) {
+    UffdHelper(int uffd, int memfd, long base, long size, Backend backend, MemorySegment source, long sourceLimit,
+               int maxWindowBytes, long maxResidentBytes, boolean writeBack) throws IOException {
         this.uffd = uffd;
-        this.pid = pid;
-        this.dirty = new AtomicLongArray((int) ((size / PAGE + 63) / 64));
-        this.sock = sock;
-        this.maxResidentPages = maxResidentBytes <= 0 ? Long.MAX_VALUE : maxResidentBytes / PAGE;
+        this.memfd = memfd;
         this.base = base;
         this.size = size;
+        this.mapped = (size + PAGE - 1) / PAGE * PAGE;
         this.backend = backend;
-        this.maxWindow = Math.max(MIN_WINDOW, maxWindowBytes / PAGE);
-        this.populated = new AtomicLongArray((int) ((size / PAGE + 63) / 64));
+        this.source = source;
+        this.sourceLimit = sourceLimit;
+        this.writeBack = writeBack;
+        this.memView = Sys.mmapShared(memfd, mapped, false);
+        this.maxWindowChunks = (int) Math.max(1, maxWindowBytes / CHUNK);
+        int chunks = (int) ((mapped + CHUNK - 1) / CHUNK);
+        this.table = new ChunkTable(chunks, maxResidentBytes <= 0 ? Long.MAX_VALUE : maxResidentBytes / CHUNK,
+                this::punch);
+        this.dirty = new AtomicLongArray((int) ((mapped / PAGE + 63) / 64));
     }
 
     public static void main(String[] args) throws Exception {
@@ -65,209 +101,300 @@ public final class UffdHelper {
         int threads = Integer.parseInt(args[3]);
         int maxWindow = Integer.parseInt(args[4]);
         long maxResident = Long.parseLong(args[5]);
-        int pid = args.length > 6 ? Integer.parseInt(args[6]) : 0;
+        boolean writeBack = !args[6].equals("0");
         int sock = Sys.connectUnix(socket);
         byte[] hello = new byte[16];
-        int uffd = Sys.recvFd(sock, hello);
+        int[] fds = Sys.recvFds(sock, hello, 2);
         ByteBuffer b = ByteBuffer.wrap(hello);
         long base = b.getLong(0);
         if (b.getLong(8) != size) {
             throw new IllegalStateException("size mismatch");
         }
-        try (Backend backend = Backends.open(spec, pid == 0)) {
-            UffdHelper h = new UffdHelper(uffd, sock, base, size, backend, maxWindow, maxResident, pid);
-            for (int i = 0; i < threads; i++) {
-                Thread.ofPlatform().name("uffd-fault-" + i).daemon().start(h::serve);
-            }
-            // the mapping acknowledges each eviction (16 bytes: offset, length) once madvised; the
-            // socket closing (EOF or error) ends this process
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment ack = a.allocate(16, 8);
-                MemorySegment st = Sys.state(a);
-                while (Sys.readFully(sock, ack, st)) {
-                    if (ack.get(ValueLayout.JAVA_LONG, 0) == -1) { // flush request (write-protect mode)
-                        h.flush();
-                        synchronized (h) {
-                            Sys.write(sock, ack);
-                        }
-                    } else {
-                        h.residentPages.addAndGet(-ack.get(ValueLayout.JAVA_LONG, 8) / PAGE);
+        try (Backend backend = Backends.open(spec, !writeBack)) {
+            MemorySegment source = null;
+            long sourceLimit = 0;
+            Path file = filePath(spec);
+            if (file != null) { // copy straight from the page cache of the file
+                long length = Math.min(Files.size(file), size);
+                sourceLimit = length / PAGE * PAGE;
+                if (sourceLimit > 0) {
+                    int fd = Sys.openReadOnly(file.toString());
+                    try {
+                        source = Sys.mmapShared(fd, sourceLimit, false);
+                    } finally {
+                        Sys.close(fd); // the mapping keeps the file
                     }
                 }
             }
-            System.err.printf("uffd helper: %d faults, %d MiB copied, %d MiB evicted%n", h.faults.get(),
-                    h.copiedBytes.get() >> 20, (h.evictedPages.get() * PAGE) >> 20);
+            UffdHelper h = new UffdHelper(fds[0], fds[1], base, size, backend, source, sourceLimit, maxWindow,
+                    maxResident, writeBack);
+            for (int i = 0; i < threads; i++) {
+                Thread.ofPlatform().name("uffd-fault-" + i).daemon().start(h::serveFaults);
+                Thread.ofPlatform().name("uffd-readahead-" + i).daemon().start(h::serveReadahead);
+            }
+            h.serveRequests(sock);
+            System.err.printf("uffd helper: %d faults, %d MiB copied, %d MiB evicted, peak %d MiB counted%n",
+                    h.faults.get(), h.copiedBytes.get() >> 20, (h.table.evicted() * CHUNK) >> 20,
+                    (h.table.peak() * CHUNK) >> 20);
         }
         System.exit(0);
     }
 
-    private boolean isPopulated(long page) {
-        return (populated.get((int) (page >>> 6)) & (1L << page)) != 0;
+    /** The path of a {@code file:PATH[:SIZE]} spec, else null. */
+    private static Path filePath(String spec) {
+        if (!spec.startsWith("file:")) {
+            return null;
+        }
+        String rest = spec.substring(5);
+        int colon = rest.lastIndexOf(':');
+        if (colon > 0 && colon + 1 < rest.length() && Character.isDigit(rest.charAt(colon + 1))) {
+            rest = rest.substring(0, colon);
+        }
+        return Path.of(rest);
     }
 
-    private void markPopulated(long first, long count) {
-        for (long p = first; p < first + count; p++) {
-            long bit = 1L << p;
-            populated.getAndUpdate((int) (p >>> 6), w -> w | bit);
+    /** Answers the mapping's requests until the socket closes (the mapping closed or its process died). */
+    private void serveRequests(int sock) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment req = a.allocate(16, 8);
+            MemorySegment st = Sys.state(a);
+            while (Sys.readFully(sock, req, st)) {
+                long off = req.get(ValueLayout.JAVA_LONG, 0);
+                long len = req.get(ValueLayout.JAVA_LONG, 8);
+                if (off == -1) {
+                    flush();
+                } else if (off >= 0 && len > 0 && off < mapped) {
+                    int first = (int) (off / CHUNK);
+                    int last = (int) ((Math.min(mapped, off + len) + CHUNK - 1) / CHUNK);
+                    table.evict(first, last - first);
+                }
+                Sys.write(sock, req);
+            }
+        }
+    }
+
+    private void punch(int first, int count) throws IOException {
+        long off = first * CHUNK;
+        Sys.punchHole(memfd, off, Math.min(mapped, off + count * CHUNK) - off);
+    }
+
+    /** Per-thread buffers and ioctl arguments. */
+    private final class Filler implements AutoCloseable {
+        final Arena arena = Arena.ofConfined();
+        final MemorySegment msg = arena.allocate(32, 8);
+        final MemorySegment arg = arena.allocate(40, 8);
+        final MemorySegment vec = arena.allocate(8, 8);
+        final MemorySegment st = Sys.state(arena);
+        MemorySegment buf; // for backends read through a buffer, allocated on first use
+
+        /** Fills claimed chunks {@code [first, first + count)}; complete, or abort if the mapping is gone. */
+        void fill(int first, int count) {
+            long off = first * CHUNK;
+            long len = Math.min(mapped, off + count * CHUNK) - off;
+            boolean ok = false;
+            try {
+                ok = copyIn(off, len);
+            } finally {
+                if (ok) {
+                    table.complete(first, count);
+                } else {
+                    table.abort(first, count);
+                    Sys.wake(uffd, base + off, len, arg, st); // whoever waits faults again
+                }
+            }
+        }
+
+        private boolean copyIn(long off, long len) {
+            long src;
+            if (source != null && off + len <= sourceLimit) {
+                MemorySegment s = source.asSlice(off, len);
+                Sys.populateRead(s, st); // a missing source page would send UFFDIO_COPY down its slow path
+                src = s.address();
+            } else {
+                if (buf == null) {
+                    buf = arena.allocate(PIECE, PAGE);
+                }
+                long avail = Math.max(0, Math.min(len, size - off));
+                readWithRetry(off, buf.asSlice(0, avail));
+                if (avail < len) {
+                    buf.asSlice(avail, len - avail).fill((byte) 0); // past the end of the object
+                }
+                src = buf.address();
+            }
+            long done = 0;
+            while (done < len) {
+                arg.set(ValueLayout.JAVA_LONG, 0, base + off + done);
+                arg.set(ValueLayout.JAVA_LONG, 8, src + done);
+                arg.set(ValueLayout.JAVA_LONG, 16, len - done);
+                arg.set(ValueLayout.JAVA_LONG, 24, writeBack ? Sys.UFFDIO_COPY_MODE_WP : 0);
+                arg.set(ValueLayout.JAVA_LONG, 32, 0);
+                int rc = Sys.ioctlRaw(uffd, Sys.UFFDIO_COPY, arg, st);
+                long n = arg.get(ValueLayout.JAVA_LONG, 32);
+                if (n > 0) { // copied (and woken) n bytes; partial copies return EAGAIN
+                    done += n;
+                    copiedBytes.addAndGet(n);
+                    continue;
+                }
+                if (rc == 0) {
+                    break;
+                }
+                if (n == -Sys.EEXIST) { // the page is there already: make sure its waiters run, go on
+                    Sys.wake(uffd, base + off + done, PAGE, arg, st);
+                    done += PAGE;
+                } else if (n == -Sys.EAGAIN || rc == -Sys.EAGAIN) {
+                    Thread.onSpinWait(); // the mapping's layout is changing: retry
+                } else {
+                    System.err.println("uffd helper: UFFDIO_COPY at " + (off + done) + " failed, errno " + -rc);
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        @Override
+        public void close() {
+            arena.close();
         }
     }
 
     /** One fault-handling thread. */
-    void serve() {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment msg = arena.allocate(32, 8);
-            MemorySegment buf = arena.allocate((long) maxWindow * PAGE, PAGE);
-            MemorySegment copy = arena.allocate(40, 8);
-            MemorySegment st = Sys.state(arena);
-            long pages = (size + PAGE - 1) / PAGE;
+    void serveFaults() {
+        try (Filler f = new Filler()) {
             while (true) {
                 if (!Sys.pollIn(uffd, 1000)) {
                     continue;
                 }
-                long n = Sys.readRaw(uffd, msg, st);
+                long n = Sys.readRaw(uffd, f.msg, f.st);
                 if (n == -Sys.EAGAIN || n == -Sys.EINTR) {
                     continue; // another thread took it
                 }
                 if (n < 0) {
                     return; // uffd closed
                 }
-                if ((msg.get(ValueLayout.JAVA_BYTE, 0) & 0xff) != Sys.UFFD_EVENT_PAGEFAULT) {
+                if ((f.msg.get(ValueLayout.JAVA_BYTE, 0) & 0xff) != Sys.UFFD_EVENT_PAGEFAULT) {
                     continue;
                 }
                 faults.incrementAndGet();
-                long page = (msg.get(ValueLayout.JAVA_LONG, 16) - base) / PAGE;
-                if ((msg.get(ValueLayout.JAVA_LONG, 8) & Sys.UFFD_PAGEFAULT_FLAG_WP) != 0) {
+                long page = (f.msg.get(ValueLayout.JAVA_LONG, 16) - base) / PAGE;
+                if ((f.msg.get(ValueLayout.JAVA_LONG, 8) & Sys.UFFD_PAGEFAULT_FLAG_WP) != 0) {
                     // first write to a clean page: remember it, let the write through
                     long bit = 1L << page;
                     dirty.getAndUpdate((int) (page >>> 6), w -> w | bit);
-                    int rc = Sys.writeProtect(uffd, base + page * PAGE, PAGE, false, copy, st);
+                    int rc = Sys.writeProtect(uffd, base + page * PAGE, PAGE, false, f.arg, f.st);
                     if (rc < 0) {
                         System.err.println("uffd helper: unprotect failed, errno " + -rc);
                     }
                     continue;
                 }
-                long count = windowFor(page);
-                awaitRoom(count);
-                long end = Math.min(pages, page + count);
-                long last = page + 1;
-                while (last < end && !isPopulated(last)) {
-                    last++;
-                }
-                long len = Math.min((last - page) * PAGE, size - page * PAGE);
-                readWithRetry(page * PAGE, buf.asSlice(0, len));
-                copy.set(ValueLayout.JAVA_LONG, 0, base + page * PAGE);
-                copy.set(ValueLayout.JAVA_LONG, 8, buf.address());
-                copy.set(ValueLayout.JAVA_LONG, 16, (len + PAGE - 1) / PAGE * PAGE);
-                copy.set(ValueLayout.JAVA_LONG, 24, pid != 0 ? Sys.UFFDIO_COPY_MODE_WP : 0);
-                copy.set(ValueLayout.JAVA_LONG, 32, 0);
-                int rc;
-                while ((rc = Sys.ioctlRaw(uffd, Sys.UFFDIO_COPY, copy, st)) == -Sys.EAGAIN) {
-                    Thread.onSpinWait();
-                }
-                long done = copy.get(ValueLayout.JAVA_LONG, 32);
-                if (rc == 0 || done > 0) {
-                    long copied = Math.max(0, done) / PAGE;
-                    markPopulated(page, copied);
-                    copiedBytes.addAndGet(Math.max(0, done));
-                    if (maxResidentPages != Long.MAX_VALUE && copied > 0) {
-                        residentPages.addAndGet(copied);
-                        queuedPages.addAndGet(copied);
-                        fifo.add(new long[] {page, copied});
-                        evictOverCap(arena);
-                    }
-                }
-                if (rc < 0 && rc != -Sys.EEXIST) {
-                    System.err.println("uffd helper: UFFDIO_COPY failed, errno " + -rc);
-                }
+                onMissing(page, f);
             }
-        } catch (IOException e) {
+        } catch (IOException | InterruptedException e) {
             System.err.println("uffd helper: fault thread ended: " + e);
         }
     }
 
-    /**
-     * FIFO eviction: while the pages still queued exceed the cap, the oldest window's pages are
-     * forgotten here and sent to the mapping to be dropped with MADV_DONTNEED (it acknowledges).
-     */
-    private void evictOverCap(Arena arena) throws IOException {
-        MemorySegment m = null;
-        while (queuedPages.get() > maxResidentPages) {
-            long[] w = fifo.poll();
-            if (w == null) {
+    private void onMissing(long page, Filler f) throws IOException, InterruptedException {
+        int chunk = (int) (page / CHUNK_PAGES);
+        int now = schedule(chunk);
+        while (true) {
+            int n = table.claim(chunk, now);
+            if (n > 0) {
+                f.fill(chunk, n); // wakes the faulting thread
                 return;
             }
-            queuedPages.addAndGet(-w[1]);
-            for (long p = w[0]; p < w[0] + w[1]; p++) {
-                long bit = 1L << p;
-                populated.getAndUpdate((int) (p >>> 6), x -> x & ~bit);
+            switch (table.state(chunk)) {
+                case ChunkTable.FILLING:
+                    return; // its filler's copy wakes the faulting thread
+                case ChunkTable.PRESENT:
+                    if (table.reclaimIfMissing(chunk, c -> Sys.pageResident(memView.asSlice(page * PAGE, PAGE), f.vec, f.st))) {
+                        f.fill(chunk, 1);
+                    } else {
+                        Sys.wake(uffd, base + page * PAGE, PAGE, f.arg, f.st); // a stale fault
+                    }
+                    return;
+                default:
+                    break; // evicted meanwhile: claim again
             }
-            if (m == null) {
-                m = arena.allocate(16, 8);
+        }
+    }
+
+    /**
+     * Readahead: updates the sequential stream for a fault at {@code chunk}, queues the windows up to
+     * {@link #DEPTH} windows ahead of it, and returns how many chunks to fill at once for the fault.
+     */
+    private int schedule(int chunk) {
+        int chunks = table.chunks();
+        synchronized (stream) {
+            boolean sequential = streamLast >= 0 && chunk >= streamLast && chunk <= streamNext;
+            if (!sequential) {
+                streamWindow = 1;
+                streamLast = chunk;
+                streamNext = chunk + 1;
+                currentEpoch = ++streamEpoch;
+                return 1;
             }
-            m.set(ValueLayout.JAVA_LONG, 0, w[0] * PAGE);
-            m.set(ValueLayout.JAVA_LONG, 8, w[1] * PAGE);
-            synchronized (this) {
-                Sys.write(sock, m);
+            if (chunk > streamLast) {
+                streamWindow = Math.min(maxWindowChunks, streamWindow * 2);
             }
-            evictedPages.addAndGet(w[1]);
+            streamLast = chunk;
+            int now = Math.min(streamWindow, PIECE_CHUNKS);
+            streamNext = Math.max(streamNext, Math.min(chunks, chunk + now));
+            long target = Math.min(chunks, (long) chunk + now + (long) DEPTH * streamWindow);
+            while (streamNext < target) {
+                int end = (int) Math.min(target, (long) streamNext + streamWindow);
+                readahead.add(new long[] {streamNext, end, streamEpoch});
+                streamNext = end;
+            }
+            return now;
+        }
+    }
+
+    /** One readahead thread: fills queued windows, dropping those of a stream that has reset. */
+    void serveReadahead() {
+        try (Filler f = new Filler()) {
+            while (true) {
+                long[] w = readahead.take();
+                for (int c = (int) w[0]; c < w[1] && w[2] == currentEpoch; ) {
+                    int n = table.claim(c, (int) Math.min(PIECE_CHUNKS, w[1] - c));
+                    if (n > 0) {
+                        f.fill(c, n);
+                        c += n;
+                    } else {
+                        c++;
+                    }
+                }
+            }
+        } catch (IOException | InterruptedException e) {
+            System.err.println("uffd helper: readahead thread ended: " + e);
         }
     }
 
     /**
      * Pushes every dirty page to the backend: clear its dirty bit, write-protect it again (a later
-     * write faults and re-dirties it), read it from the mapping process, write it back; then sync.
+     * write faults and re-dirties it), read it from the memory file, write it back; then sync.
      */
     void flush() throws IOException {
         try (Arena arena = Arena.ofConfined()) {
-            flush(arena);
-        }
-    }
-
-    private void flush(Arena arena) throws IOException {
-        MemorySegment arg = arena.allocate(24, 8);
-        MemorySegment st = Sys.state(arena);
-        MemorySegment buf = arena.allocate(PAGE, PAGE);
-        long pages = (size + PAGE - 1) / PAGE;
-        for (long p = 0; p < pages; p++) {
-            long bit = 1L << p;
-            long prev = dirty.getAndUpdate((int) (p >>> 6), w -> w & ~bit);
-            if ((prev & bit) == 0) {
-                continue;
+            MemorySegment arg = arena.allocate(24, 8);
+            MemorySegment st = Sys.state(arena);
+            MemorySegment buf = arena.allocate(PAGE, PAGE);
+            long pages = mapped / PAGE;
+            for (long p = 0; p < pages; p++) {
+                long bit = 1L << p;
+                long prev = dirty.getAndUpdate((int) (p >>> 6), w -> w & ~bit);
+                if ((prev & bit) == 0) {
+                    continue;
+                }
+                int rc = Sys.writeProtect(uffd, base + p * PAGE, PAGE, true, arg, st);
+                if (rc < 0) {
+                    throw new IOException("re-protect of page " + p + " failed, errno " + -rc);
+                }
+                long len = Math.min(PAGE, size - p * PAGE);
+                Sys.pread(memfd, buf.asSlice(0, len), p * PAGE);
+                backend.writeAt(p * PAGE, buf.asSlice(0, len));
             }
-            int rc = Sys.writeProtect(uffd, base + p * PAGE, PAGE, true, arg, st);
-            if (rc < 0) {
-                throw new IOException("re-protect of page " + p + " failed, errno " + -rc);
-            }
-            long len = Math.min(PAGE, size - p * PAGE);
-            Sys.readRemote(pid, base + p * PAGE, buf.asSlice(0, len));
-            backend.writeAt(p * PAGE, buf.asSlice(0, len));
+            backend.sync();
         }
-        backend.sync();
-    }
-
-    /** Backpressure: copy no more while unacknowledged evictions would push residency past the cap. */
-    private void awaitRoom(long pages) {
-        if (maxResidentPages == Long.MAX_VALUE) {
-            return;
-        }
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (residentPages.get() + pages > maxResidentPages + pages && System.nanoTime() < deadline) {
-            java.util.concurrent.locks.LockSupport.parkNanos(50_000); // waiting for the mapping's acks
-        }
-    }
-
-    /** Readahead: a fault right after the previous window doubles the window, any other resets it. */
-    private long windowFor(long page) {
-        long expected = nextExpected.get();
-        long w;
-        if (page == expected) {
-            w = Math.min(maxWindow, window.get() * 2);
-        } else {
-            w = MIN_WINDOW;
-        }
-        window.set(w);
-        nextExpected.set(page + w);
-        return w;
     }
 
     private void readWithRetry(long offset, MemorySegment dst) {

@@ -13,11 +13,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A backend mapped into this process's memory with userfaultfd: an anonymous {@code MAP_NORESERVE}
- * region registered in MISSING mode; the first touch of a page faults, and a {@link UffdHelper}
- * process (never this JVM, DESIGN §8) fills it, with readahead, from the backend it opened by spec
- * (e.g. {@code file:/path}, {@code s3://…}, {@code dir:…}). {@link #evict} drops pages with
- * {@code MADV_DONTNEED} so they fault again (bounded residency is the caller's policy for now).
+ * A backend mapped into this process's memory with userfaultfd: a shared mapping of a memory file
+ * (memfd), registered in MISSING mode; the first touch of a page faults, and a {@link UffdHelper}
+ * process (never this JVM, DESIGN §8) fills it, with pipelined readahead, from the backend it opened
+ * by spec (e.g. {@code file:/path}, {@code s3://…}, {@code dir:…}). The helper receives the
+ * userfaultfd and the memory file over a Unix socket ({@code SCM_RIGHTS}), so it can also free pages
+ * itself (punching holes into the file): a residency cap is enforced by the helper alone, before each
+ * window is copied in, and needs no thread of this JVM.
  *
  * <p>Without write-back, writes to the mapping stay local and are lost on eviction; with it
  * (write-protect mode, no residency cap) {@link #flush()} pushes them to the backend. Close
@@ -30,21 +32,17 @@ public final class UffdMapping implements AutoCloseable {
     private final long size;
     private final Process helper;
     private final int sock;
-    private final Path socketPath;
     private final Path log;
     private volatile boolean closed;
-    private Thread evictor;
-    private final Object flushes = new Object();
-    private long flushSeq; // guarded by flushes
-    private long flushedSeq; // guarded by flushes
+    private final Object requests = new Object(); // one request to the helper at a time
+    private long flushSeq; // guarded by requests
 
-    private UffdMapping(int uffd, MemorySegment region, long size, Process helper, int sock, Path socketPath, Path log) {
+    private UffdMapping(int uffd, MemorySegment region, long size, Process helper, int sock, Path log) {
         this.uffd = uffd;
         this.region = region;
         this.size = size;
         this.helper = helper;
         this.sock = sock;
-        this.socketPath = socketPath;
         this.log = log;
     }
 
@@ -60,9 +58,8 @@ public final class UffdMapping implements AutoCloseable {
 
     /**
      * As {@link #open(String, long, int, int)}, with residency capped at {@code maxResidentBytes}
-     * (0: unbounded; at least 4 readahead windows): the helper evicts the oldest windows (FIFO) and
-     * this process drops them with MADV_DONTNEED on an evictor thread, acknowledging each, and the
-     * helper copies nothing new while acknowledgements are outstanding beyond the cap.
+     * (0: unbounded; at least 4 readahead windows): before copying a window in, the helper frees the
+     * oldest windows (FIFO) so that the pages held, including those being copied, never exceed the cap.
      */
     public static UffdMapping open(String spec, long size, int threads, int maxWindowBytes, long maxResidentBytes)
             throws IOException {
@@ -85,6 +82,7 @@ public final class UffdMapping implements AutoCloseable {
         }
         long mapped = (size + UffdHelper.PAGE - 1) / UffdHelper.PAGE * UffdHelper.PAGE;
         int fd;
+        int memfd = -1;
         try {
             fd = Sys.userfaultfd(Sys.O_CLOEXEC | Sys.O_NONBLOCK);
         } catch (IOException e) { // unprivileged: only faults from user mode can be handled
@@ -100,9 +98,11 @@ public final class UffdMapping implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment api = a.allocate(24, 8);
             api.set(ValueLayout.JAVA_LONG, 0, Sys.UFFD_API);
-            api.set(ValueLayout.JAVA_LONG, 8, writeBack ? Sys.UFFD_FEATURE_PAGEFAULT_FLAG_WP : 0);
+            api.set(ValueLayout.JAVA_LONG, 8, writeBack
+                    ? Sys.UFFD_FEATURE_PAGEFAULT_FLAG_WP | Sys.UFFD_FEATURE_WP_HUGETLBFS_SHMEM : 0);
             Sys.ioctl(fd, Sys.UFFDIO_API, api, "UFFDIO_API");
-            region = Sys.mmapAnonymous(mapped);
+            memfd = Sys.memfd("strata-uffd", mapped);
+            region = Sys.mmapShared(memfd, mapped, true);
             MemorySegment reg = a.allocate(32, 8);
             reg.set(ValueLayout.JAVA_LONG, 0, region.address());
             reg.set(ValueLayout.JAVA_LONG, 8, mapped);
@@ -116,8 +116,7 @@ public final class UffdMapping implements AutoCloseable {
                     "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-XX:+UseSerialGC",
                     "-cp", System.getProperty("java.class.path"), UffdHelper.class.getName(),
                     socketPath.toString(), spec, Long.toString(size), Integer.toString(threads),
-                    Integer.toString(maxWindowBytes), Long.toString(maxResidentBytes),
-                    Long.toString(writeBack ? ProcessHandle.current().pid() : 0)));
+                    Integer.toString(maxWindowBytes), Long.toString(maxResidentBytes), writeBack ? "1" : "0"));
             helper = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             while (sock < 0) {
@@ -130,10 +129,8 @@ public final class UffdMapping implements AutoCloseable {
                 sock = Sys.accept(listen, 500);
             }
             byte[] hello = ByteBuffer.allocate(16).putLong(region.address()).putLong(size).array();
-            Sys.sendFd(sock, fd, hello);
-            UffdMapping m = new UffdMapping(fd, region, size, helper, sock, socketPath, log);
-            m.evictor = Thread.ofPlatform().name("uffd-evictor").daemon().start(m::evictLoop);
-            return m;
+            Sys.sendFds(sock, new int[] {fd, memfd}, hello);
+            return new UffdMapping(fd, region, size, helper, sock, log);
         } catch (IOException | RuntimeException e) {
             Sys.close(sock);
             if (helper != null) {
@@ -146,6 +143,7 @@ public final class UffdMapping implements AutoCloseable {
             Files.deleteIfExists(log);
             throw e;
         } finally {
+            Sys.close(memfd); // the mapping (and the helper) keep the memory file
             Sys.close(listen);
             Files.deleteIfExists(socketPath);
         }
@@ -165,45 +163,15 @@ public final class UffdMapping implements AutoCloseable {
         return helper.pid();
     }
 
-    /** Drops the pages of a range; they are fetched again on next touch. */
+    /**
+     * Drops the pages of a range, rounded out to the helper's 64 KiB chunks (chunks being filled
+     * stay); they are fetched again on next touch. Done by the helper, which keeps count.
+     */
     public void evict(long offset, long length) throws IOException {
-        long first = offset / UffdHelper.PAGE * UffdHelper.PAGE;
-        long end = Math.min(region.byteSize(), (offset + length + UffdHelper.PAGE - 1) / UffdHelper.PAGE * UffdHelper.PAGE);
-        Sys.dontNeed(region.asSlice(first, end - first));
-    }
-
-    /** Drops the windows the helper evicts and acknowledges each (never touches mapped memory). */
-    private void evictLoop() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment m = a.allocate(16, 8);
-            MemorySegment st = Sys.state(a);
-            while (!closed) {
-                if (!Sys.pollIn(sock, 200)) {
-                    continue;
-                }
-                if (closed || !Sys.readFully(sock, m, st)) {
-                    return;
-                }
-                long off = m.get(ValueLayout.JAVA_LONG, 0);
-                long len = m.get(ValueLayout.JAVA_LONG, 8);
-                if (off == -1) { // a flush finished
-                    synchronized (flushes) {
-                        flushedSeq = Math.max(flushedSeq, len);
-                        flushes.notifyAll();
-                    }
-                    continue;
-                }
-                if (off < 0 || len <= 0 || off + len > region.byteSize()) {
-                    return; // a broken helper: stop evicting
-                }
-                Sys.dontNeed(region.asSlice(off, len));
-                Sys.write(sock, m);
-            }
-        } catch (IOException e) {
-            if (!closed) {
-                System.getLogger("dev.strata.migration.uffd").log(System.Logger.Level.WARNING, "uffd evictor: " + e);
-            }
+        if (offset < 0 || length <= 0 || offset >= region.byteSize()) {
+            return;
         }
+        request(offset, length);
     }
 
     /**
@@ -212,33 +180,39 @@ public final class UffdMapping implements AutoCloseable {
      */
     public void flush() throws IOException {
         long seq;
-        synchronized (flushes) {
+        synchronized (requests) {
             seq = ++flushSeq;
         }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment m = a.allocate(16, 8);
-            m.set(ValueLayout.JAVA_LONG, 0, -1);
-            m.set(ValueLayout.JAVA_LONG, 8, seq);
-            Sys.write(sock, m);
-        }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        synchronized (flushes) {
-            while (flushedSeq < seq) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0 || closed) {
-                    throw new IOException("flush not confirmed by the uffd helper");
+        request(-1, seq);
+    }
+
+    /** Sends one request to the helper and waits (up to 120 s) for its answer, which echoes it. */
+    private void request(long a, long b) throws IOException {
+        synchronized (requests) {
+            if (closed) {
+                throw new IOException("mapping closed");
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment m = arena.allocate(16, 8);
+                m.set(ValueLayout.JAVA_LONG, 0, a);
+                m.set(ValueLayout.JAVA_LONG, 8, b);
+                Sys.write(sock, m);
+                MemorySegment reply = arena.allocate(16, 8);
+                MemorySegment st = Sys.state(arena);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+                while (!Sys.pollIn(sock, 200)) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IOException("uffd helper did not answer within 120 s");
+                    }
                 }
-                try {
-                    flushes.wait(TimeUnit.NANOSECONDS.toMillis(left) + 1);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new java.io.InterruptedIOException("interrupted during flush");
+                if (!Sys.readFully(sock, reply, st) || !reply.asByteBuffer().equals(m.asByteBuffer())) {
+                    throw new IOException("uffd helper did not confirm: " + helperLog());
                 }
             }
         }
     }
 
-    /** Bytes of the mapping resident now (mincore). */
+    /** Bytes of the mapping in memory now (mincore: pages of the memory file, mapped here or not). */
     public long residentBytes() throws IOException {
         return Sys.residentPages(region) * UffdHelper.PAGE;
     }
@@ -249,13 +223,8 @@ public final class UffdMapping implements AutoCloseable {
         if (closed) {
             return;
         }
-        closed = true;
-        if (evictor != null) {
-            try {
-                evictor.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        synchronized (requests) {
+            closed = true;
         }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment range = a.allocate(16, 8);
