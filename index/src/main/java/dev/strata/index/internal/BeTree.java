@@ -356,7 +356,7 @@ public final class BeTree {
                     sorted.set(i, new Msg(m.key(), m.type() | OVERFLOW, m.operator(), Overflow.write(txn, m.value())));
                 }
             }
-            if (sorted.size() != 1 || !tryInsertInPlace(txn, sorted.get(0))) {
+            if (!NodeEdit.tryMerge(txn, root, sorted)) {
                 Node r = txn.load(root);
                 if (r.leaf) {
                     r.entries = applyToRecords(r.entries, sorted, txn);
@@ -376,46 +376,28 @@ public final class BeTree {
         }
     }
 
-    /** Appends one message to an internal root's buffer without decoding it, if it fits. */
-    private boolean tryInsertInPlace(Txn txn, Msg m) {
-        MemorySegment page = txn.x(root).segment();
-        if (page.get(NodeLayout.INT, NodeLayout.OFF_KIND) != INTERNAL) {
-            return false;
-        }
-        int nc = page.get(NodeLayout.INT, NodeLayout.OFF_NCHILDREN);
-        int ne = page.get(NodeLayout.INT, NodeLayout.OFF_NENTRIES);
-        int heap = page.get(NodeLayout.INT, NodeLayout.OFF_HEAP);
-        int slots = NodeLayout.slotBase(nc);
-        byte[] entry = Node.entryImage(m);
-        if (heap - entry.length < slots + 8 * (ne + 1)) {
-            return false;
-        }
-        int pos = NodeLayout.lowerBound(page, 0, nc, ne, m.key(), true);
-        int newHeap = heap - entry.length;
-        txn.write(root, newHeap, entry);
-        byte[] shifted = new byte[8 * (ne - pos + 1)];
-        MemorySegment s = MemorySegment.ofArray(shifted);
-        s.set(NodeLayout.INT, 0, newHeap);
-        s.set(NodeLayout.INT, 4, NodeLayout.head(m.key()));
-        MemorySegment.copy(page, slots + 8L * pos, s, 8, 8L * (ne - pos));
-        txn.write(root, slots + 8L * pos, shifted);
-        byte[] hdr = new byte[8];
-        MemorySegment h = MemorySegment.ofArray(hdr);
-        h.set(NodeLayout.INT, 0, ne + 1);
-        h.set(NodeLayout.INT, 4, newHeap);
-        txn.write(root, NodeLayout.OFF_NENTRIES, hdr);
-        return true;
-    }
-
     private boolean needsSplit(Node n) {
         return !n.fits() || (!n.leaf && n.children.size() > maxFanout);
     }
 
-    /** Flushes an internal node's buffer down until the node fits (or only its pivots overflow it). */
+    /**
+     * A node whose buffer overflows its page flushes down to this fraction of the page (in 1/8ths),
+     * so that the messages arriving next fit in place ({@link NodeEdit}) until the next flush.
+     */
+    private static final int FLUSH_TO_EIGHTHS = 5;
+
+    /**
+     * Flushes an internal node's buffer down when it overflows the node, to {@link #FLUSH_TO_EIGHTHS}
+     * of the page (or until only its pivots are left).
+     */
     private void settle(Txn txn, Node node) {
         int total = node.bytes();
-        while (total > node.pageBytes && !node.entries.isEmpty()) {
-            flushSome(txn, node, total - node.pageBytes);
+        if (total <= node.pageBytes) {
+            return;
+        }
+        int target = node.pageBytes / 8 * FLUSH_TO_EIGHTHS;
+        while (total > target && !node.entries.isEmpty()) {
+            flushSome(txn, node, total - target);
             total = node.bytes();
         }
     }
@@ -471,7 +453,11 @@ public final class BeTree {
 
     /** Applies {@code moved} (messages of child {@code ci}'s range) to that child; splits or drops it. */
     private void pushDown(Txn txn, Node node, int ci, List<Msg> moved) {
-        Node child = txn.load(node.children.get(ci));
+        long id = node.children.get(ci);
+        if (!txn.decoded(id) && NodeEdit.tryMerge(txn, id, moved)) {
+            return;
+        }
+        Node child = txn.load(id);
         child.dirty = true;
         if (child.leaf) {
             child.entries = applyToRecords(child.entries, moved, txn);

@@ -169,6 +169,11 @@ final class Node {
             at[i] = holeEnd[h];
             lowest = Math.min(lowest, at[i]);
         }
+        int free = pageBytes - bytes();
+        if (lowest - slotsEnd < Math.min(pageBytes / 8, free / 2)) {
+            // fragmented: most free space is in holes, where in-place edits (NodeEdit) cannot use it
+            return encode();
+        }
         byte[] img = current.toArray(ValueLayout.JAVA_BYTE);
         ByteBuffer b = ByteBuffer.wrap(img).order(ByteOrder.nativeOrder());
         b.putInt(NodeLayout.OFF_MAGIC, NodeLayout.MAGIC);

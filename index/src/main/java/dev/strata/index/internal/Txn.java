@@ -56,6 +56,11 @@ final class Txn implements AutoCloseable {
         return n;
     }
 
+    /** True when this transaction holds {@code pageId} decoded (then it must change only through its {@link Node}). */
+    boolean decoded(long pageId) {
+        return nodes.containsKey(pageId);
+    }
+
     Node allocate(int pageBytes, boolean leaf) {
         long id = batch.allocate(pageBytes);
         x(id);

@@ -49,7 +49,11 @@ import org.rocksdb.WriteOptions;
  * java --enable-native-access=ALL-UNNAMED --add-opens java.base/java.nio=ALL-UNNAMED \
  *      --add-opens java.base/sun.nio.ch=ALL-UNNAMED -cp ... dev.strata.index.bench.IndexBench \
  *      [keys=1000000] [repeats=3] [dir=/dev/shm/strata-bench] [engines=strata,rocksdb,lmdb]
+ *      [orders=seq,rnd] [threads=1,2] [reads=true] [warmup=0]
  * </pre>
+ *
+ * {@code warmup=N} runs N uncounted rounds of every engine and phase first (JIT warm-up for the
+ * Java code paths of all three engines; JMH would call them warm-up iterations).
  */
 public final class IndexBench {
     static final int VALUE = 100;
@@ -337,14 +341,23 @@ public final class IndexBench {
         int repeats = Integer.parseInt(a.getOrDefault("repeats", "3"));
         Path root = Path.of(a.getOrDefault("dir", "/dev/shm/strata-bench"));
         List<String> engines = List.of(a.getOrDefault("engines", "strata,rocksdb,lmdb").split(","));
+        List<String> orders = List.of(a.getOrDefault("orders", "seq,rnd").split(","));
+        int[] threadCounts = java.util.Arrays.stream(a.getOrDefault("threads", "1,2").split(","))
+                .mapToInt(Integer::parseInt).toArray();
+        boolean reads = Boolean.parseBoolean(a.getOrDefault("reads", "true"));
+        int warmups = Integer.parseInt(a.getOrDefault("warmup", "0"));
         long memory = Long.parseLong(a.getOrDefault("memoryMiB", "1024")) << 20;
         Map<String, List<Double>> results = new LinkedHashMap<>();
         ExecutorService pool = Executors.newFixedThreadPool(2);
         byte[] value = new byte[VALUE];
         new Random(7).nextBytes(value);
         value[0] = 1;
-        for (int rep = 0; rep < repeats; rep++) {
-            for (String order : List.of("seq", "rnd")) {
+        for (int rep = -warmups; rep < repeats; rep++) {
+            if (rep == 0) {
+                results.clear(); // warm-up rounds (every engine, every phase) are not counted
+                System.out.println("-- end of warm-up");
+            }
+            for (String order : orders) {
                 int[] keys = new int[n];
                 for (int i = 0; i < n; i++) {
                     keys[i] = i;
@@ -355,7 +368,7 @@ public final class IndexBench {
                 int[] readOrder = keys.clone();
                 shuffle(readOrder, new Random(99 + rep));
                 for (String engine : engines) {
-                    for (int threads : new int[] {1, 2}) {
+                    for (int threads : threadCounts) {
                         Path dir = root.resolve(engine + "-" + order + "-" + threads);
                         deleteTree(dir);
                         try (Engine e = open(engine, dir, memory)) {
@@ -368,6 +381,9 @@ public final class IndexBench {
                             e.sync();
                             w += System.nanoTime() - s0;
                             record(results, engine, order, "write", threads, n, w);
+                            if (!reads) {
+                                continue; // closes the engine; the next store deletes its directory first
+                            }
                             long r = timed(pool, threads, t -> {
                                 long sum = e.readKeys(readOrder, t * per, t == threads - 1 ? n : (t + 1) * per);
                                 if (sum != (t == threads - 1 ? n - t * per : per)) {
@@ -391,6 +407,7 @@ public final class IndexBench {
             }
         }
         pool.shutdown();
+        deleteTree(root);
         System.out.println();
         System.out.printf("%-8s %-4s %-8s %-3s %14s%n", "engine", "keys", "phase", "thr", "median ops/s");
         for (var e : results.entrySet()) {

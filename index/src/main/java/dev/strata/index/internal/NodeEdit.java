@@ -1,0 +1,152 @@
+package dev.strata.index.internal;
+
+import static dev.strata.index.internal.NodeLayout.ENTRY_HEADER;
+import static dev.strata.index.internal.NodeLayout.INT;
+import static dev.strata.index.internal.NodeLayout.LEAF;
+import static dev.strata.index.internal.NodeLayout.PUT;
+import static dev.strata.index.internal.NodeLayout.SLOT;
+import static dev.strata.index.internal.NodeLayout.UPSERT;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
+/**
+ * Small changes made directly on a latched node page, without decoding it: sorted messages merged
+ * into a leaf's records or into an internal node's buffer. Only the slot array's changed suffix is
+ * rebuilt; new entries are appended below the heap and replaced or dropped entries become garbage
+ * (reclaimed when the node is next re-encoded by {@link Node}). Logged as at most three deltas: the
+ * new entries, the slot suffix, and the header's entry count and heap start.
+ *
+ * <p>The merge follows {@link BeTree#applyToRecords} for leaves and {@link BeTree#mergeBuffer} for
+ * buffers: messages of one key are applied oldest first, and in a buffer a PUT or DELETE drops the
+ * older messages of its key. It declines (returns {@code false} having changed nothing) when the free
+ * gap between slots and heap is too small, when a leaf would become empty (its parent must drop it),
+ * or when a leaf message is an UPSERT (which needs the record's old value); the caller then takes
+ * the decoding path, which compacts, flushes and splits. Used by the writer only, under the
+ * exclusive latches of its {@link Txn}; never on a node the transaction already decoded.
+ */
+final class NodeEdit {
+    private NodeEdit() {}
+
+    static boolean tryMerge(Txn txn, long pageId, List<Msg> msgs) {
+        MemorySegment page = txn.x(pageId).segment();
+        boolean leaf = page.get(INT, NodeLayout.OFF_KIND) == LEAF;
+        int nc = page.get(INT, NodeLayout.OFF_NCHILDREN);
+        int ne = page.get(INT, NodeLayout.OFF_NENTRIES);
+        int heap = page.get(INT, NodeLayout.OFF_HEAP);
+        int slotBase = NodeLayout.slotBase(nc);
+        int n = msgs.size();
+        // plan: per key group [gs, ge), the first message kept (leaf: the one record written, or none)
+        int[] keepFrom = new int[n];
+        int appended = 0;
+        int maxSlots = ne;
+        int groups = 0;
+        for (int gs = 0; gs < n; ) {
+            byte[] key = msgs.get(gs).key();
+            int ge = gs + 1;
+            while (ge < n && Keys.compare(msgs.get(ge).key(), key) == 0) {
+                ge++;
+            }
+            int base = -1;
+            for (int k = ge - 1; k >= gs; k--) {
+                int kind = msgs.get(k).kind();
+                if (kind != UPSERT) {
+                    base = k;
+                    break;
+                }
+                if (leaf) {
+                    return false;
+                }
+            }
+            int from;
+            if (leaf) {
+                from = msgs.get(base).kind() == PUT ? base : ge; // a DELETE writes nothing
+            } else {
+                from = base >= 0 ? base : gs;
+            }
+            keepFrom[groups++] = from;
+            for (int k = from; k < ge; k++) {
+                appended += entrySize(msgs.get(k));
+            }
+            maxSlots += ge - from;
+            gs = ge;
+        }
+        int newHeap = heap - appended;
+        if (appended > heap || (long) slotBase + (long) SLOT * maxSlots > newHeap) {
+            return false;
+        }
+        int first = NodeLayout.lowerBound(page, 0, nc, ne, msgs.get(0).key(), false);
+        byte[] slots = new byte[SLOT * (maxSlots - first)];
+        MemorySegment out = MemorySegment.ofArray(slots);
+        byte[] block = new byte[appended];
+        ByteBuffer bb = ByteBuffer.wrap(block).order(ByteOrder.nativeOrder());
+        int cursor = heap;
+        int count = 0; // slots written to out
+        int old = first; // next old slot to copy
+        int g = 0;
+        for (int gs = 0; gs < n; g++) {
+            byte[] key = msgs.get(gs).key();
+            int ge = gs + 1;
+            while (ge < n && Keys.compare(msgs.get(ge).key(), key) == 0) {
+                ge++;
+            }
+            int i = NodeLayout.lowerBound(page, 0, nc, ne, key, false);
+            int j = i;
+            while (j < ne && equalKey(page, nc, j, key)) {
+                j++;
+            }
+            MemorySegment.copy(page, slotBase + (long) SLOT * old, out, (long) SLOT * count, (long) SLOT * (i - old));
+            count += i - old;
+            int from = keepFrom[g];
+            boolean replaces = leaf || from > gs || msgs.get(from).kind() != UPSERT;
+            if (!replaces) {
+                // only upserts for this key: they queue behind the buffered messages
+                MemorySegment.copy(page, slotBase + (long) SLOT * i, out, (long) SLOT * count, (long) SLOT * (j - i));
+                count += j - i;
+            }
+            int head = NodeLayout.head(key);
+            for (int k = from; k < ge; k++) {
+                Msg m = msgs.get(k);
+                if (leaf && m.operator() != 0) {
+                    m = new Msg(m.key(), m.type(), 0, m.value());
+                }
+                cursor -= entrySize(m);
+                Node.writeEntry(bb, block, cursor - newHeap, m);
+                out.set(INT, (long) SLOT * count, cursor);
+                out.set(INT, (long) SLOT * count + 4, head);
+                count++;
+            }
+            old = j;
+            gs = ge;
+        }
+        MemorySegment.copy(page, slotBase + (long) SLOT * old, out, (long) SLOT * count, (long) SLOT * (ne - old));
+        count += ne - old;
+        int newEntries = first + count;
+        if (leaf && newEntries == 0) {
+            return false;
+        }
+        if (appended > 0) {
+            txn.write(pageId, newHeap, block);
+        }
+        if (count > 0) {
+            txn.write(pageId, slotBase + (long) SLOT * first, out.asSlice(0, (long) SLOT * count));
+        }
+        byte[] hdr = new byte[8];
+        MemorySegment h = MemorySegment.ofArray(hdr);
+        h.set(INT, 0, newEntries);
+        h.set(INT, 4, newHeap);
+        txn.write(pageId, NodeLayout.OFF_NENTRIES, hdr);
+        return true;
+    }
+
+    private static boolean equalKey(MemorySegment page, int nc, int i, byte[] key) {
+        long e = NodeLayout.entryOffset(page, 0, nc, i);
+        return NodeLayout.compare(page, e + ENTRY_HEADER, NodeLayout.u16(page, e), key) == 0;
+    }
+
+    static int entrySize(Msg m) {
+        return ENTRY_HEADER + m.key().length + (m.value() == null ? 0 : m.value().length);
+    }
+}
