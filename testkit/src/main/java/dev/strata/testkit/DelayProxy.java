@@ -2,57 +2,86 @@ package dev.strata.testkit;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.PriorityQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAccumulator;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * A TCP proxy that adds latency (DESIGN §11: this kernel has no netem). Each direction of each
- * connection holds every segment it reads for RTT/2 before writing it on, without serializing:
- * segments are stamped on arrival and released in order when their time comes, so many requests
- * are in flight at once as on a long link. Up to {@code window} bytes per direction may be held
- * (a bandwidth-delay product bound, default 16 MiB; the reader stops reading when it is full).
- * Bytes move between sockets through pooled native buffers (SocketChannel), never the heap.
+ * connection holds every byte it reads for RTT/2 before writing it on, without serializing: reads are
+ * stamped on arrival and released in order when their time comes, so many requests are in flight at
+ * once as on a long link. Up to {@code window} bytes per direction may be held (a bandwidth-delay
+ * product bound, default 16 MiB; the proxy stops reading that direction while it is full).
+ *
+ * <p>One platform thread ({@code delay-proxy}) serves every connection: a {@link Selector} for
+ * readiness and a timer queue of the directions whose oldest held bytes fall due next. Bytes sit in
+ * 1 MiB native buffers (one shared {@link Arena}, owned by that thread) and are written with gathering
+ * writes, so the proxy costs one copy in and one copy out per byte and no thread per connection
+ * (the former thread-per-direction design spent 2 cores' worth of context switches at 32 connections
+ * and added up to 3× the delay asked for).
  *
  * <pre>
- *   client ──► [reader: stamp t0] ─queue─► [writer: wait until t0 + rtt/2, write] ──► server
- *   client ◄── [writer] ◄─queue─ [reader] ◄── server              (same, other direction)
+ *   client ─► read, stamp t0 ─► [held: (buf, t0) ...] ─ timer: t0 + rtt/2 ≤ now ─► write ─► server
+ *   client ◄─ write ◄─ timer ◄─ [held ...] ◄─ read, stamp t0 ◄─ server       (other direction)
  * </pre>
- * It measures what it adds: {@link #addedDelayNanos()} reports the mean and max of
- * (write time − arrival time) over all segments.
+ *
+ * <p>It measures what it adds: {@link #addedDelayNanos()} reports the mean (per segment) and max of
+ * (time the last byte of a segment was written − time it was read), which includes the timer's
+ * overshoot (the selector wakes with millisecond resolution, so up to ~1 ms) and any wait for a full
+ * socket; {@link #meanAddedDelayNanosPerByte()} weights the same by bytes. Time a segment spends in
+ * the kernel before the proxy thread reads it (only when that thread is starved of CPU) is not seen.
+ *
+ * <p>Thread-safety: {@code start}, {@code close} and the statistics may be called from any thread.
  */
 public final class DelayProxy implements AutoCloseable {
-    private static final int SEGMENT = 256 * 1024;
-    private final ServerSocket listener;
+    private static final int BUFFER = 1 << 20;
+    private static final int MIN_READ = 64 * 1024;
+
+    private final ServerSocketChannel listener;
+    private final Selector selector;
     private final InetSocketAddress target;
     private final long halfRttNanos;
     private final int window;
-    private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
-    private final AtomicInteger ids = new AtomicInteger();
+    private final Thread thread;
     private final AtomicLong segments = new AtomicLong();
     private final AtomicLong delaySum = new AtomicLong();
-    private final LongAccumulator delayMax = new LongAccumulator(Math::max, 0);
+    private final AtomicLong delayByteSum = new AtomicLong();
+    private final AtomicLong delayMax = new AtomicLong();
     private final AtomicLong bytes = new AtomicLong();
+    private final AtomicLong lateSum = new AtomicLong();
+    private final AtomicLong lateCount = new AtomicLong();
+    private final AtomicLong lateMax = new AtomicLong();
+    private final AtomicLong backpressured = new AtomicLong();
     private volatile boolean closed;
 
-    private DelayProxy(ServerSocket listener, InetSocketAddress target, Duration rtt, int window) {
+    // owned by the proxy thread
+    private final Arena arena = Arena.ofShared();
+    private final ArrayDeque<ByteBuffer> freeBuffers = new ArrayDeque<>();
+    private final PriorityQueue<Direction> timers =
+            new PriorityQueue<>((a, b) -> Long.compare(a.scheduledAt, b.scheduledAt));
+    private final List<Connection> connections = new ArrayList<>();
+
+    private DelayProxy(ServerSocketChannel listener, Selector selector, InetSocketAddress target, Duration rtt,
+                       int window) {
         this.listener = listener;
+        this.selector = selector;
         this.target = target;
         this.halfRttNanos = rtt.toNanos() / 2;
         this.window = window;
+        this.thread = Thread.ofPlatform().name("delay-proxy").daemon().unstarted(this::loop);
     }
 
     /** Starts a proxy on a free loopback port forwarding to {@code target} with the given round-trip time. */
@@ -60,148 +89,442 @@ public final class DelayProxy implements AutoCloseable {
         return start(target, rtt, 16 << 20);
     }
 
+    /** As {@link #start(InetSocketAddress, Duration)}, holding at most {@code windowBytes} per direction. */
     public static DelayProxy start(InetSocketAddress target, Duration rtt, int windowBytes) throws IOException {
+        if (rtt.isNegative() || windowBytes < MIN_READ) {
+            throw new IllegalArgumentException("rtt must be >= 0 and window >= 64 KiB");
+        }
         ServerSocketChannel ch = ServerSocketChannel.open();
-        ch.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
-        ServerSocket ss = ch.socket();
-        DelayProxy p = new DelayProxy(ss, target, rtt, windowBytes);
-        Thread.ofPlatform().name("delay-proxy-accept").daemon().start(p::acceptLoop);
+        Selector sel = null;
+        try {
+            ch.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
+            ch.configureBlocking(false);
+            sel = Selector.open();
+            ch.register(sel, SelectionKey.OP_ACCEPT);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            if (sel != null) {
+                sel.close();
+            }
+            throw e;
+        }
+        DelayProxy p = new DelayProxy(ch, sel, target, rtt, windowBytes);
+        p.thread.start();
         return p;
     }
 
     public int port() {
-        return listener.getLocalPort();
+        return listener.socket().getLocalPort();
     }
 
-    /** Mean and max delay added per segment so far, in nanoseconds: {mean, max, segments}. */
+    /** Mean (per segment) and max delay added so far, in nanoseconds: {mean, max, segments}. */
     public long[] addedDelayNanos() {
         long n = segments.get();
         return new long[] {n == 0 ? 0 : delaySum.get() / n, delayMax.get(), n};
+    }
+
+    /** Mean delay added per byte forwarded (each segment's delay weighted by its length), in nanoseconds. */
+    public long meanAddedDelayNanosPerByte() {
+        long b = bytes.get();
+        return b == 0 ? 0 : delayByteSum.get() / b;
+    }
+
+    /**
+     * How late the proxy's own timer released segments, in nanoseconds: {mean, max, segments} of (first
+     * write attempt − (arrival + rtt/2)) over the segments released on time by the timer. Segments
+     * that fell due while their destination socket was full (the receiver was not keeping up) are not
+     * in it; {@link #backpressuredSegments()} counts them. Small lateness with a large
+     * {@link #addedDelayNanos()} means the excess was queueing behind the receiver, not the proxy.
+     */
+    public long[] timerLatenessNanos() {
+        long n = lateCount.get();
+        return new long[] {n == 0 ? 0 : lateSum.get() / n, lateMax.get(), n};
+    }
+
+    /** Segments that fell due while the destination socket was full (written when it drained). */
+    public long backpressuredSegments() {
+        return backpressured.get();
     }
 
     public long bytesForwarded() {
         return bytes.get();
     }
 
-    private void acceptLoop() {
-        while (!closed) {
-            try {
-                Socket client = listener.getChannel().accept().socket();
-                Socket server = SocketChannel.open().socket();
-                server.connect(target, 10_000);
-                client.setTcpNoDelay(true);
-                server.setTcpNoDelay(true);
-                sockets.add(client);
-                sockets.add(server);
-                int id = ids.incrementAndGet();
-                AtomicInteger open = new AtomicInteger(2);
-                pipe(client, server, "delay-proxy-" + id + "-up", open);
-                pipe(server, client, "delay-proxy-" + id + "-down", open);
-            } catch (IOException e) {
-                if (closed) {
-                    return;
+    // ---- proxy thread ----------------------------------------------------------------------
+
+    /** Bytes read from one side, waiting to be written to the other: [start, end) of buf, read at {@code arrival}. */
+    private static final class Held {
+        final ByteBuffer buf;
+        int start;
+        final int end;
+        final long arrival;
+        boolean released; // included in a write call already
+
+        Held(ByteBuffer buf, int start, int end, long arrival) {
+            this.buf = buf;
+            this.start = start;
+            this.end = end;
+            this.arrival = arrival;
+        }
+    }
+
+    /** One proxied connection: two channels, two directions. */
+    private final class Connection {
+        final SocketChannel client;
+        final SocketChannel server;
+        final Direction up;
+        final Direction down;
+
+        Connection(SocketChannel client, SocketChannel server) throws IOException {
+            this.client = client;
+            this.server = server;
+            SelectionKey ck = client.register(selector, 0);
+            SelectionKey sk = server.register(selector, 0);
+            this.up = new Direction(this, client, ck, server, sk);
+            this.down = new Direction(this, server, sk, client, ck);
+            ck.attach(new Direction[] {up, down}); // {reads from this channel, writes to it}
+            sk.attach(new Direction[] {down, up});
+            up.updateInterest();
+            down.updateInterest();
+        }
+
+        void close() {
+            up.release();
+            down.release();
+            closeQuietly(client);
+            closeQuietly(server);
+            connections.remove(this);
+        }
+    }
+
+    /** One direction of a connection: reads {@code from}, holds, writes {@code to}. */
+    private final class Direction {
+        final Connection conn;
+        final SocketChannel from;
+        final SelectionKey fromKey;
+        final SocketChannel to;
+        final SelectionKey toKey;
+        final ArrayDeque<Held> held = new ArrayDeque<>();
+        ByteBuffer tail; // buffer being filled by reads (also referenced by held entries)
+        long heldBytes;
+        boolean eof;
+        boolean outputShut;
+        boolean blocked; // the last write did not finish: waiting for OP_WRITE
+        long scheduledAt = Long.MIN_VALUE; // in timers when != MIN_VALUE
+
+        Direction(Connection conn, SocketChannel from, SelectionKey fromKey, SocketChannel to, SelectionKey toKey) {
+            this.conn = conn;
+            this.from = from;
+            this.fromKey = fromKey;
+            this.to = to;
+            this.toKey = toKey;
+        }
+
+        boolean wantsRead() {
+            return !eof && heldBytes < window;
+        }
+
+        /**
+         * Reads what is there, up to 1 MiB per call so one busy connection cannot hold up the timers
+         * of the others (the selector reports the channel again while bytes remain), until the window
+         * is full or the socket is drained.
+         */
+        void read() throws IOException {
+            for (int budget = BUFFER; budget > 0 && wantsRead(); ) {
+                if (tail == null || tail.capacity() - tail.limit() < MIN_READ) {
+                    tail = takeBuffer();
                 }
+                ByteBuffer b = tail.duplicate();
+                int start = tail.limit();
+                b.position(start).limit((int) Math.min(b.capacity(), start + (window - heldBytes)));
+                int n = from.read(b);
+                if (n < 0) {
+                    eof = true;
+                    break;
+                }
+                if (n == 0) {
+                    break;
+                }
+                tail.limit(start + n);
+                budget -= n;
+                boolean wasEmpty = held.isEmpty();
+                held.add(new Held(tail, start, start + n, System.nanoTime()));
+                heldBytes += n;
+                if (wasEmpty && !blocked) {
+                    schedule(held.peek().arrival + halfRttNanos);
+                }
+            }
+            if (eof && held.isEmpty() && !blocked) {
+                finishOutput();
+            }
+        }
+
+        /** Writes every held segment that is due; reschedules for the next one or waits for OP_WRITE. */
+        void writeDue(long now) throws IOException {
+            long unblockedAt = blocked ? now : Long.MIN_VALUE; // segments due before this waited for the receiver
+            blocked = false;
+            try {
+                while (!held.isEmpty()) {
+                    int due = 0;
+                    long length = 0;
+                    for (Held h : held) {
+                        if (h.arrival + halfRttNanos > now || due == 64) {
+                            break;
+                        }
+                        due++;
+                        length += h.end - h.start;
+                    }
+                    if (due == 0) {
+                        schedule(held.peek().arrival + halfRttNanos);
+                        return;
+                    }
+                    ByteBuffer[] bufs = new ByteBuffer[due];
+                    int i = 0;
+                    for (Held h : held) {
+                        if (i == due) {
+                            break;
+                        }
+                        bufs[i++] = h.buf.duplicate().limit(h.end).position(h.start);
+                        if (!h.released) {
+                            h.released = true;
+                            if (h.arrival + halfRttNanos < unblockedAt) {
+                                backpressured.incrementAndGet();
+                            } else {
+                                long late = now - (h.arrival + halfRttNanos);
+                                lateSum.addAndGet(late);
+                                lateCount.incrementAndGet();
+                                if (late > lateMax.get()) {
+                                    lateMax.set(late);
+                                }
+                            }
+                        }
+                    }
+                    long written = to.write(bufs);
+                    now = System.nanoTime();
+                    consume(written, now);
+                    if (written < length) {
+                        blocked = true;
+                        return;
+                    }
+                }
+                if (eof) {
+                    finishOutput();
+                }
+            } finally {
+                updateInterest();
+            }
+        }
+
+        /** Drops {@code n} written bytes from the head, accounting each segment as its last byte goes out. */
+        private void consume(long n, long now) {
+            while (n > 0) {
+                Held h = held.peek();
+                int len = h.end - h.start;
+                if (n >= len) {
+                    held.poll();
+                    n -= len;
+                    heldBytes -= len;
+                    account(len, now - h.arrival);
+                    if (h.buf != tail && (held.isEmpty() || held.peek().buf != h.buf)) {
+                        freeBuffers.push(h.buf.clear().limit(0));
+                    }
+                } else {
+                    h.start += (int) n;
+                    heldBytes -= n;
+                    n = 0;
+                }
+            }
+            if (held.isEmpty() && tail != null) {
+                tail.limit(0); // reuse the tail buffer from its start
+            }
+        }
+
+        private void account(int len, long added) {
+            segments.incrementAndGet();
+            delaySum.addAndGet(added);
+            delayByteSum.addAndGet(added * len);
+            bytes.addAndGet(len);
+            if (added > delayMax.get()) {
+                delayMax.set(added);
+            }
+        }
+
+        private void schedule(long at) {
+            if (scheduledAt != Long.MIN_VALUE) {
+                return; // already in the queue, for an earlier or equal time (segments are FIFO)
+            }
+            scheduledAt = at;
+            timers.add(this);
+        }
+
+        private void finishOutput() throws IOException {
+            if (!outputShut) {
+                outputShut = true;
+                to.shutdownOutput(); // half-close: the other direction may still be draining
+            }
+            Direction other = this == conn.up ? conn.down : conn.up;
+            if (other.outputShut) {
+                conn.close();
+            }
+        }
+
+        /** Interest ops of both keys follow from the state of the two directions sharing them. */
+        void updateInterest() {
+            updateKey(fromKey);
+            updateKey(toKey);
+        }
+
+        void release() {
+            ByteBuffer last = null;
+            for (Held h : held) {
+                if (h.buf != tail && h.buf != last) {
+                    freeBuffers.push(h.buf.clear().limit(0));
+                }
+                last = h.buf;
+            }
+            if (tail != null) {
+                freeBuffers.push(tail.clear().limit(0));
+            }
+            held.clear();
+            tail = null;
+            if (scheduledAt != Long.MIN_VALUE) {
+                timers.remove(this);
+                scheduledAt = Long.MIN_VALUE;
             }
         }
     }
 
-    private record Segment(ByteBuffer data, long arrival) {}
-
-    /**
-     * One direction: a reader fills native 256 KiB buffers (at most window/256 KiB of them, allocated
-     * on demand) and stamps them; a writer sends each when its time comes and recycles it.
-     */
-    private void pipe(Socket from, Socket to, String name, AtomicInteger open) {
-        int maxBuffers = Math.max(2, window / SEGMENT);
-        LinkedBlockingQueue<Segment> queue = new LinkedBlockingQueue<>();
-        ArrayBlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(maxBuffers);
-        AtomicInteger allocated = new AtomicInteger();
-        Arena arena = Arena.ofShared();
-        Segment eof = new Segment(null, 0);
-        AtomicInteger users = new AtomicInteger(2); // reader + writer; the last one frees the buffers
-        Runnable done = () -> {
-            if (users.decrementAndGet() == 0) {
-                arena.close();
-            }
-        };
-        SocketChannel in = from.getChannel();
-        SocketChannel out = to.getChannel();
-        Thread.ofPlatform().name(name + "-read").daemon().start(() -> {
-            try {
-                while (true) {
-                    ByteBuffer b = free.poll();
-                    if (b == null) {
-                        b = allocated.incrementAndGet() <= maxBuffers
-                                ? arena.allocate(SEGMENT, 4096).asByteBuffer() : free.take();
-                    }
-                    b.clear();
-                    if (in.read(b) < 0) {
-                        break;
-                    }
-                    queue.add(new Segment(b.flip(), System.nanoTime()));
-                }
-            } catch (IOException | InterruptedException ignored) {
-                // connection ended
-            }
-            queue.add(eof);
-            done.run();
-        });
-        Thread.ofPlatform().name(name + "-write").daemon().start(() -> {
-            boolean clean = false;
-            try {
-                while (true) {
-                    Segment s = queue.take();
-                    if (s == eof) {
-                        to.shutdownOutput(); // half-close: the other direction may still be draining
-                        clean = true;
-                        break;
-                    }
-                    long due = s.arrival + halfRttNanos;
-                    for (long now = System.nanoTime(); now < due; now = System.nanoTime()) {
-                        LockSupport.parkNanos(due - now);
-                    }
-                    int n = s.data.remaining();
-                    while (s.data.hasRemaining()) {
-                        out.write(s.data);
-                    }
-                    long added = System.nanoTime() - s.arrival;
-                    segments.incrementAndGet();
-                    delaySum.addAndGet(added);
-                    delayMax.accumulate(added);
-                    bytes.addAndGet(n);
-                    free.offer(s.data);
-                }
-            } catch (IOException | InterruptedException ignored) {
-                // connection ended
-            } finally {
-                if (!clean || open.decrementAndGet() == 0) {
-                    closeQuietly(from);
-                    closeQuietly(to);
-                }
-                done.run();
-            }
-        });
+    private static void updateKey(SelectionKey k) {
+        if (!k.isValid()) {
+            return;
+        }
+        Direction[] d = (Direction[]) k.attachment(); // {reads from k's channel, writes to it}
+        int ops = (d[0].wantsRead() ? SelectionKey.OP_READ : 0) | (d[1].blocked ? SelectionKey.OP_WRITE : 0);
+        if (k.interestOps() != ops) {
+            k.interestOps(ops);
+        }
     }
 
-    private void closeQuietly(Socket s) {
+    private ByteBuffer takeBuffer() {
+        ByteBuffer b = freeBuffers.poll();
+        return b != null ? b : arena.allocate(BUFFER, 4096).asByteBuffer().limit(0);
+    }
+
+    private void loop() {
         try {
-            s.close();
+            while (!closed) {
+                long wait = 0;
+                Direction next = timers.peek();
+                if (next != null) {
+                    wait = next.scheduledAt - System.nanoTime();
+                }
+                if (next != null && wait <= 0) {
+                    selector.selectNow();
+                } else if (next != null) {
+                    selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(wait + 999_999)));
+                } else {
+                    selector.select();
+                }
+                for (SelectionKey k : selector.selectedKeys()) {
+                    handle(k);
+                }
+                selector.selectedKeys().clear();
+                long now = System.nanoTime();
+                while (!timers.isEmpty() && timers.peek().scheduledAt <= now) {
+                    Direction d = timers.poll();
+                    d.scheduledAt = Long.MIN_VALUE;
+                    try {
+                        d.writeDue(now);
+                    } catch (IOException e) {
+                        d.conn.close();
+                    }
+                    now = System.nanoTime();
+                }
+            }
+        } catch (IOException | ClosedSelectorException e) {
+            // closing
+        } finally {
+            for (Connection c : List.copyOf(connections)) {
+                c.close();
+            }
+            closeQuietly(listener);
+            try {
+                selector.close();
+            } catch (IOException ignored) {
+                // nothing to do
+            }
+            arena.close();
+        }
+    }
+
+    private void handle(SelectionKey k) {
+        if (!k.isValid()) {
+            return;
+        }
+        if (k.channel() == listener) {
+            accept();
+            return;
+        }
+        Direction[] d = (Direction[]) k.attachment();
+        try {
+            if (k.isWritable() && d[1].blocked) {
+                d[1].writeDue(System.nanoTime());
+            }
+            if (k.isValid() && k.isReadable()) {
+                d[0].read();
+                d[0].updateInterest();
+            }
+        } catch (IOException e) {
+            d[0].conn.close();
+        }
+    }
+
+    private void accept() {
+        SocketChannel client = null;
+        SocketChannel server = null;
+        try {
+            while ((client = listener.accept()) != null) {
+                server = SocketChannel.open();
+                server.socket().connect(target, 10_000); // loopback targets: a blocking connect is quick
+                for (SocketChannel s : new SocketChannel[] {client, server}) {
+                    s.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    s.configureBlocking(false);
+                }
+                connections.add(new Connection(client, server));
+                client = null;
+                server = null;
+            }
+        } catch (IOException e) {
+            closeQuietly(client);
+            closeQuietly(server);
+        }
+    }
+
+    private static void closeQuietly(java.nio.channels.Channel c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
         } catch (IOException ignored) {
             // already closed
         }
-        sockets.remove(s);
     }
 
-    /** Stops accepting and cuts every proxied connection. Idempotent. */
+    /** Stops accepting, cuts every proxied connection and frees the buffers. Idempotent. */
     @Override
     public void close() throws IOException {
         if (closed) {
             return;
         }
         closed = true;
-        listener.close();
-        for (Socket s : sockets) {
-            closeQuietly(s);
+        selector.wakeup();
+        if (Thread.currentThread() != thread) {
+            try {
+                thread.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 }

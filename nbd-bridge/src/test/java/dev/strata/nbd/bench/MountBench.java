@@ -16,6 +16,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.util.SplittableRandom;
 
 /**
@@ -43,28 +48,86 @@ public final class MountBench {
             fillRandom(store);
             System.out.printf("size %d MiB, chunk %d KiB, pull/push workers %d/%d, remote connections %d%n",
                     size >> 20, cfg.chunkSize() >> 10, cfg.pullWorkers(), cfg.pushWorkers(), conns);
-            System.out.println("rtt_ms\tmanaged_read_GBps\tmanaged_write_flush_GBps\tdirect_read_MBps\tproxy_added_ms_per_dir");
+            System.out.println("added = mean delay the proxy added per byte and direction in that phase (ms);"
+                    + " late = mean lateness of its timer (ms)");
+            System.out.println("rtt_ms\trepeat\tmanaged_read_GBps\tadded\tmanaged_write_flush_GBps\tadded"
+                    + "\tdirect_read_MBps\tadded\tlate");
             for (int rtt : rtts) {
                 List<Double> reads = new ArrayList<>();
                 List<Double> writes = new ArrayList<>();
                 List<Double> direct = new ArrayList<>();
-                double added = 0;
+                List<Double> readAdded = new ArrayList<>();
+                List<Double> writeAdded = new ArrayList<>();
+                List<Double> directAdded = new ArrayList<>();
                 for (int r = 0; r < repeats; r++) {
-                    try (DelayProxy proxy = DelayProxy.start(new InetSocketAddress("127.0.0.1", server.port()),
-                            Duration.ofMillis(Math.max(rtt, 0)))) {
-                        int port = rtt < 0 ? server.port() : proxy.port();
-                        try (NbdRemoteBackend remote = new NbdRemoteBackend("127.0.0.1", port, "remote", conns)) {
-                            reads.add(managedRead(remote, cfg, size));
-                            writes.add(managedWrite(remote, cfg, size));
-                            direct.add(directRead(remote, Math.min(size, rtt <= 0 ? 256L << 20 : 16L << 20)));
+                    double[] late = new double[3];
+                    reads.add(phase(server.port(), rtt, conns, readAdded, late, 0, remote -> {
+                        Map<String, Long> cpu0 = cpuByRole();
+                        long w0 = System.nanoTime();
+                        double v = managedRead(remote, cfg, size);
+                        if (PROFILE) {
+                            printCpu("managed read", cpu0, cpuByRole(), System.nanoTime() - w0);
                         }
-                        added = proxy.addedDelayNanos()[0] / 1e6;
-                    }
+                        return v;
+                    }));
+                    writes.add(phase(server.port(), rtt, conns, writeAdded, late, 1,
+                            remote -> managedWrite(remote, cfg, size)));
+                    direct.add(phase(server.port(), rtt, conns, directAdded, late, 2,
+                            remote -> directRead(remote, Math.min(size, rtt <= 0 ? 256L << 20 : 16L << 20))));
+                    System.out.printf("%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f/%.2f/%.2f%n", rtt, r + 1,
+                            reads.get(r), readAdded.get(r), writes.get(r), writeAdded.get(r), direct.get(r) * 1000,
+                            directAdded.get(r), late[0], late[1], late[2]);
                 }
-                System.out.printf("%d\t%.2f\t%.2f\t%.1f\t%.2f%n", rtt, median(reads), median(writes),
-                        median(direct) * 1000, added);
+                System.out.printf("%d\tmedian\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f%n", rtt, median(reads),
+                        median(readAdded), median(writes), median(writeAdded), median(direct) * 1000,
+                        median(directAdded));
             }
         }
+    }
+
+    interface Phase {
+        double run(Backend remote) throws Exception;
+    }
+
+    /** One measured phase over a fresh proxy (none for rtt < 0) and fresh remote connections. */
+    static double phase(int serverPort, int rtt, int conns, List<Double> added, double[] late, int slot, Phase p)
+            throws Exception {
+        try (DelayProxy proxy = rtt < 0 ? null
+                : DelayProxy.start(new InetSocketAddress("127.0.0.1", serverPort), Duration.ofMillis(rtt))) {
+            int port = proxy == null ? serverPort : proxy.port();
+            double v;
+            try (NbdRemoteBackend remote = new NbdRemoteBackend("127.0.0.1", port, "remote", conns)) {
+                v = p.run(remote);
+            }
+            added.add(proxy == null ? 0 : proxy.meanAddedDelayNanosPerByte() / 1e6);
+            late[slot] = proxy == null ? 0 : proxy.timerLatenessNanos()[0] / 1e6;
+            return v;
+        }
+    }
+
+    static final boolean PROFILE = Boolean.getBoolean("profile");
+
+    /** CPU time (ns) of live threads, summed by role (thread name without its digits). */
+    static Map<String, Long> cpuByRole() {
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        Map<String, Long> m = new TreeMap<>();
+        for (ThreadInfo t : mx.getThreadInfo(mx.getAllThreadIds())) {
+            if (t != null) {
+                long c = mx.getThreadCpuTime(t.getThreadId());
+                m.merge(t.getThreadName().replaceAll("[0-9]+", "#"), Math.max(c, 0), Long::sum);
+            }
+        }
+        return m;
+    }
+
+    static void printCpu(String phase, Map<String, Long> before, Map<String, Long> after, long wallNanos) {
+        StringBuilder sb = new StringBuilder("  cpu during " + phase + " (" + wallNanos / 1_000_000 + " ms wall):");
+        after.entrySet().stream()
+                .map(e -> Map.entry(e.getKey(), e.getValue() - before.getOrDefault(e.getKey(), 0L)))
+                .filter(e -> e.getValue() > wallNanos / 50)
+                .sorted((a, b) -> Long.compare(b.getValue(), a.getValue()))
+                .forEach(e -> sb.append(String.format(" %s=%.0f%%", e.getKey(), 100.0 * e.getValue() / wallNanos)));
+        System.out.println(sb);
     }
 
     static void fillRandom(Backend b) throws Exception {
