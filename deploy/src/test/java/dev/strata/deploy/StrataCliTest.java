@@ -66,4 +66,19 @@ class StrataCliTest {
         assertNotEquals(0, pages.exit());
         assertTrue(pages.err().contains("--pages"), pages.err());
     }
+
+    @Test
+    void mountOnAMissingNbdDeviceFailsInOneLine() {
+        Path missing = dir.resolve("nbd9");
+        Run r = run("mount", "--backend", "memory:16M", "--frontend", "device", "--device", missing.toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.err().startsWith("strata: no " + missing + ": "), r.err());
+        assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+        assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
+        if (!Files.exists(Path.of("/dev/nbd0")) && !Files.exists(Path.of("/sys/module/nbd"))) {
+            Run dflt = run("mount", "--backend", "memory:16M", "--frontend", "device");
+            assertEquals(1, dflt.exit());
+            assertEquals("strata: no /dev/nbd0: kernel nbd module not loaded (modprobe nbd)", dflt.err().strip());
+        }
+    }
 }

@@ -33,10 +33,15 @@ public final class NbdClient implements AutoCloseable {
     private long nextCookie = 1;
 
     private NbdClient(SocketChannel socket) throws IOException {
-        this.socket = socket;
+        this(socket, Channels.newInputStream(socket), Channels.newOutputStream(socket));
         socket.socket().setTcpNoDelay(true);
-        this.in = new DataInputStream(Channels.newInputStream(socket)); // unbuffered: the channel is read directly later
-        this.out = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(socket), 64 * 1024));
+    }
+
+    /** Reads the server greeting and answers it; {@code socket} may be null for a handshake-only client. */
+    private NbdClient(SocketChannel socket, java.io.InputStream rawIn, java.io.OutputStream rawOut) throws IOException {
+        this.socket = socket;
+        this.in = new DataInputStream(rawIn); // unbuffered: the channel is read directly later
+        this.out = new DataOutputStream(new BufferedOutputStream(rawOut, 64 * 1024));
         if (in.readLong() != NBDMAGIC || in.readLong() != IHAVEOPT) {
             throw new IOException("not a fixed-newstyle NBD server");
         }
@@ -50,23 +55,42 @@ public final class NbdClient implements AutoCloseable {
         try {
             s.socket().connect(new InetSocketAddress(host, port), 10_000);
             NbdClient c = new NbdClient(s);
-            byte[] name = export.getBytes(StandardCharsets.UTF_8);
-            c.option(OPT_GO, ByteBuffer.allocate(6 + name.length).putInt(name.length).put(name).putShort((short) 0).array());
-            while (true) {
-                OptionReply r = c.optionReply();
-                if (r.type == REP_INFO && r.data.length >= 12 && ByteBuffer.wrap(r.data).getShort() == INFO_EXPORT) {
-                    ByteBuffer b = ByteBuffer.wrap(r.data, 2, 10);
-                    c.size = b.getLong();
-                    c.transmissionFlags = Short.toUnsignedInt(b.getShort());
-                } else if (r.type == REP_ACK) {
-                    return c;
-                } else if (r.type < 0) {
-                    throw new IOException("GO refused: " + new String(r.data, StandardCharsets.UTF_8));
-                }
-            }
+            c.go(export);
+            return c;
         } catch (IOException | RuntimeException e) {
             s.close();
             throw e;
+        }
+    }
+
+    /** The export's size and transmission flags, agreed by NBD_OPT_GO. */
+    public record Agreed(long size, int transmissionFlags) {}
+
+    /**
+     * Runs the handshake (greeting, NBD_OPT_GO for {@code export}) over streams of a connection that
+     * will be handed to someone else for the transmission phase (the kernel, for {@code /dev/nbdX}).
+     * Reads exactly the handshake's bytes, nothing after them.
+     */
+    public static Agreed handshake(java.io.InputStream in, java.io.OutputStream out, String export) throws IOException {
+        NbdClient c = new NbdClient(null, in, out);
+        c.go(export);
+        return new Agreed(c.size, c.transmissionFlags);
+    }
+
+    private void go(String export) throws IOException {
+        byte[] name = export.getBytes(StandardCharsets.UTF_8);
+        option(OPT_GO, ByteBuffer.allocate(6 + name.length).putInt(name.length).put(name).putShort((short) 0).array());
+        while (true) {
+            OptionReply r = optionReply();
+            if (r.type == REP_INFO && r.data.length >= 12 && ByteBuffer.wrap(r.data).getShort() == INFO_EXPORT) {
+                ByteBuffer b = ByteBuffer.wrap(r.data, 2, 10);
+                size = b.getLong();
+                transmissionFlags = Short.toUnsignedInt(b.getShort());
+            } else if (r.type == REP_ACK) {
+                return;
+            } else if (r.type < 0) {
+                throw new IOException("GO refused: " + new String(r.data, StandardCharsets.UTF_8));
+            }
         }
     }
 

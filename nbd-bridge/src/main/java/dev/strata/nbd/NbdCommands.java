@@ -50,16 +50,41 @@ public final class NbdCommands {
         }
     }
 
+    /** How a mount is presented: the kernel's {@code /dev/nbdX}, an nbdfuse file, or the device when usable. */
+    public enum Frontend {
+        /** {@code /dev/nbdX} through the kernel nbd client ({@link NbdDevice}); fails if no device is usable. */
+        DEVICE,
+        /** {@code <dir>/nbd} through nbdfuse ({@link NbdfuseFile}). */
+        FUSE,
+        /** DEVICE when {@code /dev/nbd0} exists and a device is usable, else FUSE. */
+        AUTO;
+
+        /** {@code device}, {@code fuse} or {@code auto}. */
+        public static Frontend parse(String s) {
+            return switch (s) {
+                case "device" -> DEVICE;
+                case "fuse" -> FUSE;
+                case "auto" -> AUTO;
+                default -> throw new IllegalArgumentException("--frontend must be device, fuse or auto: " + s);
+            };
+        }
+    }
+
     /**
      * A mount: the remote backend, an optional managed cache over it, a loopback NBD server and the
-     * nbdfuse file. Closing unmounts, flushes the managed cache to the remote and closes the rest.
+     * frontend ({@link NbdDevice} or {@link NbdfuseFile}) whose path is {@code file}. Closing
+     * disconnects or unmounts, flushes the managed cache to the remote and closes the rest.
      */
-    public record Mounted(Path file, NbdfuseFile fuse, NbdServer server, ManagedMount managed, Backend remote)
-            implements AutoCloseable {
+    public record Mounted(Path file, Frontend frontend, AutoCloseable presenter, NbdServer server, ManagedMount managed,
+                          Backend remote) implements AutoCloseable {
         @Override
         public void close() throws IOException {
             try {
-                fuse.close();
+                presenter.close();
+            } catch (IOException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IOException(e);
             } finally {
                 try {
                     server.close();
@@ -76,13 +101,51 @@ public final class NbdCommands {
         }
     }
 
-    /**
-     * Mounts a backend as a file: direct (every access goes to the backend) or managed (local cache,
-     * background pull and push, flush = barrier to the remote). Returns once the file is usable; map
-     * it only from another process (DESIGN §8).
-     */
+    /** As {@link #mount(String, Path, boolean, MountConfig, boolean, Frontend, Path)} with {@code AUTO}. */
     public static Mounted mount(String backendSpec, Path mountDir, boolean managed, MountConfig config,
                                 boolean readOnly) throws Exception {
+        return mount(backendSpec, mountDir, managed, config, readOnly, Frontend.AUTO, null);
+    }
+
+    /**
+     * The frontend {@code requested} resolves to: DEVICE/FUSE as asked; AUTO is DEVICE when
+     * {@code /dev/nbd0} exists and a device is usable, else FUSE.
+     */
+    public static Frontend resolve(Frontend requested) {
+        if (requested != Frontend.AUTO) {
+            return requested;
+        }
+        if (!Files.exists(NbdDevice.FIRST)) {
+            return Frontend.FUSE;
+        }
+        try {
+            NbdDevice.firstUsable();
+            return Frontend.DEVICE;
+        } catch (IOException e) {
+            return Frontend.FUSE;
+        }
+    }
+
+    /**
+     * Mounts a backend, direct (every access goes to the backend) or managed (local cache, background
+     * pull and push, flush = barrier to the remote), as {@code /dev/nbdX} ({@code device}, or the
+     * first usable one when null) or as {@code <mountDir>/nbd} via nbdfuse. Returns once the path is
+     * usable; map it only from another process (DESIGN §8). A device that cannot be used fails before
+     * the backend is opened, with a one-line reason.
+     */
+    public static Mounted mount(String backendSpec, Path mountDir, boolean managed, MountConfig config,
+                                boolean readOnly, Frontend frontend, Path device) throws Exception {
+        Frontend kind = resolve(frontend);
+        Path dev = null;
+        if (kind == Frontend.DEVICE) {
+            dev = device != null ? device : NbdDevice.firstUsable();
+            String why = NbdDevice.unavailableReason(dev);
+            if (why != null) {
+                throw new IOException(why);
+            }
+        } else if (mountDir == null) {
+            throw new IllegalArgumentException("the fuse frontend needs --dir DIR");
+        }
         Backend remote = Backends.open(backendSpec, readOnly);
         ManagedMount cache = null;
         NbdServer server = null;
@@ -90,9 +153,13 @@ public final class NbdCommands {
             cache = managed ? new ManagedMount(remote, config) : null;
             Backend exported = cache != null ? cache : remote;
             server = NbdServer.start(0, new Export("mount", backendSpec, exported, readOnly));
+            if (kind == Frontend.DEVICE) {
+                NbdDevice d = NbdDevice.connect(dev, "127.0.0.1", server.port(), "mount");
+                return new Mounted(d.path(), kind, d, server, cache, remote);
+            }
             NbdfuseFile fuse = NbdfuseFile.mount(mountDir, "nbd://127.0.0.1:" + server.port() + "/mount",
                     exported.size(), readOnly, 4);
-            return new Mounted(fuse.file(), fuse, server, cache, remote);
+            return new Mounted(fuse.file(), kind, fuse, server, cache, remote);
         } catch (Exception e) {
             if (server != null) {
                 server.close();
@@ -128,7 +195,8 @@ public final class NbdCommands {
     /**
      * {@code serve --backend SPEC [--bind ADDR] [--port N] [--name NAME] [--read-only]
      * [--tls-keystore P12 --tls-password PW [--tls-required]]}, {@code list HOST [PORT]},
-     * {@code mount --remote SPEC --dir DIR [--managed] [--chunk SIZE] [--workers N]}.
+     * {@code mount --backend SPEC [--dir DIR] [--frontend device|fuse|auto] [--device /dev/nbdN] [--managed]
+     * [--chunk SIZE] [--pull-workers N] [--push-workers N] [--read-only]}.
      */
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
