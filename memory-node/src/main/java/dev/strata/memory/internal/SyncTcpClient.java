@@ -51,6 +51,7 @@ public final class SyncTcpClient implements MemoryNodeClient {
         final SocketChannel ch;
         final Selector selector;
         final ByteBuffer header = ByteBuffer.allocateDirect(HEADER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
+        final PollBudget poll = new PollBudget(pollNanos);
 
         Conn(SocketChannel ch, Selector selector) {
             this.ch = ch;
@@ -185,21 +186,31 @@ public final class SyncTcpClient implements MemoryNodeClient {
 
     private void readFully(Conn c, ByteBuffer b, long deadline) throws IOException {
         long pollUntil = 0;
+        boolean polling = false;
         while (b.hasRemaining()) {
             int n = c.ch.read(b);
             if (n < 0) {
                 throw new IOException("connection to " + address + " closed");
+            }
+            if (n > 0 && polling) {
+                c.poll.hit();
+                polling = false;
             }
             if (n == 0) {
                 // poll a little before sleeping in select: an answer due within microseconds is
                 // then read without the scheduler's wake-up latency
                 long now = System.nanoTime();
                 if (pollUntil == 0) {
-                    pollUntil = now + pollNanos;
+                    pollUntil = c.poll.windowEnd(now);
+                    polling = pollUntil != now;
                 }
-                if (now - pollUntil < 0) {
-                    Thread.onSpinWait();
+                if (polling && now - pollUntil < 0) {
+                    PollBudget.spin();
                 } else {
+                    if (polling) {
+                        c.poll.miss(now);
+                        polling = false;
+                    }
                     await(c, deadline);
                 }
             }

@@ -22,6 +22,23 @@ class PollingSelectStrategyTest {
     }
 
     @Test
+    void repeatedEmptyWindowsPausePolling() throws Exception {
+        PollingSelectStrategy s = new PollingSelectStrategy(TimeUnit.MICROSECONDS.toNanos(200));
+        assertEquals(1, s.calculateStrategy(() -> 1, false));
+        for (int i = 0; i < PollBudget.MISSES_TO_PAUSE; i++) {
+            int r;
+            do {
+                r = s.calculateStrategy(() -> 0, false);
+            } while (r == SelectStrategy.CONTINUE);
+            assertEquals(SelectStrategy.SELECT, r);
+        }
+        // paused: after a wake-up the loop blocks again at once instead of polling
+        assertEquals(SelectStrategy.SELECT, s.calculateStrategy(() -> 0, false));
+        Thread.sleep(TimeUnit.NANOSECONDS.toMillis(PollBudget.PAUSE_NANOS) + 5);
+        assertEquals(SelectStrategy.CONTINUE, s.calculateStrategy(() -> 0, false), "polls again after the pause");
+    }
+
+    @Test
     void zeroWindowIsNettysDefault() throws Exception {
         PollingSelectStrategy s = new PollingSelectStrategy(0);
         assertEquals(SelectStrategy.SELECT, s.calculateStrategy(() -> 5, false));
