@@ -99,6 +99,7 @@ final class Sys {
     private static final MethodHandle FTRUNCATE = h("ftruncate", FunctionDescriptor.of(I, I, L));
     private static final MethodHandle FALLOCATE = h("fallocate", FunctionDescriptor.of(I, I, I, L, L));
     private static final MethodHandle OPEN = h("open", FunctionDescriptor.of(I, A, I), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle FSTAT = h("fstat", FunctionDescriptor.of(I, I, A));
     private static final MethodHandle PREAD = h("pread", FunctionDescriptor.of(L, I, A, L, L));
 
     /** An anonymous memory file of {@code size} bytes (memfd_create + ftruncate), close-on-exec. */
@@ -115,6 +116,22 @@ final class Sys {
                 throw e;
             }
             return fd;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw wrap(t);
+        }
+    }
+
+    /** Bytes allocated to a file (fstat {@code st_blocks} * 512; x86-64 {@code struct stat}). */
+    static long allocatedBytes(int fd) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            MemorySegment stat = a.allocate(144, 8);
+            if ((int) FSTAT.invokeExact(st, fd, stat) != 0) {
+                throw fail("fstat", st);
+            }
+            return stat.get(L, 64) * 512;
         } catch (IOException e) {
             throw e;
         } catch (Throwable t) {

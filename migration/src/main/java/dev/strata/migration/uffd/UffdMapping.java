@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class UffdMapping implements AutoCloseable {
     private static final AtomicInteger IDS = new AtomicInteger();
     private final int uffd;
+    private final int memfd;
     private final MemorySegment region;
     private final long size;
     private final Process helper;
@@ -37,8 +38,9 @@ public final class UffdMapping implements AutoCloseable {
     private final Object requests = new Object(); // one request to the helper at a time
     private long flushSeq; // guarded by requests
 
-    private UffdMapping(int uffd, MemorySegment region, long size, Process helper, int sock, Path log) {
+    private UffdMapping(int uffd, int memfd, MemorySegment region, long size, Process helper, int sock, Path log) {
         this.uffd = uffd;
+        this.memfd = memfd;
         this.region = region;
         this.size = size;
         this.helper = helper;
@@ -130,7 +132,9 @@ public final class UffdMapping implements AutoCloseable {
             }
             byte[] hello = ByteBuffer.allocate(16).putLong(region.address()).putLong(size).array();
             Sys.sendFds(sock, new int[] {fd, memfd}, hello);
-            return new UffdMapping(fd, region, size, helper, sock, log);
+            UffdMapping m = new UffdMapping(fd, memfd, region, size, helper, sock, log);
+            memfd = -1; // the mapping owns it now
+            return m;
         } catch (IOException | RuntimeException e) {
             Sys.close(sock);
             if (helper != null) {
@@ -143,7 +147,7 @@ public final class UffdMapping implements AutoCloseable {
             Files.deleteIfExists(log);
             throw e;
         } finally {
-            Sys.close(memfd); // the mapping (and the helper) keep the memory file
+            Sys.close(memfd); // unless the mapping took it
             Sys.close(listen);
             Files.deleteIfExists(socketPath);
         }
@@ -212,8 +216,21 @@ public final class UffdMapping implements AutoCloseable {
         }
     }
 
-    /** Bytes of the mapping in memory now (mincore: pages of the memory file, mapped here or not). */
+    /**
+     * Bytes the mapping holds in memory now: the pages allocated to its memory file (fstat), mapped
+     * into this process or not. One atomic reading of the kernel's count.
+     */
     public long residentBytes() throws IOException {
+        return Sys.allocatedBytes(memfd);
+    }
+
+    /**
+     * Bytes of the mapping resident now by mincore over the whole range (pages of the memory file
+     * in memory). The kernel scans the range in steps, so while the helper fills and evicts, one
+     * reading can count a page evicted behind the scan and one filled ahead of it: it may exceed
+     * what was ever held at once. {@link #residentBytes()} is the exact figure.
+     */
+    public long residentBytesByMincore() throws IOException {
         return Sys.residentPages(region) * UffdHelper.PAGE;
     }
 
@@ -233,6 +250,7 @@ public final class UffdMapping implements AutoCloseable {
             Sys.ioctlRaw(uffd, Sys.UFFDIO_UNREGISTER, range, Sys.state(a));
         }
         Sys.munmap(region);
+        Sys.close(memfd);
         Sys.close(sock);
         Sys.close(uffd);
         try {
