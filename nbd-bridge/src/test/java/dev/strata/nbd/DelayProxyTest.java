@@ -57,4 +57,46 @@ class DelayProxyTest {
             }
         }
     }
+
+    /** 48 MiB each way through many pipelined requests on 4 connections arrive intact and no earlier than rtt/2. */
+    @Test
+    void bulkTransfersArriveIntactAndDelayed() throws Exception {
+        Duration rtt = Duration.ofMillis(10);
+        int size = 48 << 20;
+        byte[] data = new byte[size];
+        new java.util.Random(9).nextBytes(data);
+        try (MemoryBackend disk = new MemoryBackend(size);
+             NbdServer server = NbdServer.start(0, new Export("d", "", disk, false));
+             DelayProxy proxy = DelayProxy.start(new InetSocketAddress("127.0.0.1", server.port()), rtt, 1 << 20);
+             dev.strata.nbd.backend.NbdRemoteBackend remote =
+                     new dev.strata.nbd.backend.NbdRemoteBackend("127.0.0.1", proxy.port(), "d", 4)) {
+            remote.writeAt(0, java.lang.foreign.MemorySegment.ofArray(data));
+            remote.sync();
+            byte[] onDisk = new byte[size];
+            disk.readAt(0, java.lang.foreign.MemorySegment.ofArray(onDisk));
+            assertArrayEquals(data, onDisk, "written through the proxy");
+            try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofShared()) {
+                java.lang.foreign.MemorySegment back = a.allocate(size);
+                List<Future<?>> fs = new ArrayList<>();
+                try (ExecutorService ex = Executors.newFixedThreadPool(8)) {
+                    for (int i = 0; i < 48; i++) {
+                        long off = (long) i << 20;
+                        fs.add(ex.submit(() -> {
+                            remote.readAt(off, back.asSlice(off, 1 << 20));
+                            return null;
+                        }));
+                    }
+                    for (Future<?> f : fs) {
+                        f.get();
+                    }
+                }
+                assertArrayEquals(data, back.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), "read through the proxy");
+            }
+            assertTrue(proxy.bytesForwarded() >= 2L * size, "forwarded " + proxy.bytesForwarded());
+            assertTrue(proxy.meanAddedDelayNanosPerByte() >= rtt.toNanos() / 2,
+                    "per-byte delay " + proxy.meanAddedDelayNanosPerByte() / 1e6 + " ms");
+            long[] late = proxy.timerLatenessNanos();
+            assertTrue(late[2] > 0 && late[0] >= 0, "timer lateness reported: " + java.util.Arrays.toString(late));
+        }
+    }
 }
