@@ -346,8 +346,7 @@ public final class BeTree {
                 operator(m.operator());
             }
         }
-        List<Msg> sorted = new ArrayList<>(msgs);
-        sorted.sort((a, b) -> Keys.compare(a.key(), b.key())); // stable: equal keys keep their order
+        List<Msg> sorted = sortByKey(msgs);
         writer.lock();
         try (Txn txn = new Txn(store)) {
             for (int i = 0; i < sorted.size(); i++) {
@@ -374,6 +373,37 @@ public final class BeTree {
         } finally {
             writer.unlock();
         }
+    }
+
+    private static final java.util.Comparator<Msg> BY_KEY = (a, b) -> Keys.compare(a.key(), b.key());
+
+    /**
+     * The messages sorted by key, equal keys in their given order: a primitive sort of (head, position)
+     * pairs, then a stable sort of the few runs whose heads (first 4 key bytes) tie.
+     */
+    static List<Msg> sortByKey(List<Msg> msgs) {
+        int n = msgs.size();
+        long[] packed = new long[n];
+        for (int i = 0; i < n; i++) {
+            // flipping the sign bit makes the signed sort order the heads' unsigned order
+            packed[i] = (long) (NodeLayout.head(msgs.get(i).key()) ^ Integer.MIN_VALUE) << 32 | i;
+        }
+        java.util.Arrays.sort(packed);
+        Msg[] out = new Msg[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = msgs.get((int) packed[i]);
+        }
+        for (int s = 0; s < n; ) {
+            int e = s + 1;
+            while (e < n && packed[e] >>> 32 == packed[s] >>> 32) {
+                e++;
+            }
+            if (e - s > 1) {
+                java.util.Arrays.sort(out, s, e, BY_KEY); // stable
+            }
+            s = e;
+        }
+        return java.util.Arrays.asList(out);
     }
 
     private boolean needsSplit(Node n) {
@@ -603,10 +633,10 @@ public final class BeTree {
                 key = newer.get(j).key();
             }
             int runStart = out.size();
-            while (i < older.size() && Keys.compare(older.get(i).key(), key) == 0) {
+            while (i < older.size() && Keys.equal(older.get(i).key(), key)) {
                 out.add(older.get(i++));
             }
-            while (j < newer.size() && Keys.compare(newer.get(j).key(), key) == 0) {
+            while (j < newer.size() && Keys.equal(newer.get(j).key(), key)) {
                 out.add(newer.get(j++));
             }
             int lastBase = -1;
@@ -638,10 +668,10 @@ public final class BeTree {
                 out.add(recs.get(i++));
             }
             Msg cur = null;
-            if (i < recs.size() && Keys.compare(recs.get(i).key(), key) == 0) {
+            if (i < recs.size() && Keys.equal(recs.get(i).key(), key)) {
                 cur = recs.get(i++);
             }
-            while (j < msgs.size() && Keys.compare(msgs.get(j).key(), key) == 0) {
+            while (j < msgs.size() && Keys.equal(msgs.get(j).key(), key)) {
                 Msg m = msgs.get(j++);
                 switch (m.kind()) {
                     case PUT -> cur = m;

@@ -5,7 +5,8 @@ import static dev.strata.index.internal.NodeLayout.HEADER;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -24,8 +25,10 @@ final class Node {
     final List<Long> children = new ArrayList<>();
     List<Msg> entries = new ArrayList<>();
     boolean dirty;
-    /** Heap offsets of the pivots and entries decoded from the page (by identity); null for new nodes. */
+    /** Heap offsets of the pivots decoded from the page (by identity); entries carry theirs. */
     IdentityHashMap<Object, Integer> origin;
+    /** True when decoded from its page (so unchanged items may keep their offsets). */
+    boolean decoded;
 
     Node(long pageId, int pageBytes, boolean leaf) {
         this.pageId = pageId;
@@ -33,34 +36,51 @@ final class Node {
         this.leaf = leaf;
     }
 
+    static final VarHandle I32 = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.nativeOrder());
+    private static final VarHandle I64 = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.nativeOrder());
+    private static final VarHandle I16 = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.nativeOrder());
+
     static Node decode(long pageId, MemorySegment page) {
         int magic = page.get(NodeLayout.INT, NodeLayout.OFF_MAGIC);
         if (magic != NodeLayout.MAGIC) {
             throw new dev.strata.core.CorruptionException("page " + dev.strata.core.PageId.toString(pageId)
                     + " is not an index node (magic " + Integer.toHexString(magic) + ")");
         }
-        int kind = page.get(NodeLayout.INT, NodeLayout.OFF_KIND);
-        int nc = page.get(NodeLayout.INT, NodeLayout.OFF_NCHILDREN);
-        int ne = page.get(NodeLayout.INT, NodeLayout.OFF_NENTRIES);
-        Node n = new Node(pageId, (int) page.byteSize(), kind == NodeLayout.LEAF);
-        n.origin = new IdentityHashMap<>(2 * (nc + ne) + 4);
+        // one bulk copy, then plain array reads: cheaper than a checked segment access per field
+        byte[] img = page.toArray(ValueLayout.JAVA_BYTE);
+        int kind = (int) I32.get(img, NodeLayout.OFF_KIND);
+        int nc = (int) I32.get(img, NodeLayout.OFF_NCHILDREN);
+        int ne = (int) I32.get(img, NodeLayout.OFF_NENTRIES);
+        Node n = new Node(pageId, img.length, kind == NodeLayout.LEAF);
+        n.origin = nc > 1 ? new IdentityHashMap<>(2 * nc) : null;
         for (int i = 0; i < nc; i++) {
-            n.children.add(NodeLayout.child(page, 0, i));
+            n.children.add((long) I64.get(img, HEADER + 8 * i));
         }
         for (int i = 0; i < nc - 1; i++) {
-            int p = NodeLayout.pivotOffset(page, 0, nc, i);
-            byte[] pivot = bytes(page, p + 2, NodeLayout.u16(page, p));
+            int p = (int) I32.get(img, HEADER + 8 * nc + 8 * i);
+            int len = (short) I16.get(img, p) & 0xFFFF;
+            byte[] pivot = Arrays.copyOfRange(img, p + 2, p + 2 + len);
             n.pivots.add(pivot);
             n.origin.put(pivot, p);
         }
         List<Msg> es = new ArrayList<>(ne + 16);
+        int slots = NodeLayout.slotBase(nc);
         for (int i = 0; i < ne; i++) {
-            int at = NodeLayout.entryOffset(page, 0, nc, i);
-            Msg m = readEntry(page, at);
+            int at = (int) I32.get(img, slots + 8 * i);
+            int klen = (short) I16.get(img, at) & 0xFFFF;
+            int type = img[at + 2] & 0xFF;
+            int vlen = (int) I32.get(img, at + 4);
+            int k0 = at + ENTRY_HEADER;
+            byte[] key = Arrays.copyOfRange(img, k0, k0 + klen);
+            byte[] value = (type & NodeLayout.KIND_MASK) == NodeLayout.DELETE ? null
+                    : Arrays.copyOfRange(img, k0 + klen, k0 + klen + vlen);
+            Msg m = new Msg(key, type, img[at + 3] & 0xFF, value);
+            m.originPage = pageId;
+            m.originOffset = at;
             es.add(m);
-            n.origin.put(m, at);
         }
         n.entries = es;
+        n.decoded = true;
         return n;
     }
 
@@ -113,161 +133,142 @@ final class Node {
      * and the new items), or a compacted image when the free space between slots and heap is too small.
      */
     byte[] encode(MemorySegment current) {
-        if (origin == null || origin.isEmpty() || current == null) {
+        if (!decoded || current == null) {
             return encode();
         }
         int nc = leaf ? 0 : children.size();
         int slotsEnd = NodeLayout.slotBase(nc) + NodeLayout.SLOT * entries.size();
         int items = Math.max(0, nc - 1) + entries.size();
-        long[] kept = new long[items]; // offset << 32 | size
         int nk = 0;
+        int lowest = pageBytes; // lowest kept item
+        int topStart = slotsEnd; // end of the highest kept item
         int[] at = new int[items];
         for (int i = 0; i < nc - 1; i++) {
-            Integer o = origin.get(pivots.get(i));
+            Integer o = origin == null ? null : origin.get(pivots.get(i));
             at[i] = o == null ? -1 : o;
             if (o != null) {
-                kept[nk++] = (long) o << 32 | (2 + pivots.get(i).length);
+                nk++;
+                lowest = Math.min(lowest, o);
+                topStart = Math.max(topStart, o + 2 + pivots.get(i).length);
             }
         }
         int base = Math.max(0, nc - 1);
         for (int i = 0; i < entries.size(); i++) {
-            Integer o = origin.get(entries.get(i));
-            at[base + i] = o == null ? -1 : o;
-            if (o != null) {
-                kept[nk++] = (long) o << 32 | entrySize(entries.get(i));
+            int o = entries.get(i).originIn(pageId);
+            at[base + i] = o;
+            if (o >= 0) {
+                nk++;
+                lowest = Math.min(lowest, o);
+                topStart = Math.max(topStart, o + entrySize(entries.get(i)));
             }
         }
-        Arrays.sort(kept, 0, nk);
-        if (nk > 0 && (int) (kept[0] >>> 32) < slotsEnd) {
+        if (nk == 0 || lowest < slotsEnd) {
             return encode();
         }
-        // holes between the slot arrays and the kept items, and between kept items: [start, end)
-        int[] holeStart = new int[nk + 1];
-        int[] holeEnd = new int[nk + 1];
-        int prevEnd = slotsEnd;
-        for (int i = 0; i < nk; i++) {
-            holeStart[i] = prevEnd;
-            holeEnd[i] = (int) (kept[i] >>> 32);
-            prevEnd = (int) (kept[i] >>> 32) + (int) kept[i];
-        }
-        holeStart[nk] = prevEnd;
-        holeEnd[nk] = pageBytes;
-        int lowest = nk == 0 ? pageBytes : (int) (kept[0] >>> 32);
+        // new items go to the hole above the highest kept item, then below the lowest one; the holes
+        // between kept items wait for the next compaction
+        int top = pageBytes;
         for (int i = 0; i < items; i++) {
             if (at[i] >= 0) {
                 continue;
             }
             int size = i < base ? 2 + pivots.get(i).length : entrySize(entries.get(i - base));
-            int h = nk;
-            while (h >= 0 && holeEnd[h] - holeStart[h] < size) {
-                h--;
+            if (top - size >= topStart) {
+                top -= size;
+                at[i] = top;
+            } else {
+                lowest -= size;
+                at[i] = lowest;
             }
-            if (h < 0) {
-                return encode();
-            }
-            holeEnd[h] -= size;
-            at[i] = holeEnd[h];
-            lowest = Math.min(lowest, at[i]);
         }
+        lowest = Math.min(lowest, top);
         int free = pageBytes - bytes();
         if (lowest - slotsEnd < Math.min(pageBytes / 8, free / 2)) {
-            // fragmented: most free space is in holes, where in-place edits (NodeEdit) cannot use it
+            // fragmented (or out of room): most free space is in holes, where in-place edits
+            // (NodeEdit) cannot use it
             return encode();
         }
         byte[] img = current.toArray(ValueLayout.JAVA_BYTE);
-        ByteBuffer b = ByteBuffer.wrap(img).order(ByteOrder.nativeOrder());
-        b.putInt(NodeLayout.OFF_MAGIC, NodeLayout.MAGIC);
-        b.putInt(NodeLayout.OFF_KIND, leaf ? NodeLayout.LEAF : NodeLayout.INTERNAL);
-        b.putInt(NodeLayout.OFF_NCHILDREN, nc);
-        b.putInt(NodeLayout.OFF_NENTRIES, entries.size());
-        b.putInt(NodeLayout.OFF_PAGEBYTES, pageBytes);
-        for (int i = 0; i < nc; i++) {
-            b.putLong(HEADER + 8 * i, children.get(i));
-        }
+        writeHeader(img, nc);
         for (int i = 0; i < nc - 1; i++) {
             byte[] p = pivots.get(i);
-            if (origin.get(p) == null) {
-                b.putShort(at[i], (short) p.length);
+            if (origin == null || origin.get(p) == null) {
+                I16.set(img, at[i], (short) p.length);
                 System.arraycopy(p, 0, img, at[i] + 2, p.length);
             }
-            b.putInt(HEADER + 8 * nc + 8 * i, at[i]);
-            b.putInt(HEADER + 8 * nc + 8 * i + 4, NodeLayout.head(p));
+            I32.set(img, HEADER + 8 * nc + 8 * i, at[i]);
+            I32.set(img, HEADER + 8 * nc + 8 * i + 4, NodeLayout.head(p));
         }
         int slots = NodeLayout.slotBase(nc);
         for (int i = 0; i < entries.size(); i++) {
             Msg m = entries.get(i);
-            if (origin.get(m) == null) {
-                writeEntry(b, img, at[base + i], m);
+            if (m.originIn(pageId) < 0) {
+                writeEntry(img, at[base + i], m);
             }
-            b.putInt(slots + 8 * i, at[base + i]);
-            b.putInt(slots + 8 * i + 4, NodeLayout.head(m.key()));
+            I32.set(img, slots + 8 * i, at[base + i]);
+            I32.set(img, slots + 8 * i + 4, NodeLayout.head(m.key()));
         }
-        b.putInt(NodeLayout.OFF_HEAP, lowest);
+        I32.set(img, NodeLayout.OFF_HEAP, lowest);
         return img;
     }
 
-    private static int entrySize(Msg m) {
+    static int entrySize(Msg m) {
         return ENTRY_HEADER + m.key().length + (m.value() == null ? 0 : m.value().length);
     }
 
     /** The node as a compacted page image. */
     byte[] encode() {
         byte[] img = new byte[pageBytes];
-        ByteBuffer b = ByteBuffer.wrap(img).order(ByteOrder.nativeOrder());
         int nc = leaf ? 0 : children.size();
         int heap = pageBytes;
-        b.putInt(NodeLayout.OFF_MAGIC, NodeLayout.MAGIC);
-        b.putInt(NodeLayout.OFF_KIND, leaf ? NodeLayout.LEAF : NodeLayout.INTERNAL);
-        b.putInt(NodeLayout.OFF_NCHILDREN, nc);
-        b.putInt(NodeLayout.OFF_NENTRIES, entries.size());
-        b.putInt(NodeLayout.OFF_PAGEBYTES, pageBytes);
-        for (int i = 0; i < nc; i++) {
-            b.putLong(HEADER + 8 * i, children.get(i));
-        }
+        writeHeader(img, nc);
         for (int i = 0; i < nc - 1; i++) {
             byte[] p = pivots.get(i);
             heap -= 2 + p.length;
-            b.putShort(heap, (short) p.length);
+            I16.set(img, heap, (short) p.length);
             System.arraycopy(p, 0, img, heap + 2, p.length);
-            b.putInt(HEADER + 8 * nc + 8 * i, heap);
-            b.putInt(HEADER + 8 * nc + 8 * i + 4, NodeLayout.head(p));
+            I32.set(img, HEADER + 8 * nc + 8 * i, heap);
+            I32.set(img, HEADER + 8 * nc + 8 * i + 4, NodeLayout.head(p));
         }
         int slots = NodeLayout.slotBase(nc);
         // entries are laid out from the page end in reverse order, so appends of high keys
         // (sequential loads) change little of an existing image
         for (int i = 0; i < entries.size(); i++) {
             Msg m = entries.get(i);
-            int vlen = m.value() == null ? 0 : m.value().length;
-            heap -= ENTRY_HEADER + m.key().length + vlen;
-            writeEntry(b, img, heap, m);
-            b.putInt(slots + 8 * i, heap);
-            b.putInt(slots + 8 * i + 4, NodeLayout.head(m.key()));
+            heap -= entrySize(m);
+            if (heap < slots + 8 * entries.size()) {
+                throw new IllegalStateException("node overflows its page: " + bytes() + " > " + pageBytes);
+            }
+            writeEntry(img, heap, m);
+            I32.set(img, slots + 8 * i, heap);
+            I32.set(img, slots + 8 * i + 4, NodeLayout.head(m.key()));
         }
-        if (heap < slots + 8 * entries.size()) {
-            throw new IllegalStateException("node overflows its page: " + bytes() + " > " + pageBytes);
-        }
-        b.putInt(NodeLayout.OFF_HEAP, heap);
+        I32.set(img, NodeLayout.OFF_HEAP, heap);
         return img;
     }
 
-    static void writeEntry(ByteBuffer b, byte[] img, int at, Msg m) {
+    private void writeHeader(byte[] img, int nc) {
+        I32.set(img, NodeLayout.OFF_MAGIC, NodeLayout.MAGIC);
+        I32.set(img, NodeLayout.OFF_KIND, leaf ? NodeLayout.LEAF : NodeLayout.INTERNAL);
+        I32.set(img, NodeLayout.OFF_NCHILDREN, nc);
+        I32.set(img, NodeLayout.OFF_NENTRIES, entries.size());
+        I32.set(img, NodeLayout.OFF_PAGEBYTES, pageBytes);
+        for (int i = 0; i < nc; i++) {
+            I64.set(img, HEADER + 8 * i, (long) children.get(i));
+        }
+    }
+
+    /** Writes {@code m} as a heap entry at {@code at} of {@code img}. */
+    static void writeEntry(byte[] img, int at, Msg m) {
         int vlen = m.value() == null ? 0 : m.value().length;
-        b.putShort(at, (short) m.key().length);
+        I16.set(img, at, (short) m.key().length);
         img[at + 2] = (byte) m.type();
         img[at + 3] = (byte) m.operator();
-        b.putInt(at + 4, vlen);
+        I32.set(img, at + 4, vlen);
         System.arraycopy(m.key(), 0, img, at + ENTRY_HEADER, m.key().length);
         if (vlen > 0) {
             System.arraycopy(m.value(), 0, img, at + ENTRY_HEADER + m.key().length, vlen);
         }
-    }
-
-    /** One entry's bytes as stored in the heap. */
-    static byte[] entryImage(Msg m) {
-        int vlen = m.value() == null ? 0 : m.value().length;
-        byte[] img = new byte[ENTRY_HEADER + m.key().length + vlen];
-        writeEntry(ByteBuffer.wrap(img).order(ByteOrder.nativeOrder()), img, 0, m);
-        return img;
     }
 
     /** Index of the child for {@code key}. */

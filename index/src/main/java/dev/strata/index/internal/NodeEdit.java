@@ -8,8 +8,7 @@ import static dev.strata.index.internal.NodeLayout.SLOT;
 import static dev.strata.index.internal.NodeLayout.UPSERT;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
@@ -46,7 +45,7 @@ final class NodeEdit {
         for (int gs = 0; gs < n; ) {
             byte[] key = msgs.get(gs).key();
             int ge = gs + 1;
-            while (ge < n && Keys.compare(msgs.get(ge).key(), key) == 0) {
+            while (ge < n && Keys.equal(msgs.get(ge).key(), key)) {
                 ge++;
             }
             int base = -1;
@@ -77,33 +76,32 @@ final class NodeEdit {
         if (appended > heap || (long) slotBase + (long) SLOT * maxSlots > newHeap) {
             return false;
         }
-        int first = NodeLayout.lowerBound(page, 0, nc, ne, msgs.get(0).key(), false);
+        byte[] oldSlots = page.asSlice(slotBase, (long) SLOT * ne).toArray(ValueLayout.JAVA_BYTE);
+        int first = lowerBound(page, oldSlots, 0, ne, msgs.get(0).key());
         byte[] slots = new byte[SLOT * (maxSlots - first)];
-        MemorySegment out = MemorySegment.ofArray(slots);
         byte[] block = new byte[appended];
-        ByteBuffer bb = ByteBuffer.wrap(block).order(ByteOrder.nativeOrder());
         int cursor = heap;
-        int count = 0; // slots written to out
+        int count = 0; // slots written to slots
         int old = first; // next old slot to copy
         int g = 0;
         for (int gs = 0; gs < n; g++) {
             byte[] key = msgs.get(gs).key();
             int ge = gs + 1;
-            while (ge < n && Keys.compare(msgs.get(ge).key(), key) == 0) {
+            while (ge < n && Keys.equal(msgs.get(ge).key(), key)) {
                 ge++;
             }
-            int i = NodeLayout.lowerBound(page, 0, nc, ne, key, false);
+            int i = lowerBound(page, oldSlots, old, ne, key);
             int j = i;
-            while (j < ne && equalKey(page, nc, j, key)) {
+            while (j < ne && equalKey(page, oldSlots, j, key)) {
                 j++;
             }
-            MemorySegment.copy(page, slotBase + (long) SLOT * old, out, (long) SLOT * count, (long) SLOT * (i - old));
+            System.arraycopy(oldSlots, SLOT * old, slots, SLOT * count, SLOT * (i - old));
             count += i - old;
             int from = keepFrom[g];
-            boolean replaces = leaf || from > gs || msgs.get(from).kind() != UPSERT;
+            boolean replaces = leaf || msgs.get(from).kind() != UPSERT;
             if (!replaces) {
                 // only upserts for this key: they queue behind the buffered messages
-                MemorySegment.copy(page, slotBase + (long) SLOT * i, out, (long) SLOT * count, (long) SLOT * (j - i));
+                System.arraycopy(oldSlots, SLOT * i, slots, SLOT * count, SLOT * (j - i));
                 count += j - i;
             }
             int head = NodeLayout.head(key);
@@ -113,15 +111,15 @@ final class NodeEdit {
                     m = new Msg(m.key(), m.type(), 0, m.value());
                 }
                 cursor -= entrySize(m);
-                Node.writeEntry(bb, block, cursor - newHeap, m);
-                out.set(INT, (long) SLOT * count, cursor);
-                out.set(INT, (long) SLOT * count + 4, head);
+                Node.writeEntry(block, cursor - newHeap, m);
+                Node.I32.set(slots, SLOT * count, cursor);
+                Node.I32.set(slots, SLOT * count + 4, head);
                 count++;
             }
             old = j;
             gs = ge;
         }
-        MemorySegment.copy(page, slotBase + (long) SLOT * old, out, (long) SLOT * count, (long) SLOT * (ne - old));
+        System.arraycopy(oldSlots, SLOT * old, slots, SLOT * count, SLOT * (ne - old));
         count += ne - old;
         int newEntries = first + count;
         if (leaf && newEntries == 0) {
@@ -131,7 +129,8 @@ final class NodeEdit {
             txn.write(pageId, newHeap, block);
         }
         if (count > 0) {
-            txn.write(pageId, slotBase + (long) SLOT * first, out.asSlice(0, (long) SLOT * count));
+            txn.write(pageId, slotBase + (long) SLOT * first,
+                    MemorySegment.ofArray(slots).asSlice(0, (long) SLOT * count));
         }
         byte[] hdr = new byte[8];
         MemorySegment h = MemorySegment.ofArray(hdr);
@@ -141,12 +140,35 @@ final class NodeEdit {
         return true;
     }
 
-    private static boolean equalKey(MemorySegment page, int nc, int i, byte[] key) {
-        long e = NodeLayout.entryOffset(page, 0, nc, i);
+    /** First slot in {@code [lo, ne)} whose key is {@code >= key}, comparing heads in the slot copy first. */
+    private static int lowerBound(MemorySegment page, byte[] slots, int lo, int ne, byte[] key) {
+        int kh = NodeLayout.head(key);
+        int hi = ne;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            int c = Integer.compareUnsigned((int) Node.I32.get(slots, SLOT * mid + 4), kh);
+            if (c == 0) {
+                long e = (int) Node.I32.get(slots, SLOT * mid);
+                c = NodeLayout.compare(page, e + ENTRY_HEADER, NodeLayout.u16(page, e), key);
+            }
+            if (c < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    private static boolean equalKey(MemorySegment page, byte[] slots, int i, byte[] key) {
+        if ((int) Node.I32.get(slots, SLOT * i + 4) != NodeLayout.head(key)) {
+            return false;
+        }
+        long e = (int) Node.I32.get(slots, SLOT * i);
         return NodeLayout.compare(page, e + ENTRY_HEADER, NodeLayout.u16(page, e), key) == 0;
     }
 
-    static int entrySize(Msg m) {
-        return ENTRY_HEADER + m.key().length + (m.value() == null ? 0 : m.value().length);
+    private static int entrySize(Msg m) {
+        return Node.entrySize(m);
     }
 }
