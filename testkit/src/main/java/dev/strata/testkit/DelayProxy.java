@@ -329,8 +329,10 @@ public final class DelayProxy implements AutoCloseable {
                         freeBuffers.push(h.buf.clear().limit(0));
                     }
                 } else {
-                    h.start += (int) n;
+                    h.start += (int) n; // bytes written so far count now, the segment when its last byte goes
                     heldBytes -= n;
+                    bytes.addAndGet(n);
+                    delayByteSum.addAndGet(n * (now - h.arrival));
                     n = 0;
                 }
             }
