@@ -49,6 +49,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class DelayProxy implements AutoCloseable {
     private static final int BUFFER = 1 << 20;
     private static final int MIN_READ = 64 * 1024;
+    private static final int READ_BUDGET = 256 * 1024;
 
     private final ServerSocketChannel listener;
     private final Selector selector;
@@ -225,12 +226,12 @@ public final class DelayProxy implements AutoCloseable {
         }
 
         /**
-         * Reads what is there, up to 1 MiB per call so one busy connection cannot hold up the timers
+         * Reads what is there, up to 256 KiB per call so one busy connection cannot hold up the timers
          * of the others (the selector reports the channel again while bytes remain), until the window
          * is full or the socket is drained.
          */
         void read() throws IOException {
-            for (int budget = BUFFER; budget > 0 && wantsRead(); ) {
+            for (int budget = READ_BUDGET; budget > 0 && wantsRead(); ) {
                 if (tail == null || tail.capacity() - tail.limit() < MIN_READ) {
                     tail = takeBuffer();
                 }
@@ -427,21 +428,12 @@ public final class DelayProxy implements AutoCloseable {
                 } else {
                     selector.select();
                 }
+                runDueTimers();
                 for (SelectionKey k : selector.selectedKeys()) {
                     handle(k);
+                    runDueTimers(); // between keys too: a round of reads can take milliseconds
                 }
                 selector.selectedKeys().clear();
-                long now = System.nanoTime();
-                while (!timers.isEmpty() && timers.peek().scheduledAt <= now) {
-                    Direction d = timers.poll();
-                    d.scheduledAt = Long.MIN_VALUE;
-                    try {
-                        d.writeDue(now);
-                    } catch (IOException e) {
-                        d.conn.close();
-                    }
-                    now = System.nanoTime();
-                }
             }
         } catch (IOException | ClosedSelectorException e) {
             // closing
@@ -456,6 +448,21 @@ public final class DelayProxy implements AutoCloseable {
                 // nothing to do
             }
             arena.close();
+        }
+    }
+
+    /** Writes out every direction whose oldest held bytes are due. */
+    private void runDueTimers() {
+        long now = System.nanoTime();
+        while (!timers.isEmpty() && timers.peek().scheduledAt <= now) {
+            Direction d = timers.poll();
+            d.scheduledAt = Long.MIN_VALUE;
+            try {
+                d.writeDue(now);
+            } catch (IOException e) {
+                d.conn.close();
+            }
+            now = System.nanoTime();
         }
     }
 
