@@ -2,7 +2,6 @@ package dev.strata.nbd.mount;
 
 import dev.strata.core.NativeMemory;
 import dev.strata.nbd.Backend;
-import dev.strata.nbd.internal.HugePages;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -69,7 +68,6 @@ public final class ManagedMount implements Backend {
         this.chunks = (size + chunk - 1) / chunk;
         this.cache = NativeMemory.reserve(Math.max(chunks * chunk, 1));
         this.local = cache.segment();
-        HugePages.advise(local); // fewer page faults as pulls first fill the cache
         this.present = new AtomicBitmap(chunks);
         this.claimed = new AtomicBitmap(chunks);
         this.dirty = new AtomicBitmap(chunks);
