@@ -21,7 +21,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *
  * <ul>
  *   <li><b>Fault threads</b> read fault events; a fault on a missing chunk (64 KiB) is filled at once
- *       (at most one {@link #PIECE}, so the faulting thread waits for little), a fault on a chunk
+ *       (from a mapped file at most one {@link #PIECE}, so the faulting thread waits for little), a fault on a chunk
  *       being filled is left to its filler (whose copy wakes it).
  *   <li><b>Readahead</b>: a fault at or inside the range already scheduled continues the sequential
  *       stream and doubles the window (64 KiB up to the maximum); the windows up to {@link #DEPTH}
@@ -46,11 +46,11 @@ public final class UffdHelper {
     static final int PAGE = 4096;
     static final int CHUNK_PAGES = 16;
     static final long CHUNK = (long) CHUNK_PAGES * PAGE; // the smallest fill and the unit of residency
-    /** Largest single UFFDIO_COPY (and claim): a reader that caught up with a fill waits for at most this much. */
+    /** Largest single UFFDIO_COPY (and fill from a mapped file): a reader that caught up with a fill waits for about this much. */
     static final long PIECE = 1 << 20;
     private static final int PIECE_CHUNKS = (int) (PIECE / CHUNK);
     /** Readahead windows kept queued or in flight past a sequential fault. */
-    static final int DEPTH = 2;
+    static final int DEPTH = 2; // with the cap at >= 4 windows, readahead never evicts the window being read
 
     private final int uffd;
     private final int memfd;
@@ -62,6 +62,7 @@ public final class UffdHelper {
     private final long sourceLimit; // bytes of source that may be read through the mapping
     private final MemorySegment memView; // the memory file mapped here, never touched: mincore only
     private final int maxWindowChunks;
+    private final int claimChunks; // largest fill: a piece from a mapped file, a whole window read from a backend
     private final boolean writeBack;
     private final ChunkTable table;
     private final AtomicLongArray dirty;
@@ -88,6 +89,8 @@ public final class UffdHelper {
         this.writeBack = writeBack;
         this.memView = Sys.mmapShared(memfd, mapped, false);
         this.maxWindowChunks = (int) Math.max(1, maxWindowBytes / CHUNK);
+        // a backend read through the buffer gets whole windows, which it may fetch in parallel (S3)
+        this.claimChunks = source != null ? PIECE_CHUNKS : Math.max(PIECE_CHUNKS, maxWindowChunks);
         int chunks = (int) ((mapped + CHUNK - 1) / CHUNK);
         this.table = new ChunkTable(chunks, maxResidentBytes <= 0 ? Long.MAX_VALUE : maxResidentBytes / CHUNK,
                 this::punch);
@@ -212,7 +215,7 @@ public final class UffdHelper {
                 src = s.address();
             } else {
                 if (buf == null) {
-                    buf = arena.allocate(PIECE, PAGE);
+                    buf = arena.allocate(claimChunks * CHUNK, PAGE);
                 }
                 long avail = Math.max(0, Math.min(len, size - off));
                 readWithRetry(off, buf.asSlice(0, avail));
@@ -225,7 +228,7 @@ public final class UffdHelper {
             while (done < len) {
                 arg.set(ValueLayout.JAVA_LONG, 0, base + off + done);
                 arg.set(ValueLayout.JAVA_LONG, 8, src + done);
-                arg.set(ValueLayout.JAVA_LONG, 16, len - done);
+                arg.set(ValueLayout.JAVA_LONG, 16, Math.min(PIECE, len - done)); // each piece wakes its waiters
                 arg.set(ValueLayout.JAVA_LONG, 24, writeBack ? Sys.UFFDIO_COPY_MODE_WP : 0);
                 arg.set(ValueLayout.JAVA_LONG, 32, 0);
                 int rc = Sys.ioctlRaw(uffd, Sys.UFFDIO_COPY, arg, st);
@@ -234,9 +237,6 @@ public final class UffdHelper {
                     done += n;
                     copiedBytes.addAndGet(n);
                     continue;
-                }
-                if (rc == 0) {
-                    break;
                 }
                 if (n == -Sys.EEXIST) { // the page is there already: make sure its waiters run, go on
                     Sys.wake(uffd, base + off + done, PAGE, arg, st);
@@ -337,7 +337,7 @@ public final class UffdHelper {
                 streamWindow = Math.min(maxWindowChunks, streamWindow * 2);
             }
             streamLast = chunk;
-            int now = Math.min(streamWindow, PIECE_CHUNKS);
+            int now = Math.min(streamWindow, claimChunks);
             streamNext = Math.max(streamNext, Math.min(chunks, chunk + now));
             long target = Math.min(chunks, (long) chunk + now + (long) DEPTH * streamWindow);
             while (streamNext < target) {
@@ -355,7 +355,7 @@ public final class UffdHelper {
             while (true) {
                 long[] w = readahead.take();
                 for (int c = (int) w[0]; c < w[1] && w[2] == currentEpoch; ) {
-                    int n = table.claim(c, (int) Math.min(PIECE_CHUNKS, w[1] - c));
+                    int n = table.claim(c, (int) Math.min(claimChunks, w[1] - c));
                     if (n > 0) {
                         f.fill(c, n);
                         c += n;

@@ -7,7 +7,7 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * Samples what a mapping holds in memory on its own thread, as often as it can, and keeps the peaks;
- * the reader calls {@link #sample()} too, between its reads. Two measures, both the kernel's: the
+ * the reader calls {@link #sample(boolean)} too, between its reads (the thread takes the cheap measure only). Two measures, both the kernel's: the
  * pages allocated to the mapping's memory file (fstat, one atomic reading: {@link #peak()}) and
  * mincore over the range ({@link #peakByMincore()}, a scan that can count a page evicted behind it
  * and one filled ahead of it, so it may overstate). Close stops the thread.
@@ -29,20 +29,23 @@ final class ResidencySampler implements AutoCloseable {
     private void run() {
         while (!stop) {
             try {
-                sample();
+                peak.accumulateAndGet(mapping.residentBytes(), Math::max); // cheap: one fstat
+                samples.incrementAndGet();
             } catch (IOException e) {
                 failure = e;
                 return;
             }
-            LockSupport.parkNanos(100_000);
+            LockSupport.parkNanos(200_000);
         }
     }
 
-    /** Takes one sample now; returns it. */
-    long sample() throws IOException {
+    /** Takes one sample now; with {@code mincore} also the mincore measure (milliseconds over a large range). */
+    long sample(boolean mincore) throws IOException {
         long r = mapping.residentBytes();
         peak.accumulateAndGet(r, Math::max);
-        peakByMincore.accumulateAndGet(mapping.residentBytesByMincore(), Math::max);
+        if (mincore) {
+            peakByMincore.accumulateAndGet(mapping.residentBytesByMincore(), Math::max);
+        }
         samples.incrementAndGet();
         return r;
     }
