@@ -116,6 +116,7 @@ public final class UffdMapping implements AutoCloseable {
             List<String> cmd = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-XX:+UseSerialGC",
+                    "-XX:TieredStopAtLevel=1", // the hot work is in the kernel: C1 code is enough, C2 compiles cost CPU
                     "-cp", System.getProperty("java.class.path"), UffdHelper.class.getName(),
                     socketPath.toString(), spec, Long.toString(size), Integer.toString(threads),
                     Integer.toString(maxWindowBytes), Long.toString(maxResidentBytes), writeBack ? "1" : "0"));
