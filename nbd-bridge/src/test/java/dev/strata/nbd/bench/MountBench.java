@@ -49,9 +49,10 @@ public final class MountBench {
             System.out.printf("size %d MiB, chunk %d KiB, pull/push workers %d/%d, remote connections %d%n",
                     size >> 20, cfg.chunkSize() >> 10, cfg.pullWorkers(), cfg.pushWorkers(), conns);
             System.out.println("added = mean delay the proxy added per byte and direction in that phase (ms);"
-                    + " late = mean lateness of its timer (ms)");
+                    + " late = mean lateness of its timer in the read/write/direct phases (ms);"
+                    + " read_cpu = CPU-s of this process (mount, proxy and server) per GiB of managed read");
             System.out.println("rtt_ms\trepeat\tmanaged_read_GBps\tadded\tmanaged_write_flush_GBps\tadded"
-                    + "\tdirect_read_MBps\tadded\tlate");
+                    + "\tdirect_read_MBps\tadded\tlate\tread_cpu");
             for (int rtt : rtts) {
                 List<Double> reads = new ArrayList<>();
                 List<Double> writes = new ArrayList<>();
@@ -59,28 +60,33 @@ public final class MountBench {
                 List<Double> readAdded = new ArrayList<>();
                 List<Double> writeAdded = new ArrayList<>();
                 List<Double> directAdded = new ArrayList<>();
+                List<Double> readCpu = new ArrayList<>();
                 for (int r = 0; r < repeats; r++) {
                     double[] late = new double[3];
+                    double[] cpu = new double[1];
                     reads.add(phase(server.port(), rtt, conns, readAdded, late, 0, remote -> {
                         Map<String, Long> cpu0 = cpuByRole();
+                        long p0 = processCpuNanos();
                         long w0 = System.nanoTime();
                         double v = managedRead(remote, cfg, size);
+                        cpu[0] = (processCpuNanos() - p0) / 1e9 / (size / (double) (1L << 30));
                         if (PROFILE) {
                             printCpu("managed read", cpu0, cpuByRole(), System.nanoTime() - w0);
                         }
                         return v;
                     }));
+                    readCpu.add(cpu[0]);
                     writes.add(phase(server.port(), rtt, conns, writeAdded, late, 1,
                             remote -> managedWrite(remote, cfg, size)));
                     direct.add(phase(server.port(), rtt, conns, directAdded, late, 2,
                             remote -> directRead(remote, Math.min(size, rtt <= 0 ? 256L << 20 : 16L << 20))));
-                    System.out.printf("%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f/%.2f/%.2f%n", rtt, r + 1,
+                    System.out.printf("%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f/%.2f/%.2f\t%.2f%n", rtt, r + 1,
                             reads.get(r), readAdded.get(r), writes.get(r), writeAdded.get(r), direct.get(r) * 1000,
-                            directAdded.get(r), late[0], late[1], late[2]);
+                            directAdded.get(r), late[0], late[1], late[2], readCpu.get(r));
                 }
-                System.out.printf("%d\tmedian\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f%n", rtt, median(reads),
+                System.out.printf("%d\tmedian\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t\t%.2f%n", rtt, median(reads),
                         median(readAdded), median(writes), median(writeAdded), median(direct) * 1000,
-                        median(directAdded));
+                        median(directAdded), median(readCpu));
             }
         }
     }
@@ -106,6 +112,11 @@ public final class MountBench {
     }
 
     static final boolean PROFILE = Boolean.getBoolean("profile");
+
+    static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
 
     /** CPU time (ns) of live threads, summed by role (thread name without its digits). */
     static Map<String, Long> cpuByRole() {
