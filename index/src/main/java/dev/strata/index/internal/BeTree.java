@@ -80,18 +80,24 @@ public final class BeTree {
     /** The value of {@code key}, or {@code null}. Never latches; restarts on concurrent change. */
     public byte[] get(byte[] key) {
         MemorySegment mem = store.pageMemory();
-        long[] ids = new long[MAX_DEPTH];
-        long[] vs = new long[MAX_DEPTH];
+        int kh = NodeLayout.head(key);
+        long[] ids = new long[8];
+        long[] vs = new long[8];
+        long[] budget = new long[1];
         while (true) {
             int depth = 0;
             List<Msg> ups = null;
             byte[] base = null;
             boolean overflow = false;
-            long[] budget = {READ_BUDGET};
+            budget[0] = READ_BUDGET;
             try {
                 long id = root;
                 long v = store.optimisticVersion(id);
                 while (true) {
+                    if (depth == ids.length) {
+                        ids = java.util.Arrays.copyOf(ids, 2 * depth);
+                        vs = java.util.Arrays.copyOf(vs, 2 * depth);
+                    }
                     ids[depth] = id;
                     vs[depth] = v;
                     depth++;
@@ -99,8 +105,8 @@ public final class BeTree {
                     int nc = header(mem, b);
                     int ne = NodeLayout.getInt(mem, b, NodeLayout.OFF_NENTRIES);
                     if (nc == 0) {
-                        int i = NodeLayout.lowerBound(mem, b, 0, ne, key, false);
-                        if (i < ne) {
+                        int i = NodeLayout.lowerBound(mem, b, 0, ne, key, kh);
+                        if (i < ne && NodeLayout.entryHead(mem, b, 0, i) == kh) {
                             long e = b + NodeLayout.entryOffset(mem, b, 0, i);
                             int klen = NodeLayout.u16(mem, e);
                             if (NodeLayout.compare(mem, e + ENTRY_HEADER, klen, key) == 0) {
@@ -110,9 +116,11 @@ public final class BeTree {
                         }
                         break;
                     }
-                    int i = NodeLayout.lowerBound(mem, b, nc, ne, key, false);
+                    // buffered messages of the key; heads (in the slots the search just read) first,
+                    // so that a miss, the common case, never touches an entry
+                    int i = ne == 0 ? 0 : NodeLayout.lowerBound(mem, b, nc, ne, key, kh);
                     int j = i;
-                    while (j < ne) {
+                    while (j < ne && NodeLayout.entryHead(mem, b, nc, j) == kh) {
                         long e = b + NodeLayout.entryOffset(mem, b, nc, j);
                         if (NodeLayout.compare(mem, e + ENTRY_HEADER, NodeLayout.u16(mem, e), key) != 0) {
                             break;
@@ -142,7 +150,7 @@ public final class BeTree {
                     if (found) {
                         break;
                     }
-                    long child = NodeLayout.child(mem, b, NodeLayout.findChild(mem, b, nc, key));
+                    long child = NodeLayout.child(mem, b, NodeLayout.findChild(mem, b, nc, key, kh));
                     if (!store.validate(id, v) || depth == MAX_DEPTH) {
                         throw RESTART;
                     }

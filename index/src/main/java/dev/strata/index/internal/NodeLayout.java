@@ -133,9 +133,13 @@ public final class NodeLayout {
      * Index of the child whose range holds {@code key}: the number of pivots {@code <= key}.
      */
     static int findChild(MemorySegment m, long base, int nChildren, byte[] key) {
+        return findChild(m, base, nChildren, key, head(key));
+    }
+
+    /** {@link #findChild(MemorySegment, long, int, byte[])} with the key's head already computed. */
+    static int findChild(MemorySegment m, long base, int nChildren, byte[] key, int kh) {
         int lo = 0;
         int hi = nChildren - 1;
-        int kh = head(key);
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
             int c = Integer.compareUnsigned(pivotHead(m, base, nChildren, mid), kh);
@@ -144,6 +148,32 @@ public final class NodeLayout {
                 c = compare(m, p + 2, u16(m, p), key);
             }
             if (c <= 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /** First entry index whose key is {@code >= key}, whose head is {@code kh}. */
+    static int lowerBound(MemorySegment m, long base, int nChildren, int nEntries, byte[] key, int kh) {
+        int lo = 0;
+        int hi = nEntries;
+        long slots = base + slotBase(nChildren);
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            long slot = slots + 8L * mid;
+            int h = m.get(INT, slot + 4);
+            if (h == kh) {
+                long e = base + m.get(INT, slot);
+                int c = compare(m, e + ENTRY_HEADER, u16(m, e), key);
+                if (c < 0) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            } else if (Integer.compareUnsigned(h, kh) < 0) {
                 lo = mid + 1;
             } else {
                 hi = mid;
