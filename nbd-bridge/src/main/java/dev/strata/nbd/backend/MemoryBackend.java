@@ -1,7 +1,6 @@
 package dev.strata.nbd.backend;
 
 import dev.strata.core.NativeMemory;
-import dev.strata.nbd.internal.HugePages;
 import dev.strata.nbd.Backend;
 import java.lang.foreign.MemorySegment;
 
@@ -19,7 +18,6 @@ public final class MemoryBackend implements Backend {
     public MemoryBackend(long size) {
         this.memory = NativeMemory.reserve(size);
         this.segment = memory.segment();
-        HugePages.advise(segment); // fewer page faults on first writes, fewer TLB misses on large reads
         this.allocated = new AllocationMap(size, BLOCK);
     }
 
