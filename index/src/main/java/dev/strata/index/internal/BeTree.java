@@ -23,8 +23,12 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The B-epsilon tree. Messages enter the root's buffer; a full buffer flushes the messages of its
- * fullest child one level down (into the child's buffer, or applied to a leaf's records), splitting
- * children that overflow; the root page never moves (a root split copies it into a new child).
+ * fullest children one level down (into the child's buffer, or applied to a leaf's records), down to
+ * 5/8 of the node, splitting children that overflow; the root page never moves (a root split copies
+ * it into a new child). A merge that fits a node's free gap is made in place ({@link NodeEdit}: new
+ * entries appended, the slot array's changed suffix rewritten, nothing decoded); only a node that
+ * overflows, or a leaf that empties, is decoded into a {@link Node}, flushed or split and re-encoded
+ * (keeping unchanged entries at their offsets unless the page is too fragmented, then compacted).
  *
  * <p>Concurrency: readers never latch. They descend with optimistic versions, validating each parent
  * before using the child pointer read from it, and re-validate the whole root-to-leaf path before
