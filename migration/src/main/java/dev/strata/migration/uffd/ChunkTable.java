@@ -14,7 +14,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *            claim (reserves room under the cap, evicting first)
  *   ABSENT -------------------------------------------------> FILLING
  *     ^  ^                                                     |   ^
- *     |  +-------------------- abort --------------------------+   | reclaim (a PRESENT chunk
+ *     |  +------------- abort (punch, then ABSENT) -------------+   | reclaim (a PRESENT chunk
  *     |                                                        |   | found not resident)
  *     +---- evict (punch the hole, then ABSENT) ---- PRESENT <-+---+
  *                                                         complete
@@ -151,10 +151,14 @@ final class ChunkTable {
         }
     }
 
-    /** FILLING to ABSENT for a run the caller could not fill; no longer counted. */
-    void abort(int first, int count) {
+    /**
+     * FILLING to ABSENT for a run the caller could not fill; whatever of it was copied in is punched
+     * first, so it stops counting only once freed.
+     */
+    void abort(int first, int count) throws IOException {
         lock.lock();
         try {
+            punch.punch(first, count);
             for (int c = first; c < first + count; c++) {
                 state[c] = ABSENT;
             }

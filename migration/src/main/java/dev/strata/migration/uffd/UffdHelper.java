@@ -181,9 +181,12 @@ public final class UffdHelper {
         Sys.punchHole(memfd, off, Math.min(mapped, off + count * CHUNK) - off);
     }
 
-    /** Per-thread buffers and ioctl arguments. */
+    /**
+     * Per-thread buffers and ioctl arguments. Shared arena: a backend may fill the buffer from its
+     * own I/O threads (the S3 chunk store fetches a run's chunks in parallel, straight into it).
+     */
     private final class Filler implements AutoCloseable {
-        final Arena arena = Arena.ofConfined();
+        final Arena arena = Arena.ofShared();
         final MemorySegment msg = arena.allocate(32, 8);
         final MemorySegment arg = arena.allocate(40, 8);
         final MemorySegment vec = arena.allocate(8, 8);
@@ -201,7 +204,11 @@ public final class UffdHelper {
                 if (ok) {
                     table.complete(first, count);
                 } else {
-                    table.abort(first, count);
+                    try {
+                        table.abort(first, count);
+                    } catch (IOException e) {
+                        System.err.println("uffd helper: freeing an aborted fill failed: " + e);
+                    }
                     Sys.wake(uffd, base + off, len, arg, st); // whoever waits faults again
                 }
             }
