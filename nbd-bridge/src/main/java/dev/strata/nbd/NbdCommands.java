@@ -109,7 +109,8 @@ public final class NbdCommands {
 
     /**
      * The frontend {@code requested} resolves to: DEVICE/FUSE as asked; AUTO is DEVICE when
-     * {@code /dev/nbd0} exists and a device is usable, else FUSE.
+     * {@code /dev/nbd0} exists and a device is usable, else FUSE. (If the kernel then refuses to
+     * connect the device, an AUTO mount with a directory falls back to FUSE, saying why on stderr.)
      */
     public static Frontend resolve(Frontend requested) {
         if (requested != Frontend.AUTO) {
@@ -144,7 +145,8 @@ public final class NbdCommands {
                 throw new IOException(why);
             }
         } else if (mountDir == null) {
-            throw new IllegalArgumentException("the fuse frontend needs --dir DIR");
+            throw new IllegalArgumentException("the fuse frontend needs --dir DIR"
+                    + (frontend == Frontend.AUTO ? " (" + NbdDevice.unavailableReason(NbdDevice.FIRST) + ")" : ""));
         }
         Backend remote = Backends.open(backendSpec, readOnly);
         ManagedMount cache = null;
@@ -154,8 +156,17 @@ public final class NbdCommands {
             Backend exported = cache != null ? cache : remote;
             server = NbdServer.start(0, new Export("mount", backendSpec, exported, readOnly));
             if (kind == Frontend.DEVICE) {
-                NbdDevice d = NbdDevice.connect(dev, "127.0.0.1", server.port(), "mount");
-                return new Mounted(d.path(), kind, d, server, cache, remote);
+                try {
+                    NbdDevice d = NbdDevice.connect(dev, "127.0.0.1", server.port(), "mount");
+                    return new Mounted(d.path(), kind, d, server, cache, remote);
+                } catch (IOException e) {
+                    if (frontend != Frontend.AUTO || mountDir == null) {
+                        throw e;
+                    }
+                    // auto: the device looked usable but the kernel refused (e.g. no CAP_SYS_ADMIN)
+                    System.err.println("strata: " + e.getMessage() + "; mounting with nbdfuse instead");
+                    kind = Frontend.FUSE;
+                }
             }
             NbdfuseFile fuse = NbdfuseFile.mount(mountDir, "nbd://127.0.0.1:" + server.port() + "/mount",
                     exported.size(), readOnly, 4);

@@ -126,5 +126,9 @@ class NbdDeviceTest {
         assumeFalse(Files.exists(NbdDevice.FIRST), "skipped: /dev/nbd0 exists here");
         assertEquals(NbdCommands.Frontend.FUSE, NbdCommands.resolve(NbdCommands.Frontend.AUTO));
         assertEquals(NbdCommands.Frontend.DEVICE, NbdCommands.resolve(NbdCommands.Frontend.DEVICE));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NbdCommands.mount(
+                "memory:8M", null, false, MountConfig.defaults(), false, NbdCommands.Frontend.AUTO, null));
+        assertEquals("the fuse frontend needs --dir DIR (" + NbdDevice.unavailableReason(NbdDevice.FIRST) + ")",
+                e.getMessage());
     }
 }
