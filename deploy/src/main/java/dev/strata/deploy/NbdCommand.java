@@ -22,6 +22,7 @@ public final class NbdCommand implements Runnable {
     static final class Serve implements Callable<Integer> {
         @Option(names = "--backend", defaultValue = "memory:1G", description = "memory:SIZE | file:PATH | "
                 + "dir:PATH[:SIZE] | s3://bucket/key?... | redis://host:port/... | nbd://host:port/name "
+                + "| memnode://host:port[/key]?size=... | partition:DIR?size=... "
                 + "(default: ${DEFAULT-VALUE})")
         String backend;
 

@@ -28,6 +28,8 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
  *   s3://BUCKET/PREFIX?endpoint=http://host:port&amp;region=..&amp;access=..&amp;secret=..
  *   redis://HOST:PORT/PREFIX[?connections=8]
  *   nbd://HOST:PORT/EXPORT[?connections=8]       another NBD server (size from the server)
+ *   memnode://HOST:PORT/KEY?size=..             an existing memory node region (KEY, unsigned decimal, and its length)
+ *   memnode://HOST:PORT?size=..                 a new region on that memory node, freed on close
  * </pre>
  */
 final class BackendSpecs {
@@ -63,6 +65,20 @@ final class BackendSpecs {
             return new dev.strata.nbd.backend.NbdRemoteBackend(u.getHost(), u.getPort() < 0 ? 10809 : u.getPort(),
                     export, Integer.parseInt(q.getOrDefault("connections", "8")));
         }
+        if (base.startsWith("memnode://")) {
+            URI u = URI.create(base);
+            if (u.getHost() == null || u.getPort() < 0) {
+                throw new IllegalArgumentException("memnode spec needs HOST:PORT: " + spec);
+            }
+            if (!q.containsKey("size")) {
+                throw new IllegalArgumentException("memnode spec needs size= (the region's length): " + spec);
+            }
+            String path = u.getPath() == null ? "" : u.getPath().replaceFirst("^/", "");
+            java.util.OptionalLong key = path.isEmpty() ? java.util.OptionalLong.empty()
+                    : java.util.OptionalLong.of(path.startsWith("-") ? Long.parseLong(path) : Long.parseUnsignedLong(path));
+            return dev.strata.nbd.backend.RegionBackend.open(new java.net.InetSocketAddress(u.getHost(), u.getPort()), key,
+                    size, java.time.Duration.ofSeconds(10));
+        }
         if (base.startsWith("dir:")) {
             return new ChunkedBackend(new DirChunkStore(Path.of(base.substring(4)), chunk, chunks), size);
         }
@@ -80,7 +96,7 @@ final class BackendSpecs {
         }
         throw new IllegalArgumentException("unknown backend spec: " + spec
                 + " (memory:SIZE, file:PATH[:SIZE], dir:PATH, s3://BUCKET/PREFIX, redis://HOST:PORT/PREFIX,"
-                + " nbd://HOST:PORT/EXPORT, partition:DIR)");
+                + " nbd://HOST:PORT/EXPORT, memnode://HOST:PORT[/KEY]?size=SIZE, partition:DIR)");
     }
 
     /** An S3 client: path-style, Apache HTTP client with 128 connections, explicit or default credentials. */

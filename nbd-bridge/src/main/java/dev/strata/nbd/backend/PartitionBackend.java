@@ -26,6 +26,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class PartitionBackend implements Backend {
     private static final int PAGE = 4096;
     private static final int STRIPES = 1024;
+    private static final long BATCH_BYTES = 1 << 20;
     private final PageStore store;
     private final long size;
     private final int partition;
@@ -119,18 +120,28 @@ public final class PartitionBackend implements Backend {
                 stripes[i].lock();
             }
         }
-        try (WriteBatch batch = store.newBatch()) {
+        try {
+            // one batch per BATCH_BYTES: a batch's pages stay pinned until it commits, so a single
+            // batch for a 32 MiB NBD write could not fit a small pool (NBD writes need not be atomic)
+            CompletableFuture<Long> all = null;
             for (long done = 0; done < len; ) {
-                long pos = offset + done;
-                long page = pos / PAGE;
-                int in = (int) (pos % PAGE);
-                int n = (int) Math.min(PAGE - in, len - done);
-                try (PageHandle h = store.fixExclusive(PageId.of(partition, page))) {
-                    batch.write(h, in, src.asSlice(done, n));
+                try (WriteBatch batch = store.newBatch()) {
+                    long end = Math.min(len, done + BATCH_BYTES);
+                    while (done < end) {
+                        long pos = offset + done;
+                        long page = pos / PAGE;
+                        int in = (int) (pos % PAGE);
+                        int n = (int) Math.min(PAGE - in, end - done);
+                        try (PageHandle h = store.fixExclusive(PageId.of(partition, page))) {
+                            batch.write(h, in, src.asSlice(done, n));
+                        }
+                        done += n;
+                    }
+                    CompletableFuture<Long> f = batch.commitAsync();
+                    all = all == null ? f : all.thenCombine(f, Math::max);
                 }
-                done += n;
             }
-            return batch.commitAsync();
+            return all == null ? CompletableFuture.completedFuture(0L) : all;
         } finally {
             for (int i = STRIPES - 1; i >= 0; i--) {
                 if (held[i]) {
