@@ -42,17 +42,17 @@ fio_iops() { # uri rw depth
 }
 secs() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s" | bc; }
 
-printf "server\trepeat\tnbdcopy_write_GBps\tnbdcopy_read_GBps\trandread_qd1\trandread_qd32\trandwrite_qd1\trandwrite_qd32\n"
+printf "server\trepeat\tnbdcopy_write_GBps\tnbdcopy_read_GBps\tnbdcopy_read2_GBps\trandread_qd1\trandread_qd32\trandwrite_qd1\trandwrite_qd32\n"
 for r in $(seq "$REPEATS"); do
   for server in strata nbdkit; do   # interleaved, so load from other work hits both alike
     port=$(free_port)
     start_$server "$port"; pid=$SERVER_PID; wait_port "$port"
     uri="nbd://127.0.0.1:$port/"
-    w=$(secs nbdcopy "$SRC" "$uri"); rd=$(secs nbdcopy "$uri" null:)
+    w=$(secs nbdcopy "$SRC" "$uri"); rd=$(secs nbdcopy "$uri" null:); rd2=$(secs nbdcopy "$uri" null:)  # rd2: the same read again, server warm
     rq1=$(fio_iops "$uri" randread 1); rq32=$(fio_iops "$uri" randread 32)
     wq1=$(fio_iops "$uri" randwrite 1); wq32=$(fio_iops "$uri" randwrite 32)
-    printf "%s\t%d\t%.2f\t%.2f\t%s\t%s\t%s\t%s\n" "$server" "$r" "$(echo "1.073741824/$w" | bc -l)" \
-        "$(echo "1.073741824/$rd" | bc -l)" "$rq1" "$rq32" "$wq1" "$wq32"
+    printf "%s\t%d\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\n" "$server" "$r" "$(echo "1.073741824/$w" | bc -l)" \
+        "$(echo "1.073741824/$rd" | bc -l)" "$(echo "1.073741824/$rd2" | bc -l)" "$rq1" "$rq32" "$wq1" "$wq32"
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
 done
