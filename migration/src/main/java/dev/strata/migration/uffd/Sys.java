@@ -1,15 +1,13 @@
 package dev.strata.migration.uffd;
 
+import dev.strata.core.Libc;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 /**
  * The Linux calls the userfaultfd frontend needs, as {@code java.lang.foreign} downcalls (x86-64):
@@ -59,21 +57,13 @@ final class Sys {
     static final int EINTR = 4;
     static final int ENOENT = 2;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
-    private static final MemoryLayout STATE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO_VH = STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
     private static final ValueLayout.OfLong L = ValueLayout.JAVA_LONG;
     private static final java.lang.foreign.AddressLayout A = ValueLayout.ADDRESS;
 
     private static MethodHandle h(String name, FunctionDescriptor fd, Linker.Option... extra) {
-        Linker.Option[] opts = new Linker.Option[extra.length + 1];
-        opts[0] = ERRNO;
-        System.arraycopy(extra, 0, opts, 1, extra.length);
-        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(), fd, opts);
+        return Libc.downcall(name, fd, extra);
     }
 
     private static final MethodHandle SYSCALL = h("syscall", FunctionDescriptor.of(L, L, I),
@@ -289,15 +279,15 @@ final class Sys {
 
     /** A per-call errno capture buffer (thread-confined arena of the caller). */
     static MemorySegment state(Arena arena) {
-        return arena.allocate(STATE);
+        return Libc.callState(arena);
     }
 
     static int errno(MemorySegment state) {
-        return (int) ERRNO_VH.get(state, 0L);
+        return Libc.errno(state);
     }
 
     private static IOException fail(String call, MemorySegment state) {
-        return new IOException(call + " failed: errno " + errno(state));
+        return Libc.error(call, state);
     }
 
     private static RuntimeException wrap(Throwable t) {

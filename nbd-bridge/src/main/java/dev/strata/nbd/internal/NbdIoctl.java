@@ -1,17 +1,15 @@
 package dev.strata.nbd.internal;
 
+import dev.strata.core.Libc;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 
@@ -59,20 +57,12 @@ public final class NbdIoctl {
     static final int TCP_NODELAY = 1;
     static final int EINTR = 4;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
-    private static final MemoryLayout STATE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO_VH = STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
     private static final ValueLayout.OfLong L = ValueLayout.JAVA_LONG;
     private static final ValueLayout A = ValueLayout.ADDRESS;
 
     private static MethodHandle h(String name, FunctionDescriptor fd, Linker.Option... extra) {
-        Linker.Option[] opts = new Linker.Option[extra.length + 1];
-        opts[0] = ERRNO;
-        System.arraycopy(extra, 0, opts, 1, extra.length);
-        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(), fd, opts);
+        return Libc.downcall(name, fd, extra);
     }
 
     private static final MethodHandle OPEN = h("open", FunctionDescriptor.of(I, A, I, I), Linker.Option.firstVariadicArg(2));
@@ -84,13 +74,11 @@ public final class NbdIoctl {
     private static final MethodHandle WRITE = h("write", FunctionDescriptor.of(L, I, A, L));
     private static final MethodHandle FSYNC = h("fsync", FunctionDescriptor.of(I, I));
     private static final MethodHandle CLOSE = h("close", FunctionDescriptor.of(I, I));
-    private static final MethodHandle STRERROR = LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(),
-            FunctionDescriptor.of(A, I));
 
     /** Opens a device read-write. */
     public static int openReadWrite(String path) throws IOException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(STATE);
+            MemorySegment st = Libc.callState(a);
             int fd = (int) OPEN.invokeExact(st, a.allocateFrom(path), O_RDWR | O_CLOEXEC, 0);
             if (fd < 0) {
                 throw fail("open " + path, st);
@@ -106,7 +94,7 @@ public final class NbdIoctl {
     /** {@code ioctl(fd, request, arg)}; returns its result (throws on -1). */
     public static int ioctl(int fd, long request, long arg, String what) throws IOException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(STATE);
+            MemorySegment st = Libc.callState(a);
             int r = (int) IOCTL.invokeExact(st, fd, request, arg);
             if (r < 0) {
                 throw fail("ioctl " + what, st);
@@ -125,7 +113,7 @@ public final class NbdIoctl {
             throw new IOException("the nbd device frontend connects over IPv4 only: " + host);
         }
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(STATE);
+            MemorySegment st = Libc.callState(a);
             int fd = (int) SOCKET.invokeExact(st, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
             if (fd < 0) {
                 throw fail("socket", st);
@@ -162,7 +150,7 @@ public final class NbdIoctl {
     /** {@code fsync(fd)}. */
     public static void fsync(int fd, String what) throws IOException {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(STATE);
+            MemorySegment st = Libc.callState(a);
             if ((int) FSYNC.invokeExact(st, fd) < 0) {
                 throw fail("fsync " + what, st);
             }
@@ -179,7 +167,7 @@ public final class NbdIoctl {
             return;
         }
         try (Arena a = Arena.ofConfined()) {
-            int ignored = (int) CLOSE.invokeExact(a.allocate(STATE), fd);
+            int ignored = (int) CLOSE.invokeExact(Libc.callState(a), fd);
         } catch (Throwable t) {
             // nothing to do
         }
@@ -200,7 +188,7 @@ public final class NbdIoctl {
                     return 0;
                 }
                 try (Arena a = Arena.ofConfined()) {
-                    MemorySegment st = a.allocate(STATE);
+                    MemorySegment st = Libc.callState(a);
                     MemorySegment buf = a.allocate(len);
                     long n;
                     do {
@@ -234,7 +222,7 @@ public final class NbdIoctl {
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
                 try (Arena a = Arena.ofConfined()) {
-                    MemorySegment st = a.allocate(STATE);
+                    MemorySegment st = Libc.callState(a);
                     MemorySegment buf = a.allocate(Math.max(len, 1));
                     MemorySegment.copy(b, off, buf, ValueLayout.JAVA_BYTE, 0, len);
                     long done = 0;
@@ -255,22 +243,16 @@ public final class NbdIoctl {
     }
 
     private static int errno(MemorySegment st) {
-        return (int) ERRNO_VH.get(st, 0L);
+        return Libc.errno(st);
     }
 
     /** The C library's message for an errno value. */
     public static String strerror(int errno) {
-        try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
-            return s.reinterpret(256).getString(0);
-        } catch (Throwable t) {
-            return "errno " + errno;
-        }
+        return Libc.strerror(errno);
     }
 
     private static IOException fail(String what, MemorySegment st) {
-        int e = errno(st);
-        return new IOException(what + " failed: " + strerror(e) + " (errno " + e + ")");
+        return Libc.error(what, st);
     }
 
     private static IOException wrap(Throwable t) {
