@@ -74,8 +74,13 @@ final class BackendSpecs {
                 throw new IllegalArgumentException("memnode spec needs size= (the region's length): " + spec);
             }
             String path = u.getPath() == null ? "" : u.getPath().replaceFirst("^/", "");
-            java.util.OptionalLong key = path.isEmpty() ? java.util.OptionalLong.empty()
-                    : java.util.OptionalLong.of(path.startsWith("-") ? Long.parseLong(path) : Long.parseUnsignedLong(path));
+            java.util.OptionalLong key;
+            try {
+                key = path.isEmpty() ? java.util.OptionalLong.empty()
+                        : java.util.OptionalLong.of(path.startsWith("-") ? Long.parseLong(path) : Long.parseUnsignedLong(path));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("memnode region key must be a decimal number: " + path, e);
+            }
             return dev.strata.nbd.backend.RegionBackend.open(new java.net.InetSocketAddress(u.getHost(), u.getPort()), key,
                     size, java.time.Duration.ofSeconds(10));
         }

@@ -70,6 +70,8 @@ class RegionBackendTest {
     void badSpecsAndRangesGetClearErrors() throws Exception {
         IllegalArgumentException noSize = assertThrows(IllegalArgumentException.class, () -> Backends.open(spec(""), false));
         assertTrue(noSize.getMessage().contains("size="), noSize.getMessage());
+        IllegalArgumentException notAKey = assertThrows(IllegalArgumentException.class, () -> Backends.open(spec("/abc?size=1M"), false));
+        assertTrue(notAKey.getMessage().contains("decimal number: abc"), notAKey.getMessage());
         IOException badKey = assertThrows(IOException.class, () -> Backends.open(spec("/12345?size=1M"), false));
         assertTrue(badKey.getMessage().contains("region 12345"), badKey.getMessage());
         IOException full = assertThrows(IOException.class, () -> Backends.open(spec("?size=1G"), false));
