@@ -9,15 +9,15 @@ import org.junit.jupiter.api.Test;
 class PollingSelectStrategyTest {
     @Test
     void pollsAfterActivityThenBlocks() throws Exception {
-        PollingSelectStrategy s = new PollingSelectStrategy(TimeUnit.MILLISECONDS.toNanos(20));
+        PollingSelectStrategy s = new PollingSelectStrategy(TimeUnit.MILLISECONDS.toNanos(500)); // wide: a loaded box may stall a thread between calls
         assertEquals(3, s.calculateStrategy(() -> 3, false), "ready events are handed back to be processed");
         assertEquals(SelectStrategy.CONTINUE, s.calculateStrategy(() -> 0, false), "polls right after activity");
         assertEquals(0, s.calculateStrategy(() -> 0, true), "pending tasks run without waiting");
-        Thread.sleep(40);
+        Thread.sleep(700);
         assertEquals(SelectStrategy.SELECT, s.calculateStrategy(() -> 0, false), "blocks once the window has passed");
         // the next call follows a wake-up from the blocking wait: poll again for a window
         assertEquals(SelectStrategy.CONTINUE, s.calculateStrategy(() -> 0, false));
-        Thread.sleep(40);
+        Thread.sleep(700);
         assertEquals(SelectStrategy.SELECT, s.calculateStrategy(() -> 0, false));
     }
 
