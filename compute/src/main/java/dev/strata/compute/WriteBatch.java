@@ -105,8 +105,9 @@ public final class WriteBatch implements AutoCloseable {
         return store.commit(this);
     }
 
+    /** The batch's log payload; called once, at commit (the encoder's buffer is then reused). */
     byte[] payload() {
-        return encoder.toBytes();
+        return encoder.finish();
     }
 
     /** Pages this batch changed: pinned until it commits or aborts. */

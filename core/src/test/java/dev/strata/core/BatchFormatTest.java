@@ -85,4 +85,19 @@ class BatchFormatTest {
         assertEquals(0, e.count());
         assertArrayEquals(new byte[] {0, 0, 0, 0}, e.toBytes());
     }
+
+    @Test
+    void finishedEncoderHandsItsBufferToTheNextWithoutLeakingBytes() {
+        BatchFormat.Encoder big = new BatchFormat.Encoder();
+        for (int i = 0; i < 100; i++) {
+            big.delta(i, 8, MemorySegment.ofArray(new byte[1000]).fill((byte) 0x5A));
+        }
+        byte[] first = big.toBytes();
+        assertArrayEquals(first, big.finish());
+        assertEquals(0, big.count());
+        // the next encoder on this thread reuses the grown buffer: only its own entries come out
+        assertEquals(List.of("alloc 7/2", "delta 7@100=[1, 2, 3]", "free 9"), decode(sample()));
+        // a finished encoder stays usable
+        assertEquals(List.of("free 3"), decode(big.free(3).finish()));
+    }
 }
