@@ -37,6 +37,10 @@ final class NodeEdit {
         int heap = page.get(INT, NodeLayout.OFF_HEAP);
         int slotBase = NodeLayout.slotBase(nc);
         int n = msgs.size();
+        // the free gap bounds what can be appended: give up as soon as the plan exceeds it, so that a
+        // large batch that will take the decoding path (a sequential load's 10,000 messages) costs
+        // a few entries here, not a pass over all of them
+        long gap = heap - slotBase - (long) SLOT * ne;
         // plan: per key group [gs, ge), the first message kept (leaf: the one record written, or none)
         int[] keepFrom = new int[n];
         int appended = 0;
@@ -70,6 +74,9 @@ final class NodeEdit {
                 appended += entrySize(msgs.get(k));
             }
             maxSlots += ge - from;
+            if (appended + (long) SLOT * (maxSlots - ne) > gap) {
+                return false;
+            }
             gs = ge;
         }
         int newHeap = heap - appended;
