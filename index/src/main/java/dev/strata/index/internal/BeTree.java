@@ -56,7 +56,9 @@ public final class BeTree {
         this.root = root;
         this.leafBytes = leafBytes;
         this.internalBytes = internalBytes;
-        this.maxFanout = Math.max(16, internalBytes / 1024);
+        // 256 children for 64 KiB internal nodes: 1M keys of ~110 bytes fit three levels (root, one
+        // level of internal nodes, leaves) instead of four, one buffer and pivot search fewer per read
+        this.maxFanout = Math.max(16, internalBytes / 256);
         this.inlineMax = leafBytes / 8;
         for (UpsertOperator op : ops) {
             if (op.id() < 1 || op.id() > 255) {
