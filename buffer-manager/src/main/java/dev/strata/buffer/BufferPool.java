@@ -251,6 +251,22 @@ public final class BufferPool implements AutoCloseable {
         lot.wake(pageNo);
     }
 
+    /**
+     * Releases an exclusive latch and marks the page a first candidate for eviction: the next clock
+     * pass over it writes it back (if dirty) and evicts it, unless someone latches it before then.
+     * For pages the caller knows will not be wanted again soon (a B-epsilon leaf just merged into
+     * is next touched only after every other leaf under its parent), so the clock keeps the pages that are.
+     */
+    public void unlockExclusiveCold(long pageNo) {
+        checkPage(pageNo);
+        long w = table.load(pageNo);
+        if (state(w) != LOCKED) {
+            throw new IllegalStateException("page " + pageNo + " is not exclusively latched");
+        }
+        table.store(pageNo, word(MARKED, version(w) + 1));
+        lot.wake(pageNo);
+    }
+
     public void lockShared(long pageNo) {
         checkPage(pageNo);
         for (int spins = 0; ; spins++) {

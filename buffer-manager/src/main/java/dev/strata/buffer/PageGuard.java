@@ -40,6 +40,19 @@ public final class PageGuard implements AutoCloseable {
         return exclusive ? page : page.asReadOnly();
     }
 
+    /**
+     * Releases the latch like {@link #close()}; an exclusive latch is released with the page marked
+     * a first candidate for eviction ({@link BufferPool#unlockExclusiveCold}).
+     */
+    public void closeCold() {
+        if (!released && exclusive) {
+            released = true;
+            pool.unlockExclusiveCold(pageNo);
+        } else {
+            close();
+        }
+    }
+
     @Override
     public void close() {
         if (!released) {

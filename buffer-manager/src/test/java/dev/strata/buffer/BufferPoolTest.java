@@ -85,6 +85,47 @@ class BufferPoolTest {
     }
 
     @Test
+    void pagesReleasedColdAreEvictedFirstAndDirtyOnesWrittenBack() {
+        var pool = newPool();
+        int cold = 128;
+        for (long p = 0; p < POOL_PAGES; p++) { // fill the pool exactly, then make every page clean
+            writePage(pool, p, p + 11, true);
+        }
+        pool.writeBackDirty();
+        for (long p = 0; p < cold; p++) { // change every other one of the first pages, release all of them cold
+            var g = pool.fixExclusive(p);
+            if (p % 2 == 0) {
+                fillPattern(g.segment(), p + 13);
+                pool.markDirty(p);
+            }
+            g.closeCold();
+            assertTrue(g.isReleased());
+        }
+        long readsBefore = src.reads.get();
+        for (long p = SCRATCH; p < SCRATCH + 64; p++) { // 64 misses: one eviction round of 64 pages
+            pool.fixShared(p).close();
+        }
+        assertEquals(readsBefore + 64, src.reads.get());
+        for (long p = cold; p < POOL_PAGES; p++) {
+            assertFalse(faultsOnFix(pool, p), "page " + p + " was not released cold but was evicted");
+        }
+        int faulted = 0;
+        for (long p = 0; p < cold; p++) {
+            long before = src.reads.get();
+            try (var g = pool.fixShared(p)) {
+                assertPattern(g.segment(), p % 2 == 0 ? p + 13 : p + 11);
+            }
+            faulted += (int) (src.reads.get() - before);
+        }
+        assertTrue(faulted >= 64, "the 64 evictions must have taken pages released cold: " + faulted);
+        // a page released cold is an ordinary page once latched again
+        try (var g = pool.fixExclusive(0)) {
+            assertPattern(g.segment(), 13);
+        }
+        assertThrows(IllegalStateException.class, () -> pool.unlockExclusiveCold(1));
+    }
+
+    @Test
     void roundTripsPagesThroughEvictionAndReload() {
         var pool = newPool();
         long n = 2 * POOL_PAGES;

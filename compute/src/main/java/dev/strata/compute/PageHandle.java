@@ -66,6 +66,17 @@ public final class PageHandle implements AutoCloseable {
         return guard.isReleased();
     }
 
+    /**
+     * Releases the latch; an exclusive one with the page marked a first candidate for eviction, for
+     * pages that will not be wanted again soon (see {@code BufferPool.unlockExclusiveCold}).
+     */
+    public void closeCold() {
+        if (!guard.isReleased()) {
+            guard.closeCold();
+            onRelease.run();
+        }
+    }
+
     @Override
     public void close() {
         if (!guard.isReleased()) {

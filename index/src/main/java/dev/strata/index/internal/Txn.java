@@ -133,7 +133,14 @@ final class Txn implements AutoCloseable {
         latched.clear();
         nodes.clear();
         for (int i = hs.size() - 1; i >= 0; i--) {
-            hs.get(i).close();
+            PageHandle h = hs.get(i);
+            if (h.segment().get(NodeLayout.INT, NodeLayout.OFF_KIND) == NodeLayout.LEAF) {
+                // a leaf merged into is next merged into after all its siblings were: let it go first
+                // (out of memory this keeps the internal nodes, whose buffers take the messages, resident)
+                h.closeCold();
+            } else {
+                h.close();
+            }
         }
     }
 

@@ -29,6 +29,8 @@ public final class OomBench {
         String engine = a.get("engine");
         long n = Long.parseLong(a.getOrDefault("keys", "4000000"));
         long memory = Long.parseLong(a.getOrDefault("memoryMiB", "64")) << 20;
+        // an engine that collapses (LMDB out of memory) is stopped after this long; its rate so far is a bound
+        long maxNanos = Long.parseLong(a.getOrDefault("maxSeconds", "0")) * 1_000_000_000L;
         Path dir = Path.of(a.getOrDefault("dir", "/tmp/strata-oom")).resolve(engine);
         IndexBench.deleteTree(dir);
         byte[] value = new byte[IndexBench.VALUE];
@@ -44,6 +46,12 @@ public final class OomBench {
                     keys[j] = ByteBuffer.allocate(16).putLong(rnd.nextLong()).putLong(rnd.nextLong()).array();
                 }
                 insert(e, keys, value);
+                if (maxNanos > 0 && System.nanoTime() - t0 > maxNanos && i + m < n) {
+                    n = i + m;
+                    System.out.printf("%s stopped after %d s at %,d keys: the rate below is over those%n",
+                            engine, maxNanos / 1_000_000_000L, n);
+                    break;
+                }
                 if (i + m >= next) {
                     System.out.printf("%s %,d inserted, %,.0f/s so far%n", engine, i + m, (i + m) / ((System.nanoTime() - t0) / 1e9));
                     next += 1_000_000;
@@ -55,8 +63,27 @@ public final class OomBench {
             e.sync();
             double rate = n / ((System.nanoTime() - t0) / 1e9);
             System.out.printf("RESULT %s %.0f%n", engine, rate);
+            System.out.println(engine + " storage I/O of the process (/proc/self/io): " + storageIo());
+            if (e instanceof IndexBench.StrataEngine s) {
+                System.out.println("strata stats: " + s.store.stats());
+            }
         }
         IndexBench.deleteTree(dir);
+    }
+
+    /** Bytes read from and written to storage by this process so far (page-cache hits excluded). */
+    private static String storageIo() {
+        try {
+            java.util.Map<String, Long> io = new java.util.HashMap<>();
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/io"))) {
+                String[] kv = line.split(":\\s*");
+                io.put(kv[0], Long.parseLong(kv[1].trim()));
+            }
+            return String.format("read %,d MiB, written %,d MiB (syscalls: read %,d MiB, written %,d MiB)",
+                    io.get("read_bytes") >> 20, io.get("write_bytes") >> 20, io.get("rchar") >> 20, io.get("wchar") >> 20);
+        } catch (java.io.IOException | RuntimeException ex) {
+            return "unavailable (" + ex.getMessage() + ")";
+        }
     }
 
     private static void insert(IndexBench.Engine e, byte[][] keys, byte[] value) throws Exception {
