@@ -11,11 +11,17 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link #GATHER} replies each. Under load many replies share one syscall without a dedicated writer
  * thread. Each reply's pooled buffer is released once written. After the first write error the
  * writer is broken: later replies are dropped (their buffers released) and the connection closed.
+ *
+ * <p>Replies the connection's reader thread produces itself (a non-blocking backend served inline)
+ * skip the queue: their headers are staged in one native area and their bodies are backend views,
+ * so a burst of them leaves as one {@code writev} at the next {@link #flush} with no allocation,
+ * no pooled buffer and no queue node per reply.
  */
 final class ReplyWriter {
     private static final int GATHER = 64;
-    private static final int MAX_DEFERRED = 64;
-    private static final long MAX_DEFERRED_BYTES = 1 << 20;
+    private static final int STAGE = 8192;
+    private static final int MAX_DEFERRED = Integer.getInteger("strata.nbd.maxDeferred", 64);
+    private static final long MAX_DEFERRED_BYTES = Long.getLong("strata.nbd.maxDeferredBytes", 1 << 20);
     /** Deferred-reply accounting; touched only by the reader thread. */
     private int deferred;
     private long deferredBytes;
@@ -24,12 +30,19 @@ final class ReplyWriter {
     record Reply(ByteBuffer head, ByteBuffer body, BufferPool.Buffer owner) {}
 
     private final ConcurrentLinkedQueue<Reply> queue = new ConcurrentLinkedQueue<>();
+    /** Reader-thread staging of inline reply headers (native, owned by the wire's arena). */
+    private final ByteBuffer stage;
+    /** Reader-thread iovecs of deferred inline replies: runs of staged headers and bodies. */
+    private final ByteBuffer[] inline = new ByteBuffer[2 * MAX_DEFERRED + 2];
+    private int inlineCount;
+    private int runStart;
     private final ReentrantLock lock = new ReentrantLock();
     private final Wire wire;
     private volatile boolean broken;
 
     ReplyWriter(Wire wire) {
         this.wire = wire;
+        this.stage = wire.allocate(STAGE);
     }
 
     void send(ByteBuffer bytes, BufferPool.Buffer owner) {
@@ -60,10 +73,60 @@ final class ReplyWriter {
         drain();
     }
 
-    /** Writes every queued reply (reader thread, before it blocks). */
+    /**
+     * Reader thread only: the staging area, positioned where the next inline reply header goes, with
+     * room for {@code n} bytes. Put exactly the header, then call {@link #deferInline}. Staged headers
+     * stay put until written, so consecutive header-only replies leave as one contiguous iovec.
+     */
+    ByteBuffer inlineHeader(int n) {
+        if (stage.remaining() < n || inlineCount + 2 > inline.length) {
+            flush();
+        }
+        return stage;
+    }
+
+    /**
+     * Reader thread only: the header just put into {@link #inlineHeader} plus an optional body (which
+     * must stay valid until written: a backend view) join the deferred replies; they leave with the
+     * next {@link #flush}, or now if {@link #MAX_DEFERRED} replies / {@link #MAX_DEFERRED_BYTES} wait.
+     */
+    void deferInline(ByteBuffer body) {
+        if (body != null) {
+            inline[inlineCount++] = stage.slice(runStart, stage.position() - runStart);
+            runStart = stage.position();
+            inline[inlineCount++] = body;
+            deferredBytes += body.remaining();
+        }
+        deferred++;
+        if (deferred >= MAX_DEFERRED || deferredBytes >= MAX_DEFERRED_BYTES) {
+            flush();
+        }
+    }
+
+    /** Writes the deferred inline replies and every queued reply (reader thread, before it blocks). */
     void flush() {
         deferred = 0;
         deferredBytes = 0;
+        if (stage.position() > runStart) {
+            inline[inlineCount++] = stage.slice(runStart, stage.position() - runStart);
+        }
+        if (inlineCount > 0) {
+            lock.lock();
+            try {
+                if (!broken) {
+                    wire.write(inline, inlineCount);
+                }
+            } catch (IOException e) {
+                broken = true;
+                wire.close();
+            } finally {
+                lock.unlock();
+                java.util.Arrays.fill(inline, 0, inlineCount, null);
+                inlineCount = 0;
+                runStart = 0;
+                stage.clear();
+            }
+        }
         drain();
     }
 

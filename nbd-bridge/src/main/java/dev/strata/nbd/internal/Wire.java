@@ -27,10 +27,18 @@ import javax.net.ssl.SSLSocket;
  * {@link #skip}; writers serialize on {@link ReplyWriter}; the handshake owns both sides first.
  */
 public final class Wire implements AutoCloseable {
-    /** Small on purpose: payload bytes that land here cost an extra copy; big payloads bypass it. */
-    private static final int IN_BUFFER = 32 * 1024;
+    /**
+     * Read buffer: a burst of pipelined requests (headers and small write payloads, which go from here
+     * straight to a non-blocking backend) costs one read syscall; a payload above a quarter of it is
+     * read into a pooled buffer instead, so large payloads are not copied twice.
+     * Tunables ({@code strata.nbd.inBuffer}, {@code .sndbuf}, {@code .rcvbuf}) are for A/B measurements.
+     */
+    private static final int IN_BUFFER = Integer.getInteger("strata.nbd.inBuffer", 256 * 1024);
+    private static final int SNDBUF = Integer.getInteger("strata.nbd.sndbuf", 0);
+    private static final int RCVBUF = Integer.getInteger("strata.nbd.rcvbuf", 0);
     private final SocketChannel channel;
     private final Arena arena = Arena.ofShared();
+    private final MemorySegment inSegment;
     private final ByteBuffer inBuf;
     private final DataInputStream in;
     private DataOutputStream out;
@@ -43,7 +51,14 @@ public final class Wire implements AutoCloseable {
         this.channel = channel;
         channel.configureBlocking(true);
         channel.socket().setTcpNoDelay(true);
-        inBuf = arena.allocate(IN_BUFFER, 4096).asByteBuffer();
+        if (SNDBUF > 0) {
+            channel.socket().setSendBufferSize(SNDBUF);
+        }
+        if (RCVBUF > 0) {
+            channel.socket().setReceiveBufferSize(RCVBUF);
+        }
+        inSegment = arena.allocate(IN_BUFFER, 4096);
+        inBuf = inSegment.asByteBuffer();
         inBuf.flip(); // empty
         in = new DataInputStream(new In());
         out = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(channel), 64 * 1024));
@@ -114,6 +129,44 @@ public final class Wire implements AutoCloseable {
     /** Bytes already read from the socket and not yet consumed (0 under TLS). */
     int buffered() {
         return tlsIn != null ? 0 : inBuf.remaining();
+    }
+
+    /** Native memory owned by this wire (freed by {@link #release}), for the reply writer's staging. */
+    ByteBuffer allocate(int bytes) {
+        return arena.allocate(bytes, 64).asByteBuffer();
+    }
+
+    /** Largest payload {@link #bufferedPayload} accepts (0 under TLS: there is no plain read buffer). */
+    int maxBufferedPayload() {
+        return tlsIn != null ? 0 : IN_BUFFER / 4;
+    }
+
+    /**
+     * The next {@code len} bytes of the stream as a view of the read buffer (read as much as the
+     * socket has, so the requests behind them usually come along), valid until the next read from
+     * this wire. Nothing is consumed if the stream ends first. Plain mode, {@code len <=}
+     * {@link #maxBufferedPayload()}.
+     */
+    MemorySegment bufferedPayload(int len) throws IOException {
+        if (inBuf.remaining() < len) {
+            if (inBuf.capacity() - inBuf.position() < len) {
+                inBuf.compact().flip();
+            }
+            int pos = inBuf.position();
+            inBuf.position(inBuf.limit()).limit(inBuf.capacity());
+            try {
+                while (inBuf.position() - pos < len) {
+                    if (channel.read(inBuf) < 0) {
+                        throw new EOFException();
+                    }
+                }
+            } finally {
+                inBuf.limit(inBuf.position()).position(pos);
+            }
+        }
+        MemorySegment view = inSegment.asSlice(inBuf.position(), len);
+        inBuf.position(inBuf.position() + len);
+        return view;
     }
 
     /** Reads exactly {@code dst.byteSize()} bytes into {@code dst}. */
