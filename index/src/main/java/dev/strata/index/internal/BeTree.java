@@ -383,7 +383,7 @@ public final class BeTree {
                     settle(txn, r);
                 }
                 r.dirty = true;
-                if (needsSplit(r)) {
+                if (needsSplit(txn, r)) {
                     splitRoot(txn, r);
                 }
                 txn.writeNodes();
@@ -425,19 +425,29 @@ public final class BeTree {
         return java.util.Arrays.asList(out);
     }
 
-    private boolean needsSplit(Node n) {
+    private boolean needsSplit(Txn txn, Node n) {
         if (!n.fits()) {
             return true;
         }
         if (n.leaf || n.children.size() <= leafParentFanout) {
             return false;
         }
-        return n.children.size() > maxFanout || isLeaf(n.children.get(0));
+        return n.children.size() > maxFanout || isLeaf(txn, n.children.get(0));
     }
 
-    /** Whether a page is a leaf; a page's kind never changes, so an optimistic peek without a latch will do. */
-    private boolean isLeaf(long pageId) {
-        return store.readOptimistic(pageId, seg -> seg.get(NodeLayout.INT, NodeLayout.OFF_KIND)) == NodeLayout.LEAF;
+    /**
+     * Whether a page is a leaf. A page's kind never changes, so an optimistic peek will do, unless
+     * this writer latched the page itself (then an optimistic read would wait for it forever).
+     */
+    private boolean isLeaf(Txn txn, long pageId) {
+        Node decoded = txn.nodes.get(pageId);
+        if (decoded != null) {
+            return decoded.leaf;
+        }
+        int kind = txn.holds(pageId)
+                ? txn.x(pageId).segment().get(NodeLayout.INT, NodeLayout.OFF_KIND)
+                : store.readOptimistic(pageId, seg -> seg.get(NodeLayout.INT, NodeLayout.OFF_KIND));
+        return kind == NodeLayout.LEAF;
     }
 
     /**
@@ -531,7 +541,7 @@ public final class BeTree {
             child.entries = mergeBuffer(child.entries, moved);
             settle(txn, child);
         }
-        if (needsSplit(child)) {
+        if (needsSplit(txn, child)) {
             List<Node> parts = new ArrayList<>();
             List<byte[]> seps = new ArrayList<>();
             split(txn, child, parts, seps);
@@ -567,14 +577,14 @@ public final class BeTree {
         n.dirty = true;
         List<Node> lp = new ArrayList<>();
         List<byte[]> ls = new ArrayList<>();
-        if (needsSplit(n)) {
+        if (needsSplit(txn, n)) {
             split(txn, n, lp, ls);
         } else {
             lp.add(n);
         }
         List<Node> rp = new ArrayList<>();
         List<byte[]> rs = new ArrayList<>();
-        if (needsSplit(right)) {
+        if (needsSplit(txn, right)) {
             split(txn, right, rp, rs);
         } else {
             rp.add(right);
@@ -620,14 +630,14 @@ public final class BeTree {
 
     /** The root page never moves: its content goes to new children and it becomes their parent. */
     private void splitRoot(Txn txn, Node r) {
-        while (needsSplit(r)) {
+        while (needsSplit(txn, r)) {
             Node copy = txn.allocate(r.leaf ? leafBytes : internalBytes, r.leaf);
             copy.children.addAll(r.children);
             copy.pivots.addAll(r.pivots);
             copy.entries = r.entries;
             List<Node> parts = new ArrayList<>();
             List<byte[]> seps = new ArrayList<>();
-            if (needsSplit(copy)) {
+            if (needsSplit(txn, copy)) {
                 if (!copy.leaf) {
                     settle(txn, copy);
                 }

@@ -43,6 +43,11 @@ final class Txn implements AutoCloseable {
         return h;
     }
 
+    /** True when this transaction holds {@code pageId} latched (read for change or changed). */
+    boolean holds(long pageId) {
+        return latched.containsKey(pageId);
+    }
+
     int latchedPages() {
         return latched.size();
     }
