@@ -160,6 +160,53 @@ class IndexModelTest {
         }
     }
 
+    /**
+     * Ascending runs of keys in batches of half an internal node or more (the shape of a sequential
+     * load, which the writer may apply straight to a leaf when nothing is buffered for the run's range
+     * on its path), some over ranges that already hold records or buffered messages, mixed with the
+     * random operations of {@link #run}.
+     */
+    @Test
+    void sequentialRunsMixedWithRandomOperationsMatchTheModel() {
+        long seed = System.nanoTime();
+        System.out.println("IndexModelTest runs seed " + seed);
+        Random rnd = new Random(seed);
+        Model model = new Model();
+        try (PageStore store = PageStore.open(dir, config(64L << 20))) {
+            Index idx = Index.open(store, "runs", IndexOptions.defaults().withNodeBytes(4096, 16384));
+            int next = 0;
+            for (int round = 0; round < 120; round++) {
+                int start = rnd.nextInt(4) == 0 ? rnd.nextInt(next + 1) : next; // sometimes over old keys
+                int n = 100 + rnd.nextInt(400);
+                IndexBatch b = new IndexBatch();
+                for (int i = 0; i < n; i++) {
+                    byte[] k = String.format("k%08d", start + i).getBytes();
+                    byte[] v = new byte[60 + rnd.nextInt(80)];
+                    rnd.nextBytes(v);
+                    if (rnd.nextInt(30) == 0) {
+                        b.delete(k);
+                        model.map.remove(k);
+                    } else {
+                        b.put(k, v);
+                        model.map.put(k, v);
+                    }
+                }
+                idx.apply(b);
+                next = Math.max(next, start + n);
+                if (round % 3 == 0) {
+                    run(idx, model, rnd, 200, next + 1000, false);
+                }
+                if (round % 40 == 39) {
+                    checkAll(idx, model);
+                }
+            }
+            checkAll(idx, model);
+        }
+        try (PageStore store = PageStore.open(dir, config(64L << 20))) {
+            checkAll(Index.open(store, "runs"), model);
+        }
+    }
+
     @Test
     void treeTenTimesThePoolMatchesTheModel() {
         long seed = System.nanoTime();

@@ -116,7 +116,7 @@ public final class BeTree {
                     int nc = header(mem, b);
                     int ne = NodeLayout.getInt(mem, b, NodeLayout.OFF_NENTRIES);
                     if (nc == 0) {
-                        int i = NodeLayout.lowerBound(mem, b, 0, ne, key, kh);
+                        int i = NodeLayout.lowerBound(mem, b, 0, 0, ne, key, kh);
                         if (i < ne && NodeLayout.entryHead(mem, b, 0, i) == kh) {
                             long e = b + NodeLayout.entryOffset(mem, b, 0, i);
                             int klen = NodeLayout.u16(mem, e);
@@ -127,11 +127,18 @@ public final class BeTree {
                         }
                         break;
                     }
-                    // buffered messages of the key; heads (in the slots the search just read) first,
-                    // so that a miss, the common case, never touches an entry
-                    int i = ne == 0 ? 0 : NodeLayout.lowerBound(mem, b, nc, ne, key, kh);
+                    // the child first: its start and the next child's bound the buffered messages
+                    // that can hold the key; their heads (in the slots the search just read) come
+                    // before any entry, so that a miss, the common case, never touches one
+                    int ci = NodeLayout.findChild(mem, b, nc, key, kh);
+                    int lo = NodeLayout.childStart(mem, b, nc, ci);
+                    int hi = ci + 1 < nc ? NodeLayout.childStart(mem, b, nc, ci + 1) : ne;
+                    if (lo > hi || hi > ne) {
+                        throw RESTART;
+                    }
+                    int i = NodeLayout.lowerBound(mem, b, nc, lo, hi, key, kh);
                     int j = i;
-                    while (j < ne && NodeLayout.entryHead(mem, b, nc, j) == kh) {
+                    while (j < hi && NodeLayout.entryHead(mem, b, nc, j) == kh) {
                         long e = b + NodeLayout.entryOffset(mem, b, nc, j);
                         if (NodeLayout.compare(mem, e + ENTRY_HEADER, NodeLayout.u16(mem, e), key) != 0) {
                             break;
@@ -161,7 +168,7 @@ public final class BeTree {
                     if (found) {
                         break;
                     }
-                    long child = NodeLayout.child(mem, b, NodeLayout.findChild(mem, b, nc, key, kh));
+                    long child = NodeLayout.child(mem, b, ci);
                     if (!store.validate(id, v) || depth == MAX_DEPTH) {
                         throw RESTART;
                     }
@@ -374,7 +381,14 @@ public final class BeTree {
                     sorted.set(i, new Msg(m.key(), m.type() | OVERFLOW, m.operator(), Overflow.write(txn, m.value())));
                 }
             }
-            if (!NodeEdit.tryMerge(txn, root, sorted)) {
+            if (footprint(sorted) >= internalBytes / 2 && pathClear(txn, sorted)) {
+                Node r = txn.load(root);
+                applyDirect(txn, r, sorted);
+                if (needsSplit(txn, r)) {
+                    splitRoot(txn, r);
+                }
+                txn.writeNodes();
+            } else if (!NodeEdit.tryMerge(txn, root, sorted)) {
                 Node r = txn.load(root);
                 if (r.leaf) {
                     r.entries = applyToRecords(r.entries, sorted, txn);
@@ -391,6 +405,78 @@ public final class BeTree {
             return txn.commitAsync();
         } finally {
             writer.unlock();
+        }
+    }
+
+    private static long footprint(List<Msg> msgs) {
+        long n = 0;
+        for (Msg m : msgs) {
+            n += m.footprint();
+        }
+        return n;
+    }
+
+    /**
+     * Only for batches of at least half an internal node (smaller ones are what the buffers are for:
+     * they stay in the root's buffer instead of touching, and out of memory faulting, a leaf).
+     * True when the sorted batch falls into one child's range at every internal level and no message
+     * buffered on that root-to-leaf path has a key in the batch's range (a sequential load's batches):
+     * then no older message of these keys sits above the leaf, and applying the batch straight to the
+     * leaf ({@link #applyDirect}) is what flushing it down through the buffers would give, without
+     * merging it into and flushing it out of each buffer on the way. Reads the path under the writer's
+     * exclusive latches; changes nothing.
+     */
+    private boolean pathClear(Txn txn, List<Msg> sorted) {
+        byte[] lo = sorted.get(0).key();
+        byte[] hi = sorted.get(sorted.size() - 1).key();
+        int loHead = NodeLayout.head(lo);
+        long id = root;
+        for (int depth = 0; depth < MAX_DEPTH; depth++) {
+            MemorySegment page = txn.x(id).segment();
+            int nc = page.get(NodeLayout.INT, NodeLayout.OFF_NCHILDREN);
+            if (nc == 0) {
+                return depth > 0;
+            }
+            int ci = NodeLayout.findChild(page, 0, nc, lo, loHead);
+            if (ci < nc - 1 && NodeLayout.findChild(page, 0, nc, hi) != ci) {
+                return false;
+            }
+            int ne = page.get(NodeLayout.INT, NodeLayout.OFF_NENTRIES);
+            int end = ci + 1 < nc ? NodeLayout.childStart(page, 0, nc, ci + 1) : ne;
+            int i = NodeLayout.lowerBound(page, 0, nc, NodeLayout.childStart(page, 0, nc, ci), end, lo, loHead);
+            if (i < end) {
+                long e = NodeLayout.entryOffset(page, 0, nc, i);
+                if (NodeLayout.compare(page, e + ENTRY_HEADER, NodeLayout.u16(page, e), hi) <= 0) {
+                    return false;
+                }
+            }
+            id = NodeLayout.child(page, 0, ci);
+        }
+        return false;
+    }
+
+    /** Applies a batch that {@link #pathClear} admitted to its leaf below {@code node}; splits on the way back up. */
+    private void applyDirect(Txn txn, Node node, List<Msg> sorted) {
+        int ci = node.childFor(sorted.get(0).key());
+        long id = node.children.get(ci);
+        int before = node.children.size();
+        if (txn.x(id).segment().get(NodeLayout.INT, NodeLayout.OFF_NCHILDREN) == 0) {
+            pushDown(txn, node, ci, sorted);
+        } else {
+            Node child = txn.load(id);
+            applyDirect(txn, child, sorted);
+            if (needsSplit(txn, child)) {
+                List<Node> parts = new ArrayList<>();
+                List<byte[]> seps = new ArrayList<>();
+                split(txn, child, parts, seps);
+                for (int i = 1; i < parts.size(); i++) {
+                    node.children.add(ci + i, parts.get(i).pageId);
+                    node.pivots.add(ci + i - 1, seps.get(i - 1));
+                }
+            }
+        }
+        if (node.children.size() != before) {
+            node.dirty = true;
         }
     }
 
@@ -767,6 +853,18 @@ public final class BeTree {
         Node n;
         try (var h = store.fixShared(id)) {
             n = Node.decode(id, h.segment());
+            if (!n.leaf) {
+                int nc = n.children.size();
+                for (int c = 0, i = 0; c < nc; c++) {
+                    while (c > 0 && i < n.entries.size() && Keys.compare(n.entries.get(i).key(), n.pivots.get(c - 1)) < 0) {
+                        i++;
+                    }
+                    if (NodeLayout.childStart(h.segment(), 0, nc, c) != i) {
+                        throw new IllegalStateException("node " + id + " child " + c + " starts at entry "
+                                + NodeLayout.childStart(h.segment(), 0, nc, c) + ", not " + i);
+                    }
+                }
+            }
         }
         byte[] prev = null;
         for (Msg m : n.entries) {

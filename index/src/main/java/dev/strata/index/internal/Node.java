@@ -118,7 +118,7 @@ final class Node {
     }
 
     int bytes() {
-        int n = HEADER + (leaf ? 0 : 8 * children.size());
+        int n = HEADER + (leaf ? 0 : 8 * children.size() + NodeLayout.startsBytes(children.size()));
         for (byte[] p : pivots) {
             n += NodeLayout.SLOT + 2 + p.length;
         }
@@ -218,6 +218,7 @@ final class Node {
             I32.set(img, slots + 8 * i, at[base + i]);
             I32.set(img, slots + 8 * i + 4, NodeLayout.head(m.key()));
         }
+        writeStarts(img, nc);
         I32.set(img, NodeLayout.OFF_HEAP, lowest);
         return img;
     }
@@ -253,8 +254,27 @@ final class Node {
             I32.set(img, slots + 8 * i, heap);
             I32.set(img, slots + 8 * i + 4, NodeLayout.head(m.key()));
         }
+        writeStarts(img, nc);
         I32.set(img, NodeLayout.OFF_HEAP, heap);
         return img;
+    }
+
+    /** Writes the child-start array: per child, the index of its first buffered entry. */
+    private void writeStarts(byte[] img, int nc) {
+        int at = NodeLayout.startsBase(nc);
+        int i = 0;
+        for (int c = 0; c < nc; c++) {
+            if (c > 0) {
+                byte[] p = pivots.get(c - 1);
+                while (i < entries.size() && Keys.compare(entries.get(i).key(), p) < 0) {
+                    i++;
+                }
+            }
+            I16.set(img, at + 2 * c, (short) i);
+        }
+        for (int b = at + 2 * nc; b < NodeLayout.slotBase(nc); b++) {
+            img[b] = 0;
+        }
     }
 
     private void writeHeader(byte[] img, int nc) {

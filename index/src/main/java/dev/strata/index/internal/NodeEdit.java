@@ -86,6 +86,7 @@ final class NodeEdit {
         byte[] oldSlots = page.asSlice(slotBase, (long) SLOT * ne).toArray(ValueLayout.JAVA_BYTE);
         int first = lowerBound(page, oldSlots, 0, ne, msgs.get(0).key());
         byte[] slots = new byte[SLOT * (maxSlots - first)];
+        int[] net = leaf ? null : new int[nc]; // per child: slots added minus slots dropped
         byte[] block = new byte[appended];
         int cursor = heap;
         int count = 0; // slots written to slots
@@ -110,6 +111,9 @@ final class NodeEdit {
                 // only upserts for this key: they queue behind the buffered messages
                 System.arraycopy(oldSlots, SLOT * i, slots, SLOT * count, SLOT * (j - i));
                 count += j - i;
+            }
+            if (!leaf) {
+                net[NodeLayout.findChild(page, 0, nc, key)] += (ge - from) - (replaces ? j - i : 0);
             }
             int head = NodeLayout.head(key);
             for (int k = from; k < ge; k++) {
@@ -139,12 +143,35 @@ final class NodeEdit {
             txn.write(pageId, slotBase + (long) SLOT * first,
                     MemorySegment.ofArray(slots).asSlice(0, (long) SLOT * count));
         }
+        if (!leaf) {
+            writeStarts(txn, pageId, page, nc, net);
+        }
         byte[] hdr = new byte[8];
         MemorySegment h = MemorySegment.ofArray(hdr);
         h.set(INT, 0, newEntries);
         h.set(INT, 4, newHeap);
         txn.write(pageId, NodeLayout.OFF_NENTRIES, hdr);
         return true;
+    }
+
+    /** Shifts the child starts by the slots added to (or dropped from) the children before each; logs the changed suffix. */
+    private static void writeStarts(Txn txn, long pageId, MemorySegment page, int nc, int[] net) {
+        // child k's start moves by the net change of children 0 .. k-1; find the first that moves
+        int from = 1;
+        int shift = net[0];
+        while (from < nc && shift == 0) {
+            shift += net[from++];
+        }
+        if (from >= nc) {
+            return;
+        }
+        byte[] starts = new byte[2 * (nc - from)];
+        MemorySegment s = MemorySegment.ofArray(starts);
+        for (int k = from; k < nc; k++) {
+            s.set(NodeLayout.SHORT, 2L * (k - from), (short) (NodeLayout.childStart(page, 0, nc, k) + shift));
+            shift += net[k];
+        }
+        txn.write(pageId, NodeLayout.startsBase(nc) + 2L * from, starts);
     }
 
     /** First slot in {@code [lo, ne)} whose key is {@code >= key}, comparing heads in the slot copy first. */

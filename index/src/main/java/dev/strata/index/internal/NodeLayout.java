@@ -15,6 +15,7 @@ import java.nio.ByteOrder;
  *  +------+------+---------+---------+-----------+-----------+------------+
  *  | children: nChildren x u64 page id                (internal only)     |
  *  | pivot slots: (nChildren-1) x (u32 heap offset, u32 head) (internal) |
+ *  | child starts: nChildren x u16, padded to 8 bytes          (internal) |
  *  | entry slots: nEntries x (u32 heap offset, u32 head), sorted by key   |
  *  |              (equal keys
  *  |              in arrival order, oldest first)                          |
@@ -27,13 +28,15 @@ import java.nio.ByteOrder;
  *
  * Leaves hold records (entries of type PUT); internal nodes hold pivots and the message buffer
  * (PUT, DELETE, UPSERT). Pivot {@code i} separates child {@code i} (keys below it) from child
- * {@code i + 1}. A slot's head is the key's first 4 bytes (big-endian, zero-padded) so that binary
+ * {@code i + 1}. Child start {@code i} is the index of the first buffered entry in child {@code i}'s
+ * key range (the first whose key is {@code >=} pivot {@code i - 1}; 0 for child 0), so that a point read
+ * searches only the messages of the child it descends to. A slot's head is the key's first 4 bytes (big-endian, zero-padded) so that binary
  * searches compare within the slot array and touch a key's bytes only on equal heads. A value with the OVERFLOW flag is a 12-byte pointer (u64 first page, u32 length).
  */
 public final class NodeLayout {
     private NodeLayout() {}
 
-    public static final int MAGIC = 0x42457073; // "BEps"
+    public static final int MAGIC = 0x42457032; // "BEp2" (with child starts; "BEps" before)
     public static final int LEAF = 1;
     public static final int INTERNAL = 2;
     public static final int HEADER = 32;
@@ -58,7 +61,22 @@ public final class NodeLayout {
     static final ValueLayout.OfLong LONG_BE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     public static int slotBase(int nChildren) {
-        return nChildren == 0 ? HEADER : HEADER + 16 * nChildren - 8;
+        return nChildren == 0 ? HEADER : startsBase(nChildren) + startsBytes(nChildren);
+    }
+
+    /** Offset of the child-start array of an internal node with {@code nChildren} children. */
+    static int startsBase(int nChildren) {
+        return HEADER + 16 * nChildren - 8;
+    }
+
+    /** Bytes of the child-start array (u16 each, padded to 8 bytes). */
+    static int startsBytes(int nChildren) {
+        return (2 * nChildren + 7) & ~7;
+    }
+
+    /** Index of the first buffered entry in child {@code i}'s key range. */
+    static int childStart(MemorySegment m, long base, int nChildren, int i) {
+        return u16(m, base + startsBase(nChildren) + 2L * i);
     }
 
     public static final int SLOT = 8;
@@ -156,10 +174,8 @@ public final class NodeLayout {
         return lo;
     }
 
-    /** First entry index whose key is {@code >= key}, whose head is {@code kh}. */
-    static int lowerBound(MemorySegment m, long base, int nChildren, int nEntries, byte[] key, int kh) {
-        int lo = 0;
-        int hi = nEntries;
+    /** First entry index in {@code [lo, hi)} whose key is {@code >= key} ({@code hi} if none), whose head is {@code kh}. */
+    static int lowerBound(MemorySegment m, long base, int nChildren, int lo, int hi, byte[] key, int kh) {
         long slots = base + slotBase(nChildren);
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
