@@ -57,12 +57,14 @@ public final class BeTree {
         this.root = root;
         this.leafBytes = leafBytes;
         this.internalBytes = internalBytes;
-        // 256 children for 64 KiB internal nodes: 1M keys of ~110 bytes fit three levels (root, one
-        // level of internal nodes, leaves) instead of four, one buffer and pivot search fewer per read
+        // Up to 256 children for a 64 KiB root: 1M keys of ~110 bytes fit three levels (root, one
+        // level of internal nodes, leaves) instead of four, one buffer and pivot search fewer per read.
         this.maxFanout = Math.max(16, internalBytes / 256);
-        // but 64 for a parent of leaves: its buffer per child sets how many messages a leaf merge
-        // carries, and out of memory every leaf merge is a page read and a write-back (with 256, a
-        // 2M-key insert run with the pool at 1/8 of the data read 2.7x the bytes and ran 3x slower)
+        // 64 for every other internal node and for a root over leaves: a node's buffer per child
+        // sets how many messages each flush to a child carries, and out of memory every flush is a
+        // page read and a later write-back of that child (2M-key insert runs with the pool at 1/8 of
+        // the data: 256 everywhere read 2.7x the bytes and ran ~3x slower; 256 above the parents of
+        // leaves still read and wrote 1.35x the bytes).
         this.leafParentFanout = Math.max(16, internalBytes / 1024);
         this.inlineMax = leafBytes / 8;
         for (UpsertOperator op : ops) {
@@ -518,7 +520,7 @@ public final class BeTree {
         if (n.leaf || n.children.size() <= leafParentFanout) {
             return false;
         }
-        return n.children.size() > maxFanout || isLeaf(txn, n.children.get(0));
+        return n.pageId != root || n.children.size() > maxFanout || isLeaf(txn, n.children.get(0));
     }
 
     /**
