@@ -124,6 +124,19 @@ public final class BufferPool implements AutoCloseable {
      * @throws IllegalStateException if the page is resident or latched
      */
     public void defineSizeClass(long pageNo, int sizeClass) {
+        define(pageNo, sizeClass, false);
+    }
+
+    /**
+     * As {@link #defineSizeClass}, for a page just allocated: its content is all zeros by definition,
+     * so its first fault zero-fills the frame instead of reading the next tier (a pread or, with
+     * memory nodes in front, a network round trip, for bytes known to be zero).
+     */
+    public void defineFreshPage(long pageNo, int sizeClass) {
+        define(pageNo, sizeClass, true);
+    }
+
+    private void define(long pageNo, int sizeClass, boolean fresh) {
         PageSize.checkClass(sizeClass);
         checkPage(pageNo);
         if (pageNo + PageSize.slots(sizeClass) > table.slots()) {
@@ -138,6 +151,7 @@ public final class BufferPool implements AutoCloseable {
             }
             if (table.cas(pageNo, w, word(LOCKED, version(w)))) {
                 table.sizeClass(pageNo, sizeClass);
+                table.fresh(pageNo, fresh);
                 table.store(pageNo, word(EVICTED, version(w) + 1));
                 lot.wake(pageNo);
                 return;
@@ -390,11 +404,19 @@ public final class BufferPool implements AutoCloseable {
             reserve(slots, pageNo);
             reserved = true;
             MemorySegment dst = mem.asSlice(offset(pageNo), PageSize.bytes(sc));
-            long lsn = source.read(pageNo, sc, dst);
-            table.pageLsn(pageNo, lsn);
-            resident.insert(pageNo);
-            misses.increment();
-            bytesRead.add(dst.byteSize());
+            if (table.fresh(pageNo)) { // a miss that reads nothing: counted as a miss, not in bytesRead
+                dst.fill((byte) 0);
+                table.pageLsn(pageNo, 0);
+                table.fresh(pageNo, false);
+                resident.insert(pageNo);
+                misses.increment();
+            } else {
+                long lsn = source.read(pageNo, sc, dst);
+                table.pageLsn(pageNo, lsn);
+                resident.insert(pageNo);
+                misses.increment();
+                bytesRead.add(dst.byteSize());
+            }
             ok = true;
         } catch (IOException e) {
             throw new StrataException("reading page " + pageNo + " from the next tier failed: " + e.getMessage(), e);

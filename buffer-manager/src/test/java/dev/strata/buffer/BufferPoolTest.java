@@ -126,6 +126,36 @@ class BufferPoolTest {
     }
 
     @Test
+    void aFreshPageIsZeroFilledWithoutAReadThenReadLikeAnyOther() {
+        var pool = newPool();
+        long page = 64;
+        writePage(pool, page, 5, true); // the next tier holds old bytes for this page number
+        pushEverythingOut(pool);
+        pool.defineFreshPage(page, 2); // allocated anew, 16 KiB
+        long reads = src.reads.get();
+        PoolStats before = pool.stats();
+        try (var g = pool.fixExclusive(page)) {
+            assertEquals(16384, g.segment().byteSize());
+            assertEquals(-1, g.segment().asByteBuffer().mismatch(java.nio.ByteBuffer.allocate(16384)),
+                    "a fresh page reads as zeros, whatever the next tier holds");
+            fillPattern(g.segment(), 9);
+            pool.markDirty(page);
+        }
+        assertEquals(reads, src.reads.get(), "the first fault of a fresh page reads nothing");
+        assertEquals(before.misses() + 1, pool.stats().misses(), "still a miss: the page was not resident");
+        assertEquals(before.bytesRead(), pool.stats().bytesRead());
+        pushEverythingOut(pool); // written back and evicted: the next fault reads it again
+        reads = src.reads.get();
+        try (var g = pool.fixShared(page)) {
+            assertPattern(g.segment(), 9);
+        }
+        assertEquals(reads + 1, src.reads.get());
+        pool.defineSizeClass(page + 8, 0); // an ordinary definition reads as before
+        pool.fixShared(page + 8).close();
+        assertEquals(reads + 2, src.reads.get());
+    }
+
+    @Test
     void roundTripsPagesThroughEvictionAndReload() {
         var pool = newPool();
         long n = 2 * POOL_PAGES;

@@ -346,7 +346,7 @@ public final class PageStore implements AutoCloseable {
             throw new StrataException("page store " + dir + " is full: its page space of "
                     + ByteSize.format(config.capacityBytes()) + " is used up (raise strata.store.capacity)");
         }
-        pool.defineSizeClass(pageNo, sizeClass);
+        pool.defineFreshPage(pageNo, sizeClass); // zeros by definition: its first fix reads nothing
         setAllocated(pageNo, true);
         owners.put(pageNo, batch);
         return pageNo;

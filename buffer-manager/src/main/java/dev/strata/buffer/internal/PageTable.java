@@ -12,9 +12,9 @@ import java.lang.invoke.VarHandle;
  *
  * <pre>
  * entry (32 bytes):
- *  0      8        16       24     28   29     32
+ *  0      8        16       24     28   29     30   32
  * +-------+--------+--------+------+----+------+
- * | state | pageLsn| recLsn | pins | sc | pad  |
+ * | state | pageLsn| recLsn | pins | sc |fresh | pad
  * +-------+--------+--------+------+----+------+
  *
  * state word:
@@ -34,7 +34,8 @@ import java.lang.invoke.VarHandle;
  *
  * pageLsn is the LSN of the newest committed change in the page; recLsn the LSN of the oldest
  * committed change not yet written to the next tier (0 = clean); pins counts open batches with
- * uncommitted changes in the page (no-steal: a pinned page is never written back or evicted).
+ * uncommitted changes in the page (no-steal: a pinned page is never written back or evicted); fresh
+ * marks a page allocated since it was last resident, whose first fault zero-fills instead of reading.
  * Thread-safe; all fields are accessed with volatile or CAS semantics.
  */
 public final class PageTable implements AutoCloseable {
@@ -118,6 +119,14 @@ public final class PageTable implements AutoCloseable {
         do {
             r = (long) LONG.getVolatile(table, rec);
         } while ((r == 0 || lsn < r) && !LONG.compareAndSet(table, rec, r, lsn));
+    }
+
+    public boolean fresh(long slot) {
+        return (byte) BYTE.getVolatile(table, slot * ENTRY + 29) != 0;
+    }
+
+    public void fresh(long slot, boolean fresh) {
+        BYTE.setVolatile(table, slot * ENTRY + 29, (byte) (fresh ? 1 : 0));
     }
 
     public int pins(long slot) {
