@@ -20,8 +20,8 @@ import java.util.concurrent.locks.ReentrantLock;
 final class ReplyWriter {
     private static final int GATHER = 64;
     private static final int STAGE = 8192;
-    private static final int MAX_DEFERRED = Integer.getInteger("strata.nbd.maxDeferred", 64);
-    private static final long MAX_DEFERRED_BYTES = Long.getLong("strata.nbd.maxDeferredBytes", 1 << 20);
+    private static final int MAX_DEFERRED = (int) Wire.tunable("strata.nbd.maxDeferred", 64, 1, 1024);
+    private static final long MAX_DEFERRED_BYTES = Wire.tunable("strata.nbd.maxDeferredBytes", 1 << 20, 4096, 64L << 20);
     /** Deferred-reply accounting; touched only by the reader thread. */
     private int deferred;
     private long deferredBytes;

@@ -33,9 +33,32 @@ public final class Wire implements AutoCloseable {
      * read into a pooled buffer instead, so large payloads are not copied twice.
      * Tunables ({@code strata.nbd.inBuffer}, {@code .sndbuf}, {@code .rcvbuf}) are for A/B measurements.
      */
-    private static final int IN_BUFFER = Integer.getInteger("strata.nbd.inBuffer", 256 * 1024);
-    private static final int SNDBUF = Integer.getInteger("strata.nbd.sndbuf", 0);
-    private static final int RCVBUF = Integer.getInteger("strata.nbd.rcvbuf", 0);
+    private static final int IN_BUFFER = (int) tunable("strata.nbd.inBuffer", 256 * 1024, 64 * 1024, 64 << 20);
+    private static final int SNDBUF = (int) tunable("strata.nbd.sndbuf", 0, 0, 256 << 20);
+    private static final int RCVBUF = (int) tunable("strata.nbd.rcvbuf", 0, 0, 256 << 20);
+
+    /**
+     * A numeric system property within {@code [min, max]}, or {@code def} when unset; anything else
+     * fails with a message naming the property (a typo must not silently fall back to the default).
+     */
+    public static long tunable(String name, long def, long min, long max) {
+        String v = System.getProperty(name);
+        if (v == null) {
+            return def;
+        }
+        long n;
+        try {
+            n = Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("system property " + name + " must be a number in [" + min + ", "
+                    + max + "], got '" + v + "'");
+        }
+        if (n < min || n > max) {
+            throw new IllegalArgumentException("system property " + name + " must be in [" + min + ", " + max
+                    + "], got " + n);
+        }
+        return n;
+    }
     private final SocketChannel channel;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment inSegment;
