@@ -256,13 +256,7 @@ public final class BufferPool implements AutoCloseable {
     }
 
     public void unlockExclusive(long pageNo) {
-        checkPage(pageNo);
-        long w = table.load(pageNo);
-        if (state(w) != LOCKED) {
-            throw new IllegalStateException("page " + pageNo + " is not exclusively latched");
-        }
-        table.store(pageNo, word(UNLOCKED, version(w) + 1));
-        lot.wake(pageNo);
+        releaseExclusive(pageNo, UNLOCKED);
     }
 
     /**
@@ -272,12 +266,17 @@ public final class BufferPool implements AutoCloseable {
      * is next touched only after every other leaf under its parent), so the clock keeps the pages that are.
      */
     public void unlockExclusiveCold(long pageNo) {
+        releaseExclusive(pageNo, MARKED);
+    }
+
+    /** Drops an exclusive latch into {@code state} (UNLOCKED, or MARKED for the clock), bumping the version. */
+    private void releaseExclusive(long pageNo, int state) {
         checkPage(pageNo);
         long w = table.load(pageNo);
         if (state(w) != LOCKED) {
             throw new IllegalStateException("page " + pageNo + " is not exclusively latched");
         }
-        table.store(pageNo, word(MARKED, version(w) + 1));
+        table.store(pageNo, word(state, version(w) + 1));
         lot.wake(pageNo);
     }
 

@@ -467,15 +467,7 @@ public final class BeTree {
         } else {
             Node child = txn.load(id);
             applyDirect(txn, child, sorted);
-            if (needsSplit(txn, child)) {
-                List<Node> parts = new ArrayList<>();
-                List<byte[]> seps = new ArrayList<>();
-                split(txn, child, parts, seps);
-                for (int i = 1; i < parts.size(); i++) {
-                    node.children.add(ci + i, parts.get(i).pageId);
-                    node.pivots.add(ci + i - 1, seps.get(i - 1));
-                }
-            }
+            splitIfNeeded(txn, node, ci, child);
         }
         if (node.children.size() != before) {
             node.dirty = true;
@@ -511,6 +503,19 @@ public final class BeTree {
             s = e;
         }
         return java.util.Arrays.asList(out);
+    }
+
+    /** Splits child {@code ci} of {@code node} if it overflows, linking the new parts in after it. */
+    private void splitIfNeeded(Txn txn, Node node, int ci, Node child) {
+        if (needsSplit(txn, child)) {
+            List<Node> parts = new ArrayList<>();
+            List<byte[]> seps = new ArrayList<>();
+            split(txn, child, parts, seps);
+            for (int i = 1; i < parts.size(); i++) {
+                node.children.add(ci + i, parts.get(i).pageId);
+                node.pivots.add(ci + i - 1, seps.get(i - 1));
+            }
+        }
     }
 
     private boolean needsSplit(Txn txn, Node n) {
@@ -629,15 +634,7 @@ public final class BeTree {
             child.entries = mergeBuffer(child.entries, moved);
             settle(txn, child);
         }
-        if (needsSplit(txn, child)) {
-            List<Node> parts = new ArrayList<>();
-            List<byte[]> seps = new ArrayList<>();
-            split(txn, child, parts, seps);
-            for (int i = 1; i < parts.size(); i++) {
-                node.children.add(ci + i, parts.get(i).pageId);
-                node.pivots.add(ci + i - 1, seps.get(i - 1));
-            }
-        }
+        splitIfNeeded(txn, node, ci, child);
     }
 
     /** Splits {@code n} into parts that each fit; the first part keeps {@code n}'s page. */
