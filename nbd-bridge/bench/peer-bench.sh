@@ -10,16 +10,12 @@ export PATH=/usr/bin:$PATH
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SRC=/dev/shm/nbd-bench-src.img
 OUT=$(mktemp -d)
+. "$(dirname "$0")/common.sh"
 # a private copy of the classes, so a rebuild during the run cannot break a server start
 (cd "$ROOT" && JAVA_HOME=$JAVA_HOME ./mvnw -B -q -o -pl nbd-bridge dependency:build-classpath \
     -Dmdep.outputFile="$OUT/deps.cp" -Dmdep.includeScope=runtime >/dev/null)
 cp -r "$ROOT/nbd-bridge/target/classes" "$OUT/classes"
 CP="$OUT/classes:$(cat "$OUT/deps.cp")"
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$OUT" "$SRC"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; cat "$OUT"/*.log >&2; exit 1; }
 
 head -c 1G /dev/urandom > "$SRC"
 
@@ -35,11 +31,6 @@ start_nbdkit() {
   SERVER_PID=$!; PIDS+=("$SERVER_PID")
 }
 
-fio_iops() { # uri rw depth
-  fio --output-format=terse --name=j --ioengine=nbd --uri="$1" --rw="$2" --bs=4k --iodepth="$3" \
-      --time_based --runtime="$RUNTIME" --size=1g --randrepeat=0 2>/dev/null \
-    | awk -F';' -v rw="$2" '/^3;/{print (rw=="randread") ? $8 : $49}'
-}
 secs() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s" | bc; }
 
 printf "server\trepeat\tnbdcopy_write_GBps\tnbdcopy_read_GBps\tnbdcopy_read2_GBps\trandread_qd1\trandread_qd32\trandwrite_qd1\trandwrite_qd32\n"
