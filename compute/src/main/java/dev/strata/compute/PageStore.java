@@ -362,7 +362,8 @@ public final class PageStore implements AutoCloseable {
         pool.pin(pageNo);
     }
 
-    CompletableFuture<Long> commit(WriteBatch batch) {
+    /** {@code waiting}: the caller waits on the future right away, so it commits the log group itself when idle. */
+    CompletableFuture<Long> commit(WriteBatch batch, boolean waiting) {
         checkUsable();
         for (long p : batch.pages()) {
             owners.remove(p, batch);
@@ -379,7 +380,7 @@ public final class PageStore implements AutoCloseable {
         inflight.incrementAndGet();
         CompletableFuture<Long> appended;
         try {
-            appended = log.append(epoch, payload);
+            appended = waiting ? log.appendAndCommit(epoch, payload) : log.append(epoch, payload);
         } catch (RuntimeException e) {
             inflight.decrementAndGet();
             fail(e);

@@ -95,14 +95,18 @@ public final class WriteBatch implements AutoCloseable {
 
     /** Logs the batch and waits until it is durable; returns its LSN (0 for an empty batch). */
     public long commit() {
-        return store.await(commitAsync());
+        return store.await(seal(true));
     }
 
     /** Logs the batch; the future completes with its LSN once durable. The batch can no longer abort. */
     public CompletableFuture<Long> commitAsync() {
+        return seal(false);
+    }
+
+    private CompletableFuture<Long> seal(boolean waiting) {
         checkOpen();
         state = State.SEALED;
-        return store.commit(this);
+        return store.commit(this, waiting);
     }
 
     /** The batch's log payload; called once, at commit (the encoder's buffer is then reused). */

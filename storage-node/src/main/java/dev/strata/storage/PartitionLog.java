@@ -73,6 +73,19 @@ public final class PartitionLog implements AutoCloseable {
     }
 
     /**
+     * Like {@link #append}, for a caller that is about to wait on the future: the writer thread is not woken; if no
+     * group is in progress the calling thread commits the queued group (its own record included) before this
+     * returns, so a synchronous appender on an idle log pays no thread hand-off either way. The future completes
+     * whether or not it is waited on (a group in progress hands the record to the writer thread).
+     *
+     * @throws IllegalArgumentException if the payload is larger than {@link LogConfig#maxRecordBytes()}
+     */
+    public CompletableFuture<Long> appendAndCommit(long epoch, byte[] payload) {
+        checkPayload(payload);
+        return writer.submitAndCommit(epoch, payload);
+    }
+
+    /**
      * Replica path: like {@link #append} but for a given LSN, which must be exactly {@link #appendedLsn()} + 1
      * (else the future fails with {@link LsnGapException}).
      */

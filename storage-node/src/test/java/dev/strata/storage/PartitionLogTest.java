@@ -16,13 +16,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -159,26 +163,72 @@ class PartitionLogTest {
     }
 
     @Test
-    void aWaitingAppenderCommitsOnItsOwnThreadAndFuturesCompleteInLsnOrder() throws Exception {
+    void aWaitingAppenderGetsItsFuturesCompletedInLsnOrder() throws Exception {
+        // get() on an append future may commit the group on the caller or find the woken writer thread did it
         try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
-            Thread me = Thread.currentThread();
-            int onCaller = 0;
-            List<Long> completed = java.util.Collections.synchronizedList(new ArrayList<>());
+            List<Long> completed = Collections.synchronizedList(new ArrayList<>());
             for (long i = 1; i <= 200; i++) {
-                CompletableFuture<Thread> committer = log.append(1, payload(i)).thenApply(lsn -> {
+                assertEquals(i, log.append(1, payload(i)).thenApply(lsn -> {
                     completed.add(lsn);
-                    return Thread.currentThread();
-                });
-                if (committer.get() == me) {
-                    onCaller++;
-                }
+                    return lsn;
+                }).get());
             }
-            // the writer thread may win a race now and then, but a waiting caller on an idle log mostly commits itself
-            assertTrue(onCaller > 0, "no group was committed by the waiting caller");
             for (int i = 0; i < completed.size(); i++) {
                 assertEquals(i + 1, completed.get(i));
             }
             assertEquals(200, replayAll(log, 0).size());
+        }
+    }
+
+    @Test
+    void appendAndCommitOnAnIdleLogCommitsOnTheCallerBeforeReturning() throws Exception {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            for (long i = 1; i <= 200; i++) {
+                CompletableFuture<Long> f = log.appendAndCommit(1, payload(i));
+                // only the calling thread could have completed it: the writer thread was never woken
+                assertTrue(f.isDone(), "record " + i + " not committed by the caller");
+                assertEquals(i, f.join());
+                assertEquals(i, log.durableLsn());
+            }
+            assertEquals(200, log.stats().groups());
+            assertEquals(200, replayAll(log, 0).size());
+        }
+    }
+
+    @Test
+    void appendAndCommitCompletesWhenAGroupIsInProgressOrFromACompletionStage() throws Exception {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            // from a completion stage (which must not take the commit role) the writer thread is woken instead
+            CompletableFuture<Long> chained = log.append(1, payload(1))
+                    .thenCompose(lsn -> log.appendAndCommit(1, payload(2)));
+            assertEquals(2, chained.get(10, TimeUnit.SECONDS));
+            // racing committers: records queued behind a group in progress are handed to the writer thread
+            int threads = 4;
+            int perThread = 500;
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                List<Future<List<CompletableFuture<Long>>>> results = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    results.add(pool.submit(() -> {
+                        List<CompletableFuture<Long>> mine = new ArrayList<>();
+                        for (int i = 0; i < perThread; i++) {
+                            mine.add(log.appendAndCommit(1, payload(i))); // not waited on here
+                        }
+                        return mine;
+                    }));
+                }
+                Set<Long> lsns = new HashSet<>();
+                for (Future<List<CompletableFuture<Long>>> r : results) {
+                    for (CompletableFuture<Long> f : r.get()) {
+                        assertTrue(lsns.add(f.get(10, TimeUnit.SECONDS)));
+                    }
+                }
+                assertEquals(threads * perThread, lsns.size());
+                assertEquals(2 + threads * perThread, log.durableLsn());
+            } finally {
+                pool.shutdownNow();
+            }
+            assertEquals(2 + threads * perThread, replayAll(log, 0).size());
         }
     }
 

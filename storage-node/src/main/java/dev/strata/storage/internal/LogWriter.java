@@ -32,7 +32,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * lone synchronous committer pays no thread handoff in either direction. Records nobody waits for, and those that
  * queue behind a group in progress, are committed by the writer thread ({@code strata-log-writer-<dir>}), which
  * is signalled whenever records queue on an idle log. Waits from inside a completion callback never help (no
- * recursion, no re-entry).
+ * recursion, no re-entry). {@code submitAndCommit} does not signal the writer thread at all when its caller can
+ * commit, and the writer thread takes a group only when it was asked to ({@code writerWanted}), so a synchronous
+ * appender on an idle log always commits its own record.
  *
  * <p>Segments: a record that would push the active segment past {@code segmentBytes} goes to a new segment named
  * by its LSN; the old one is synced first and the directory after the new file is created. Space is preallocated:
@@ -66,6 +68,7 @@ public final class LogWriter {
     private long nextLsn;
     private long highestEpoch;
     private boolean committing;
+    private boolean writerWanted; // the writer thread was signalled to take the queued group
     private boolean closing;
     private Throwable failure;
 
@@ -110,15 +113,30 @@ public final class LogWriter {
 
     /** Owner path: enqueues a record under the next LSN. */
     public CompletableFuture<Long> submit(long epoch, byte[] payload) {
-        return submit(false, 0, epoch, payload);
+        return submit(false, 0, epoch, payload, true);
+    }
+
+    /**
+     * Owner path for a caller that waits right away: enqueues the record without waking the writer thread, then
+     * commits the queued group on the calling thread if no group is in progress (deterministically, instead of
+     * racing the woken writer thread for it). If a group is in progress its committer hands the record to the
+     * writer thread; called from a completion stage or the writer thread, it wakes the writer as {@link #submit}
+     * does. The returned future therefore always completes, waited on or not.
+     */
+    public CompletableFuture<Long> submitAndCommit(long epoch, byte[] payload) {
+        CompletableFuture<Long> future = submit(false, 0, epoch, payload, !canHelp());
+        if (!future.isDone()) {
+            help();
+        }
+        return future;
     }
 
     /** Replica path: enqueues a record whose LSN must be exactly the next one. */
     public CompletableFuture<Long> submitAt(long lsn, long epoch, byte[] payload) {
-        return submit(true, lsn, epoch, payload);
+        return submit(true, lsn, epoch, payload, true);
     }
 
-    private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, byte[] payload) {
+    private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, byte[] payload, boolean wake) {
         Request request;
         lock.lock();
         try {
@@ -138,9 +156,9 @@ public final class LogWriter {
             highestEpoch = epoch;
             appendedLsn = request.lsn;
             pending.add(request);
-            if (!committing && pending.size() == 1) {
-                work.signal();
-            } // else the committer in progress signals when it hands the commit role back
+            if (wake && !committing && pending.size() == 1) {
+                wakeWriter();
+            } // else the committer in progress signals when it hands the commit role back, or the caller commits
         } finally {
             lock.unlock();
         }
@@ -184,7 +202,7 @@ public final class LogWriter {
 
     /** Commits the queued records on the calling thread if no group is in progress. */
     private void help() {
-        if (COMPLETING.get() != null || Thread.currentThread() == thread) {
+        if (!canHelp()) {
             return;
         }
         ArrayList<Request> batch;
@@ -204,21 +222,36 @@ public final class LogWriter {
         commitGroup(batch, failed);
     }
 
+    /** Called with the lock held. */
+    private void wakeWriter() {
+        writerWanted = true;
+        work.signal();
+    }
+
+    /** False on the writer thread and inside completion stages, which must not take the commit role. */
+    private boolean canHelp() {
+        return COMPLETING.get() == null && Thread.currentThread() != thread;
+    }
+
     private void run() {
         while (true) {
             ArrayList<Request> batch;
             Throwable failed;
             lock.lock();
             try {
-                while (committing || pending.isEmpty()) {
+                while (committing || pending.isEmpty() || !writerWanted) {
                     if (closing && !committing && pending.isEmpty()) {
                         break;
+                    }
+                    if (pending.isEmpty()) {
+                        writerWanted = false; // a waiting caller took the group it was signalled for
                     }
                     work.awaitUninterruptibly();
                 }
                 if (pending.isEmpty()) {
                     break; // closing, and nothing queued or in progress
                 }
+                writerWanted = false;
                 committing = true;
                 batch = pending;
                 pending = new ArrayList<>();
@@ -255,7 +288,7 @@ public final class LogWriter {
             try {
                 committing = false;
                 if (!pending.isEmpty() || closing) {
-                    work.signal();
+                    wakeWriter();
                 }
             } finally {
                 lock.unlock();
@@ -378,11 +411,11 @@ public final class LogWriter {
         lock.lock();
         try {
             closing = true;
-            work.signal();
+            wakeWriter();
         } finally {
             lock.unlock();
         }
-        if (Thread.currentThread() == thread || COMPLETING.get() != null) {
+        if (!canHelp()) {
             return; // closed from a completion callback: the writer exits once this group has finished
         }
         boolean interrupted = false;
