@@ -551,8 +551,43 @@ public final class BufferPool implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes back a page the caller holds exclusively latched if it is unpinned and dirty since an LSN at or below
+     * {@code lsn} (it stays resident and latched). For a page that is hardly ever unpinned (a B-tree root changed by
+     * batch after batch), which the checkpoint's own flush therefore cannot write back: its next writer does it
+     * before pinning it again, so the checkpoint LSN can move past the page's first change.
+     *
+     * @return whether the page was written
+     * @throws IllegalStateException if the page is not exclusively latched
+     */
+    public boolean writeBackLatchedIfDirtySince(long pageNo, long lsn) {
+        checkPage(pageNo);
+        if (state(table.load(pageNo)) != LOCKED) {
+            throw new IllegalStateException("page " + pageNo + " is not exclusively latched");
+        }
+        long rec = table.recLsn(pageNo);
+        if (rec == 0 || rec > lsn || table.pins(pageNo) != 0) {
+            return false;
+        }
+        writeBack(List.of(pageNo));
+        return true;
+    }
+
     /** Writes back pages the caller share-latched and found unpinned; clears their recLsn. */
     private void writeBackShared(List<Long> pages) {
+        boolean written = false;
+        try {
+            writeBack(pages);
+            written = true;
+        } finally {
+            if (!written) { // any failure, checked or not, releases the latches
+                unlockAllShared(pages);
+            }
+        }
+    }
+
+    /** Writes back latched, unpinned pages; clears their recLsn. */
+    private void writeBack(List<Long> pages) {
         List<PageWrite> writes = new ArrayList<>(pages.size());
         long bytes = 0;
         for (long p : pages) {
@@ -560,16 +595,10 @@ public final class BufferPool implements AutoCloseable {
             writes.add(new PageWrite(p, sc, table.pageLsn(p), mem.asSlice(offset(p), PageSize.bytes(sc))));
             bytes += PageSize.bytes(sc);
         }
-        boolean written = false;
         try {
             source.write(writes);
-            written = true;
         } catch (IOException e) {
             throw new StrataException("writing back " + pages.size() + " pages failed: " + e.getMessage(), e);
-        } finally {
-            if (!written) { // any failure, checked or not, releases the latches
-                unlockAllShared(pages);
-            }
         }
         for (long p : pages) {
             table.recLsn(p, 0);

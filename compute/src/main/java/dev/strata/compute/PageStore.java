@@ -19,6 +19,7 @@ import dev.strata.storage.LogConfig;
 import dev.strata.storage.PageFile;
 import dev.strata.storage.PartitionLog;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
@@ -66,6 +67,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class PageStore implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(PageStore.class.getName());
     private static final long CLOSE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final long PINNED_WRITE_BACK_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
     enum Lifecycle { OPEN, CLOSING, CLOSED }
 
@@ -103,6 +105,8 @@ public final class PageStore implements AutoCloseable {
     private long appliedLsn;
     private volatile long checkpointLsn;
     private volatile long checkpoints;
+    // pages dirty since this LSN or earlier are written back by their next batch before it changes them (0: none)
+    private volatile long checkpointFlushLsn;
     private volatile Lifecycle lifecycle = Lifecycle.OPEN;
     private volatile Throwable failure;
 
@@ -359,6 +363,11 @@ public final class PageStore implements AutoCloseable {
             throw new IllegalStateException("page " + PageId.toString(pageId(pageNo))
                     + " has uncommitted changes of another open write batch; commit or close that batch first");
         }
+        long flushUpTo = checkpointFlushLsn;
+        if (flushUpTo != 0 && owner == null) {
+            // unpinned now, so the page holds only durable changes; written back if a checkpoint waits for it
+            pool.writeBackLatchedIfDirtySince(pageNo, flushUpTo);
+        }
         pool.pin(pageNo);
     }
 
@@ -571,6 +580,25 @@ public final class PageStore implements AutoCloseable {
     }
 
     /**
+     * The flush skips pinned pages (they hold changes of an open batch); a page that one batch after another keeps
+     * changing is pinned nearly all the time, and would hold the checkpoint LSN at its first change forever (the log
+     * never trimmed). Such pages are written back by their next batch ({@link #claimPage}, while
+     * {@link #checkpointFlushLsn} is set); this waits a bounded time for that, and a page still dirty since
+     * {@code applied} afterwards only holds back this checkpoint, not the next.
+     */
+    private void awaitPinnedWriteBacks(long applied) throws IOException {
+        long deadline = System.nanoTime() + PINNED_WRITE_BACK_WAIT_NANOS;
+        try {
+            while (pool.minDirtyLsn() <= applied && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for pinned pages to be written back");
+        }
+    }
+
+    /**
      * Writes every dirty page back to the page file, records the LSN up to which the page file holds
      * every change, and trims the log below it.
      *
@@ -585,7 +613,9 @@ public final class PageStore implements AutoCloseable {
             long applied = appliedLsn();
             logBytesSinceCheckpoint.set(0);
             long minPending = materializeAllocations(applied);
+            checkpointFlushLsn = applied;
             pool.writeBackDirty();
+            awaitPinnedWriteBacks(applied);
             long minDirty = Math.min(pool.minDirtyLsn(), minPending);
             long lsn = minDirty == Long.MAX_VALUE ? applied : Math.min(applied, minDirty - 1);
             if (lsn > checkpointLsn) {

@@ -14,6 +14,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -246,6 +249,58 @@ class PageStoreTest {
             long page = store.allocate(4096);
             assertEquals(3, PageId.partition(page));
             assertThrows(IllegalArgumentException.class, () -> store.fixShared(PageId.of(0, PageId.pageNumber(page))));
+        }
+    }
+
+    @Test
+    void aPageThatEveryBatchChangesDoesNotHoldTheCheckpointBackForever() throws Exception {
+        // like a B-tree root: some open batch pins the page nearly all the time, so the checkpoint's flush
+        // (which skips pinned pages) would never write it, and the checkpoint LSN would stay below its first change
+        long page;
+        long last;
+        try (PageStore store = PageStore.open(dir, small())) {
+            page = store.allocate(4096);
+            AtomicLong lastCommitted = new AtomicLong();
+            AtomicBoolean stop = new AtomicBoolean();
+            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                for (long i = 1; !stop.get(); i++) {
+                    try (WriteBatch b = store.newBatch()) {
+                        try (PageHandle h = store.fixExclusive(page)) {
+                            b.putLong(h, 0, i);
+                        }
+                        LockSupport.parkNanos(2_000_000); // the batch stays open
+                        lastCommitted.set(b.commit());
+                    }
+                }
+            });
+            try {
+                awaitCommitsPast(lastCommitted, 5, writer);
+                long before = lastCommitted.get();
+                store.checkpoint();
+                awaitCommitsPast(lastCommitted, before + 3, writer);
+                long ckpt = store.checkpoint();
+                assertTrue(ckpt >= before, "checkpoint LSN " + ckpt + " stayed below " + before
+                        + ": the page changed by every batch was never written back");
+            } finally {
+                stop.set(true);
+                writer.join();
+            }
+            last = lastCommitted.get();
+            try (PageHandle h = store.fixShared(page)) {
+                assertEquals(last - 1, h.getLong(0)); // batch i committed at LSN i + 1 (LSN 1: the allocation)
+            }
+        }
+        try (PageStore store = PageStore.open(dir, small()); PageHandle h = store.fixShared(page)) {
+            assertEquals(last - 1, h.getLong(0));
+        }
+    }
+
+    private static void awaitCommitsPast(AtomicLong lsn, long target,
+            CompletableFuture<Void> writer) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (lsn.get() < target) {
+            assertTrue(System.nanoTime() < deadline && !writer.isDone(), "writer stalled at LSN " + lsn.get());
+            Thread.sleep(1);
         }
     }
 
