@@ -52,4 +52,31 @@ class VocabularyTest {
         }
         assertThrows(IllegalArgumentException.class, () -> NativeMemory.reserve(0));
     }
+
+    @Test
+    void populateWriteFaultsARangeInAtOnceAndKeepsItsContent() throws Exception {
+        try (NativeMemory m = NativeMemory.reserve(1L << 30)) {
+            m.segment().set(ValueLayout.JAVA_LONG, 8192, 42L);
+            long before = residentBytes();
+            boolean populated = m.populateWrite(100, (64L << 20) - 200); // unaligned: widened to whole pages
+            // MADV_POPULATE_WRITE exists from Linux 5.14; older kernels just get false (and the writes fault)
+            String[] release = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease"))
+                    .trim().split("[.-]");
+            int major = Integer.parseInt(release[0]);
+            int minor = Integer.parseInt(release[1]);
+            assertEquals(major > 5 || (major == 5 && minor >= 14), populated, "populated on Linux " + major + "." + minor);
+            if (populated) {
+                long grown = residentBytes() - before;
+                assertTrue(grown >= 48L << 20, "resident memory grew by only " + grown + " bytes");
+            }
+            assertEquals(42L, m.segment().get(ValueLayout.JAVA_LONG, 8192));
+            assertEquals(0L, m.segment().get(ValueLayout.JAVA_LONG, (64L << 20) - 8));
+            assertThrows(IndexOutOfBoundsException.class, () -> m.populateWrite((1L << 30) - 4096, 8192));
+        }
+    }
+
+    private static long residentBytes() throws java.io.IOException {
+        String[] statm = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/statm")).trim().split(" ");
+        return Long.parseLong(statm[1]) * 4096;
+    }
 }

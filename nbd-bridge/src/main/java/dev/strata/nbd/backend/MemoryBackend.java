@@ -11,6 +11,8 @@ import java.lang.foreign.MemorySegment;
  */
 public final class MemoryBackend implements Backend {
     private static final long BLOCK = 64 * 1024;
+    /** Smaller first writes just fault: populating ahead pays off over several pages. */
+    private static final long POPULATE_MIN = 32 * 1024;
     private final NativeMemory memory;
     private final MemorySegment segment;
     private final AllocationMap allocated;
@@ -41,8 +43,12 @@ public final class MemoryBackend implements Backend {
         if (src.byteSize() == 0) {
             return;
         }
-        allocated.markRange(offset, src.byteSize());
-        MemorySegment.copy(src, 0, segment, offset, src.byteSize());
+        long len = src.byteSize();
+        if (len >= POPULATE_MIN && (!allocated.get(offset / BLOCK) || !allocated.get((offset + len - 1) / BLOCK))) {
+            memory.populateWrite(offset, len); // a first write there: one call instead of a fault per page
+        }
+        allocated.markRange(offset, len);
+        MemorySegment.copy(src, 0, segment, offset, len);
     }
 
     @Override
