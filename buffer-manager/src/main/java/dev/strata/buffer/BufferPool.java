@@ -701,6 +701,25 @@ public final class BufferPool implements AutoCloseable {
         }
     }
 
+    /** Resident pages dirty since {@code lsn} or earlier (recLsn in 1..lsn), e.g. those a flush skipped as pinned. */
+    public long[] dirtySince(long lsn) {
+        checkOpen();
+        List<Long> pages = new ArrayList<>();
+        resident.forEach(p -> {
+            long r = table.recLsn(p);
+            if (r != 0 && r <= lsn) {
+                pages.add(p);
+            }
+        });
+        return pages.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    /** The LSN of the first change to the page not yet written back; 0 when clean (or not resident). */
+    public long recLsn(long pageNo) {
+        checkPage(pageNo);
+        return table.recLsn(pageNo);
+    }
+
     /** The smallest recLsn of any dirty page, or {@code Long.MAX_VALUE} when every page is clean. */
     public long minDirtyLsn() {
         checkOpen();

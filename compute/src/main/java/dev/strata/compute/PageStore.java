@@ -587,10 +587,16 @@ public final class PageStore implements AutoCloseable {
      * {@code applied} afterwards only holds back this checkpoint, not the next.
      */
     private void awaitPinnedWriteBacks(long applied) throws IOException {
+        long[] waiting = pool.dirtySince(applied); // one pass over the pool; then only these few pages are watched
         long deadline = System.nanoTime() + PINNED_WRITE_BACK_WAIT_NANOS;
         try {
-            while (pool.minDirtyLsn() <= applied && System.nanoTime() < deadline) {
-                Thread.sleep(1);
+            for (int i = 0; i < waiting.length && System.nanoTime() < deadline; ) {
+                long rec = pool.recLsn(waiting[i]);
+                if (rec == 0 || rec > applied) {
+                    i++; // written back (and maybe changed again since)
+                } else {
+                    Thread.sleep(1);
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
