@@ -141,6 +141,7 @@ public final class ManagedMount implements Backend {
         long off = a * chunk;
         long len = (b - a) * chunk + chunkLength(b);
         try {
+            cache.populateWrite(off, len); // one call, not a page fault per 4 KiB inside the socket reads
             remote.readAt(off, local.asSlice(off, len));
         } catch (IOException | RuntimeException e) {
             for (long c = a; c <= b; c++) {
