@@ -348,7 +348,11 @@ public final class IndexBench {
         int warmups = Integer.parseInt(a.getOrDefault("warmup", "0"));
         long memory = Long.parseLong(a.getOrDefault("memoryMiB", "1024")) << 20;
         Map<String, List<Double>> results = new LinkedHashMap<>();
-        ExecutorService pool = Executors.newFixedThreadPool(2);
+        ExecutorService pool = Executors.newFixedThreadPool(2, r -> { // daemons: a failing run must not hang
+            Thread t = new Thread(r);
+            t.setDaemon(true);
+            return t;
+        });
         byte[] value = new byte[VALUE];
         new Random(7).nextBytes(value);
         value[0] = 1;
