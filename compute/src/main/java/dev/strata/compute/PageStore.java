@@ -107,6 +107,7 @@ public final class PageStore implements AutoCloseable {
     private volatile long checkpoints;
     // pages dirty since this LSN or earlier are written back by their next batch before it changes them (0: none)
     private volatile long checkpointFlushLsn;
+    private long previousCheckpointApplied; // guarded by checkpointLock
     private volatile Lifecycle lifecycle = Lifecycle.OPEN;
     private volatile Throwable failure;
 
@@ -582,9 +583,11 @@ public final class PageStore implements AutoCloseable {
     /**
      * The flush skips pinned pages (they hold changes of an open batch); a page that one batch after another keeps
      * changing is pinned nearly all the time, and would hold the checkpoint LSN at its first change forever (the log
-     * never trimmed). Such pages are written back by their next batch ({@link #claimPage}, while
-     * {@link #checkpointFlushLsn} is set); this waits a bounded time for that, and a page still dirty since
-     * {@code applied} afterwards only holds back this checkpoint, not the next.
+     * never trimmed). Such a page is written back by its next batch ({@link #claimPage}) once it has been dirty
+     * since the previous checkpoint ({@link #checkpointFlushLsn}): pages merely pinned at the moment of a checkpoint
+     * are left to the next flush or to eviction, so only pages that stay pinned and dirty for a whole interval cost
+     * an extra write (the log keeps up to two intervals). This waits a bounded time for those writes; a page still
+     * dirty since {@code flushLsn} afterwards holds back this checkpoint only.
      */
     private void awaitPinnedWriteBacks(long applied) throws IOException {
         long[] waiting = pool.dirtySince(applied); // one pass over the pool; then only these few pages are watched
@@ -619,9 +622,13 @@ public final class PageStore implements AutoCloseable {
             long applied = appliedLsn();
             logBytesSinceCheckpoint.set(0);
             long minPending = materializeAllocations(applied);
-            checkpointFlushLsn = applied;
+            long flushLsn = previousCheckpointApplied;
+            previousCheckpointApplied = applied;
+            checkpointFlushLsn = flushLsn;
             pool.writeBackDirty();
-            awaitPinnedWriteBacks(applied);
+            if (flushLsn > 0) {
+                awaitPinnedWriteBacks(flushLsn);
+            }
             long minDirty = Math.min(pool.minDirtyLsn(), minPending);
             long lsn = minDirty == Long.MAX_VALUE ? applied : Math.min(applied, minDirty - 1);
             if (lsn > checkpointLsn) {
