@@ -47,8 +47,16 @@ public final class NbdCommand implements Runnable {
         @Option(names = "--tls-required", description = "refuse clients that do not start TLS")
         boolean tlsRequired;
 
+        @Option(names = "--no-warm-up", negatable = false,
+                description = "skip the JIT warm-up (about a second of loopback requests) before listening")
+        boolean noWarmUp;
+
         @Override
         public Integer call() throws Exception {
+            if (!noWarmUp) {
+                var warm = dev.strata.nbd.JitWarmUp.run(1500);
+                System.err.println("JIT warm-up: " + warm.requests() + " requests in " + warm.millis() + " ms");
+            }
             var options = new NbdCommands.ServeOptions(backend, bind, port, name, readOnly, tlsKeystore, tlsPassword,
                     tlsRequired);
             try (NbdCommands.Served served = NbdCommands.serve(options)) {

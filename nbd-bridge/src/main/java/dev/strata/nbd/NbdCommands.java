@@ -205,7 +205,7 @@ public final class NbdCommands {
 
     /**
      * {@code serve --backend SPEC [--bind ADDR] [--port N] [--name NAME] [--read-only]
-     * [--tls-keystore P12 --tls-password PW [--tls-required]]}, {@code list HOST [PORT]},
+     * [--tls-keystore P12 --tls-password PW [--tls-required]] [--no-warm-up]}, {@code list HOST [PORT]},
      * {@code mount --backend SPEC [--dir DIR] [--frontend device|fuse|auto] [--device /dev/nbdN] [--managed]
      * [--chunk SIZE] [--pull-workers N] [--push-workers N] [--read-only]}.
      */
@@ -217,6 +217,10 @@ public final class NbdCommands {
         List<String> rest = new ArrayList<>(Arrays.asList(args).subList(1, args.length));
         switch (args[0]) {
             case "serve" -> {
+                if (!rest.contains("--no-warm-up")) {
+                    JitWarmUp.Result warm = JitWarmUp.run(1500);
+                    System.err.println("JIT warm-up: " + warm.requests() + " requests in " + warm.millis() + " ms");
+                }
                 ServeOptions o = new ServeOptions(opt(rest, "--backend", "memory:1G"), opt(rest, "--bind", "127.0.0.1"),
                         Integer.parseInt(opt(rest, "--port", "10809")), opt(rest, "--name", ""),
                         rest.contains("--read-only"),
