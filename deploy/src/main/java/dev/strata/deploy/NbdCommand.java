@@ -54,8 +54,7 @@ public final class NbdCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             if (!noWarmUp) {
-                var warm = dev.strata.nbd.JitWarmUp.run(1500);
-                System.err.println("JIT warm-up: " + warm.requests() + " requests in " + warm.millis() + " ms");
+                dev.strata.nbd.JitWarmUp.runBeforeServing(1500);
             }
             var options = new NbdCommands.ServeOptions(backend, bind, port, name, readOnly, tlsKeystore, tlsPassword,
                     tlsRequired);

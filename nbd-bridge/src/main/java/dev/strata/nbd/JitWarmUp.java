@@ -34,6 +34,19 @@ public final class JitWarmUp {
     /** What the warm-up did: requests served and wall time in milliseconds. */
     public record Result(long requests, long millis) {}
 
+    /**
+     * {@link #run} for a server about to start: reports what it did on stderr, and a warm-up that fails (say, no
+     * loopback interface) is reported and skipped, never failing the server's start.
+     */
+    public static void runBeforeServing(long maxMillis) {
+        try {
+            Result r = run(maxMillis);
+            System.err.println("JIT warm-up: " + r.requests() + " requests in " + r.millis() + " ms");
+        } catch (IOException | RuntimeException e) {
+            System.err.println("JIT warm-up skipped: " + e);
+        }
+    }
+
     /** Runs the warm-up for at most {@code maxMillis} (requests) plus up to 2 s of waiting for the compiler. */
     public static Result run(long maxMillis) throws IOException {
         long start = System.nanoTime();

@@ -218,8 +218,7 @@ public final class NbdCommands {
         switch (args[0]) {
             case "serve" -> {
                 if (!rest.contains("--no-warm-up")) {
-                    JitWarmUp.Result warm = JitWarmUp.run(1500);
-                    System.err.println("JIT warm-up: " + warm.requests() + " requests in " + warm.millis() + " ms");
+                    JitWarmUp.runBeforeServing(1500);
                 }
                 ServeOptions o = new ServeOptions(opt(rest, "--backend", "memory:1G"), opt(rest, "--bind", "127.0.0.1"),
                         Integer.parseInt(opt(rest, "--port", "10809")), opt(rest, "--name", ""),
