@@ -113,12 +113,7 @@ final class ReplyWriter {
         if (inlineCount > 0) {
             lock.lock();
             try {
-                if (!broken) {
-                    wire.write(inline, inlineCount);
-                }
-            } catch (IOException e) {
-                broken = true;
-                wire.close();
+                writeUnlessBroken(inline, inlineCount);
             } finally {
                 lock.unlock();
                 java.util.Arrays.fill(inline, 0, inlineCount, null);
@@ -128,6 +123,22 @@ final class ReplyWriter {
             }
         }
         drain();
+    }
+
+    /**
+     * Called with the lock held: gathers {@code n} buffers to the socket; the first failure marks the connection
+     * broken and closes it, after which replies are dropped (their owners are still released by the caller).
+     */
+    private void writeUnlessBroken(ByteBuffer[] buffers, int n) {
+        if (broken) {
+            return;
+        }
+        try {
+            wire.write(buffers, n);
+        } catch (IOException e) {
+            broken = true;
+            wire.close();
+        }
     }
 
     private void drain() {
@@ -154,12 +165,7 @@ final class ReplyWriter {
                         break;
                     }
                     try {
-                        if (!broken) {
-                            wire.write(batch, buffers);
-                        }
-                    } catch (IOException e) {
-                        broken = true;
-                        wire.close();
+                        writeUnlessBroken(batch, buffers);
                     } finally {
                         for (int i = 0; i < n; i++) {
                             replies[i].owner.close();
