@@ -100,6 +100,7 @@ public final class PageStore implements AutoCloseable {
     private final AtomicLong logBytesSinceCheckpoint = new AtomicLong();
     private final LongAdder active = new LongAdder();
     private final LongAdder commits = new LongAdder();
+    private final LongAdder logBytes = new LongAdder();
     private final AtomicLong inflight = new AtomicLong();
     private final java.util.TreeSet<Long> appliedOutOfOrder = new java.util.TreeSet<>();
     private long appliedLsn;
@@ -411,6 +412,7 @@ public final class PageStore implements AutoCloseable {
                 }
                 markApplied(lsn);
                 commits.increment();
+                logBytes.add(payload.length);
                 if (logBytesSinceCheckpoint.addAndGet(payload.length) >= config.checkpointLogBytes()
                         && checkpointQueued.compareAndSet(false, true)) {
                     checkpointer.execute(this::backgroundCheckpoint);
@@ -706,7 +708,7 @@ public final class PageStore implements AutoCloseable {
 
     public PageStoreStats stats() {
         return new PageStoreStats(pool.stats(), log.appendedLsn(), log.durableLsn(), checkpointLsn, checkpoints,
-                commits.sum(), log.stats().fsyncs(), allocatedCount());
+                commits.sum(), logBytes.sum(), log.stats().fsyncs(), allocatedCount());
     }
 
     /**

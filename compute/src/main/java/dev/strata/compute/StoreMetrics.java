@@ -39,6 +39,7 @@ public final class StoreMetrics {
         gauge(registry, "strata.log.checkpoint.lsn", store, s -> s.stats().checkpointLsn(), tags);
         counter(registry, "strata.log.fsyncs", store, s -> s.stats().fsyncs(), tags);
         counter(registry, "strata.store.commits", store, s -> s.stats().commits(), tags);
+        counter(registry, "strata.log.bytes", store, s -> s.stats().logBytes(), tags);
         counter(registry, "strata.store.checkpoints", store, s -> s.stats().checkpoints(), tags);
     }
 

@@ -26,6 +26,8 @@ class StoreMetricsTest {
                 assertEquals(1, h.getLong(0));
             }
             assertEquals(2.0, registry.get("strata.store.commits").functionCounter().count());
+            double logged = registry.get("strata.log.bytes").functionCounter().count();
+            assertTrue(logged >= 8 && logged == store.stats().logBytes(), "two batches, one 8-byte delta: " + logged);
             assertEquals(store.stats().durableLsn(), registry.get("strata.log.durable.lsn").gauge().value());
             assertEquals(1.0, registry.get("strata.pool.misses").tag("partition", "0").functionCounter().count());
             assertTrue(registry.get("strata.pool.hits").tag("partition", "0").functionCounter().count() >= 1);
