@@ -64,6 +64,11 @@ public final class BufferPool implements AutoCloseable {
     private final LongAdder bytesRead = new LongAdder();
     private final LongAdder bytesWritten = new LongAdder();
     private volatile boolean closed;
+    private static final System.Logger LOG = System.getLogger(BufferPool.class.getName());
+    /** Free 4 KiB slots the background evictor keeps (0: not running). */
+    private volatile long headroomSlots;
+    private volatile Thread evictor;
+    private volatile boolean evictorStop;
 
     private BufferPool(BufferPoolConfig config, PageSource source, long exhaustedAfterNanos) {
         this.config = config;
@@ -156,6 +161,18 @@ public final class BufferPool implements AutoCloseable {
                 lot.wake(pageNo);
                 return;
             }
+        }
+    }
+
+    /**
+     * A hint that {@code pageNo} will be latched soon: if it is neither resident nor fresh, the tier
+     * below may start reading it now ({@link PageSource#prefetch}), so that the miss then waits less.
+     * Latches nothing and changes no counter.
+     */
+    public void prefetch(long pageNo) {
+        checkPage(pageNo);
+        if (PageTable.state(table.load(pageNo)) == PageTable.EVICTED && !table.fresh(pageNo)) {
+            source.prefetch(pageNo, table.sizeClass(pageNo));
         }
     }
 
@@ -442,6 +459,10 @@ public final class BufferPool implements AutoCloseable {
             long cur = residentSlots.get();
             if (cur + slots <= poolSlots) {
                 if (residentSlots.compareAndSet(cur, cur + slots)) {
+                    Thread e = evictor;
+                    if (e != null && poolSlots - cur - slots < headroomSlots) {
+                        LockSupport.unpark(e);
+                    }
                     return;
                 }
                 continue;
@@ -458,6 +479,78 @@ public final class BufferPool implements AutoCloseable {
                         + " pinned pages; cannot load page " + pageNo);
             }
             LockSupport.parkNanos(50_000);
+        }
+    }
+
+    /**
+     * Starts a daemon thread that evicts ahead of misses: whenever fewer than a few eviction batches of
+     * the pool are free (at most 4 MiB, at least 256 KiB, at most 1/32 of the pool), it runs eviction
+     * rounds, writing dirty victims back itself. A thread that misses then usually finds room at once
+     * instead of waiting for victims' write-backs (and their fsyncs) on its own time; it still evicts
+     * itself when the pool is full. Stopped by {@link #stopBackgroundEviction} or {@link #close}.
+     *
+     * @throws IllegalStateException if already started or the pool is closed
+     */
+    public synchronized void startBackgroundEviction(String threadName) {
+        checkOpen();
+        if (evictor != null) {
+            throw new IllegalStateException("background eviction already started");
+        }
+        headroomSlots = Math.max(64, Math.min(1024, poolSlots / 32));
+        evictorStop = false;
+        Thread t = new Thread(this::evictAhead, threadName);
+        t.setDaemon(true);
+        evictor = t;
+        t.start();
+    }
+
+    /** Stops the background evictor, waiting for a round in progress. Idempotent. */
+    public void stopBackgroundEviction() {
+        Thread t;
+        synchronized (this) {
+            t = evictor;
+            if (t == null) {
+                return;
+            }
+            evictorStop = true;
+            evictor = null;
+            headroomSlots = 0;
+        }
+        LockSupport.unpark(t);
+        boolean interrupted = false;
+        while (true) {
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void evictAhead() {
+        long idleNanos = 1_000_000;
+        while (!evictorStop) {
+            if (poolSlots - residentSlots.get() >= headroomSlots) {
+                LockSupport.parkNanos(this, 10_000_000); // woken by reserve when the free space runs low
+                continue;
+            }
+            try {
+                if (evictRound() > 0) {
+                    idleNanos = 1_000_000;
+                    continue;
+                }
+            } catch (RuntimeException e) {
+                // a failing write-back: the next miss runs into it and reports it to its caller
+                LOG.log(System.Logger.Level.WARNING, "background eviction failed: " + e.getMessage());
+                idleNanos = 100_000_000;
+            }
+            // nothing evictable (pinned or latched pages): back off instead of rescanning the clock
+            LockSupport.parkNanos(this, idleNanos);
+            idleNanos = Math.min(idleNanos * 2, 100_000_000);
         }
     }
 
@@ -761,7 +854,12 @@ public final class BufferPool implements AutoCloseable {
      * with close may still touch the unmapped memory.
      */
     @Override
-    public synchronized void close() {
+    public void close() {
+        stopBackgroundEviction(); // first: it must not touch the memory unmapped below
+        closeMemory();
+    }
+
+    private synchronized void closeMemory() {
         if (closed) {
             return;
         }

@@ -23,6 +23,12 @@ public interface PageSource extends AutoCloseable {
      */
     void write(List<PageWrite> pages) throws IOException;
 
+    /**
+     * A hint that the page will be {@link #read} soon: a tier may start fetching it without waiting.
+     * Never blocks on I/O and never fails; the default does nothing.
+     */
+    default void prefetch(long pageNo, int sizeClass) {}
+
     @Override
     default void close() throws IOException {}
 }

@@ -701,4 +701,64 @@ class BufferPoolTest {
             throw new AssertionError("real");
         }));
     }
+
+    @Test
+    void backgroundEvictionMakesRoomAheadOfMissesAndWritesDirtyVictimsBackIntact() throws Exception {
+        var pool = newPool();
+        for (long p = 0; p < POOL_PAGES; p++) { // a pool full of dirty pages
+            writePage(pool, p, p + 7, true);
+        }
+        assertEquals(0, src.writes.get());
+        pool.startBackgroundEviction("test-evictor");
+        assertThrows(IllegalStateException.class, () -> pool.startBackgroundEviction("second"));
+        long headroom = 64 * PageSize.BASE; // max(64, min(1024, 1024 / 32)) slots
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (POOL - pool.residentBytes() < headroom && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertTrue(POOL - pool.residentBytes() >= headroom, "free: " + (POOL - pool.residentBytes()));
+        assertTrue(src.writes.get() >= 64, "dirty victims written back: " + src.writes.get());
+        assertEquals(java.util.Set.of("test-evictor"), src.writerThreads);
+        // fewer misses than the headroom: the missing thread never writes back a victim itself
+        pool.stopBackgroundEviction();
+        for (long p = SCRATCH; p < SCRATCH + 32; p++) {
+            pool.fixShared(p).close();
+        }
+        assertEquals(java.util.Set.of("test-evictor"), src.writerThreads);
+        for (long p = 0; p < POOL_PAGES; p++) { // evicted or not, every page reads back what was written
+            try (var g = pool.fixShared(p)) {
+                assertPattern(g.segment(), p + 7);
+            }
+        }
+    }
+
+    @Test
+    void closeStopsTheBackgroundEvictor() {
+        var pool = newPool();
+        pool.startBackgroundEviction("test-evictor-close");
+        assertTrue(evictorAlive("test-evictor-close"));
+        pool.close();
+        assertFalse(evictorAlive("test-evictor-close"));
+        pool.stopBackgroundEviction(); // idempotent
+    }
+
+    private static boolean evictorAlive(String name) {
+        return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals(name) && t.isAlive());
+    }
+
+    @Test
+    void prefetchHintsTheSourceOnlyForEvictedPagesThatHoldData() {
+        var pool = newPool();
+        long fresh = 200;
+        pool.defineFreshPage(fresh, 2);
+        pool.prefetch(fresh); // allocated anew: nothing to read
+        writePage(pool, 1, 3, true);
+        pool.prefetch(1); // resident
+        assertEquals(List.of(), src.prefetches);
+        pool.writeBackDirty();
+        pushEverythingOut(pool);
+        pool.prefetch(1);
+        assertEquals(List.of(1L * 256), src.prefetches);
+        assertThrows(IndexOutOfBoundsException.class, () -> pool.prefetch(SPACE / PageSize.BASE));
+    }
 }

@@ -23,6 +23,10 @@ final class MemoryPageSource implements PageSource {
     final AtomicLong writeCalls = new AtomicLong();
     /** Pages whose reads fail with an IOException while listed. */
     final Set<Long> failingReads = ConcurrentHashMap.newKeySet();
+    /** Threads that called write. */
+    final Set<String> writerThreads = ConcurrentHashMap.newKeySet();
+    /** Prefetch hints received, as pageNo * 256 + sizeClass. */
+    final List<Long> prefetches = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** Number of upcoming write calls that fail with an IOException. */
     final AtomicInteger failingWrites = new AtomicInteger();
     /** Number of upcoming write calls that fail with an unchecked exception. */
@@ -57,6 +61,7 @@ final class MemoryPageSource implements PageSource {
             throw new IllegalStateException("injected unchecked write failure");
         }
         writeCalls.incrementAndGet();
+        writerThreads.add(Thread.currentThread().getName());
         for (PageWrite w : pages) {
             if (w.bytes().byteSize() != (4096L << w.sizeClass())) {
                 throw new IOException("page " + w.pageNo() + " of class " + w.sizeClass() + " handed over with "
@@ -66,6 +71,11 @@ final class MemoryPageSource implements PageSource {
             writesPerPage.computeIfAbsent(w.pageNo(), k -> new AtomicInteger()).incrementAndGet();
             writes.incrementAndGet();
         }
+    }
+
+    @Override
+    public void prefetch(long pageNo, int sizeClass) {
+        prefetches.add(pageNo * 256 + sizeClass);
     }
 
     int writesOf(long pageNo) {

@@ -166,6 +166,7 @@ public final class PageStore implements AutoCloseable {
             replay(ckpt.lsn());
             this.appliedLsn = log.durableLsn();
             this.epoch = Math.max(1, Math.max(ckpt.epoch(), log.highestEpoch()));
+            bp.startBackgroundEviction("strata-evictor-p" + config.partition());
         } catch (IOException | RuntimeException e) {
             closeQuietly(pl);
             closeQuietly(bp);
@@ -249,6 +250,19 @@ public final class PageStore implements AutoCloseable {
         } catch (RuntimeException e) {
             active.decrement();
             throw e;
+        }
+    }
+
+    /**
+     * A hint that {@code pageId} will be latched soon: if it is not in the pool, the tier below may
+     * start reading it now, so that the miss that follows waits less. Latches nothing.
+     */
+    public void prefetch(long pageId) {
+        long pageNo = enter(pageId);
+        try {
+            pool.prefetch(pageNo);
+        } finally {
+            active.decrement();
         }
     }
 
@@ -724,6 +738,7 @@ public final class PageStore implements AutoCloseable {
             lifecycle = Lifecycle.CLOSING;
         }
         StrataException errors = null;
+        pool.stopBackgroundEviction();
         checkpointer.shutdown();
         try {
             checkpointer.awaitTermination(30, TimeUnit.SECONDS);

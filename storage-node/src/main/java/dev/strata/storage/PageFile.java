@@ -134,6 +134,23 @@ public final class PageFile implements AutoCloseable {
     }
 
     /**
+     * A hint that page {@code pageNo} will be {@link #read} soon: the kernel starts reading its image into the page
+     * cache ({@code POSIX_FADV_WILLNEED}) and this returns without waiting. Does nothing for a page never written,
+     * or if the hint cannot be given (a closed file, an I/O error reading the page's metadata).
+     */
+    public void willNeed(long pageNo) {
+        checkPageNo(pageNo);
+        try {
+            PageMeta m = meta(pageNo);
+            if (m.allocated()) {
+                data.willNeed(pageNo * PageSize.BASE, PageSize.bytes(m.sizeClass()));
+            }
+        } catch (IOException e) {
+            // a hint: the read that follows reports the error
+        }
+    }
+
+    /**
      * Writes pages durably and atomically per page: double-write buffer + fsync, then in place + fsync, in chunks
      * of at most {@link DoubleWriteBuffer#CAPACITY} bytes. Durable on return.
      */

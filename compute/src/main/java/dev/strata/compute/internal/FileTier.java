@@ -23,6 +23,11 @@ public final class FileTier implements PageSource {
     }
 
     @Override
+    public void prefetch(long pageNo, int sizeClass) {
+        file.willNeed(pageNo);
+    }
+
+    @Override
     public void write(List<PageWrite> pages) throws IOException {
         List<PageImage> images = new ArrayList<>(pages.size());
         for (PageWrite w : pages) {

@@ -62,6 +62,8 @@ public final class NativeFile implements AutoCloseable {
     private static final MethodHandle FTRUNCATE;
     private static final MethodHandle FALLOCATE;
     private static final MethodHandle LSEEK;
+    private static final MethodHandle FADVISE;
+    private static final int POSIX_FADV_WILLNEED = 3;
     private static final MethodHandle STRERROR;
     private static final VarHandle ERRNO;
     private static final ThreadLocal<MemorySegment> CALL_STATE;
@@ -88,6 +90,8 @@ public final class NativeFile implements AutoCloseable {
                 FunctionDescriptor.of(i32, i32, i32, i64, i64), errno);
         LSEEK = linker.downcallHandle(libc.find("lseek").orElseThrow(), FunctionDescriptor.of(i64, i32, i64, i32),
                 errno);
+        FADVISE = linker.downcallHandle(libc.find("posix_fadvise").orElseThrow(),
+                FunctionDescriptor.of(i32, i32, i64, i64, i32));
         STRERROR = linker.downcallHandle(libc.find("strerror").orElseThrow(),
                 FunctionDescriptor.of(ValueLayout.ADDRESS, i32));
         MemoryLayout state = Linker.Option.captureStateLayout();
@@ -362,6 +366,31 @@ public final class NativeFile implements AutoCloseable {
                 }
             }
         } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * {@code posix_fadvise(POSIX_FADV_WILLNEED)}: asks the kernel to start reading {@code [offset, offset + length)}
+     * into the page cache without waiting for it, so that a later {@link #read} of the range finds it there. A hint:
+     * returns false (and does nothing else) if the kernel refused it or the file is closed.
+     */
+    public boolean willNeed(long offset, long length) {
+        if (offset < 0 || length <= 0) {
+            return false;
+        }
+        try {
+            acquire();
+        } catch (IOException closed) {
+            return false;
+        }
+        try {
+            return (int) FADVISE.invokeExact(fd, offset, length, POSIX_FADV_WILLNEED) == 0;
+        } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
             throw new AssertionError(t);
