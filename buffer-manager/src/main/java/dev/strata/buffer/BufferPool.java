@@ -535,7 +535,7 @@ public final class BufferPool implements AutoCloseable {
         long idleNanos = 1_000_000;
         while (!evictorStop) {
             if (poolSlots - residentSlots.get() >= headroomSlots) {
-                LockSupport.parkNanos(this, 10_000_000); // woken by reserve when the free space runs low
+                LockSupport.parkNanos(this, 1_000_000_000L); // woken by reserve when the free space runs low
                 continue;
             }
             try {

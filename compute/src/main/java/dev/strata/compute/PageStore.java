@@ -535,6 +535,26 @@ public final class PageStore implements AutoCloseable {
             }
 
             @Override
+            public void move(long pageNo, int src, int dst, int length) {
+                if (pageNo >= capacityPages || !allocated(pageNo)) {
+                    throw new CorruptionException("log record " + current[0] + " moves bytes of page " + pageNo
+                            + " which was never allocated");
+                }
+                pool.lockExclusive(pageNo);
+                try {
+                    MemorySegment page = pool.page(pageNo);
+                    if (Math.max(src, dst) + (long) length > page.byteSize()) {
+                        throw new CorruptionException("log record " + current[0] + " moves bytes past page " + pageNo);
+                    }
+                    if (touch(pageNo)) {
+                        MemorySegment.copy(page, src, page, dst, length);
+                    }
+                } finally {
+                    pool.unlockExclusive(pageNo);
+                }
+            }
+
+            @Override
             public void alloc(long pageNo, int sizeClass) {
                 checkFits(pageNo, sizeClass);
                 nextPageNo.accumulateAndGet(pageNo + PageSize.slots(sizeClass), Math::max);

@@ -51,6 +51,34 @@ public final class WriteBatch implements AutoCloseable {
 
     /** Writes {@code src} at {@code offset} of the page latched exclusively by {@code page}. */
     public void write(PageHandle page, long offset, MemorySegment src) {
+        MemorySegment dst = claim(page, offset, src.byteSize(), "write");
+        long len = src.byteSize();
+        undo.add(new BeforeImage(page, offset, dst.asSlice(offset, len).toArray(ValueLayout.JAVA_BYTE)));
+        encoder.delta(page.pageNo(), (int) offset, src);
+        MemorySegment.copy(src, 0, dst, offset, len);
+    }
+
+    /**
+     * Copies {@code length} bytes of the page latched exclusively by {@code page} from {@code from} to
+     * {@code to} (overlapping ranges as memmove does). Logged as the move, not as the bytes: a page
+     * compacting or shifting its contents logs a few bytes per moved range.
+     */
+    public void move(PageHandle page, long from, long to, long length) {
+        MemorySegment dst = claim(page, to, length, "move");
+        if (from < 0 || from + length > dst.byteSize()) {
+            throw new IndexOutOfBoundsException("move from [" + from + ", +" + length + ") outside page "
+                    + PageId.toString(page.pageId()) + " of " + dst.byteSize() + " bytes");
+        }
+        if (length == 0 || from == to) {
+            return;
+        }
+        undo.add(new BeforeImage(page, to, dst.asSlice(to, length).toArray(ValueLayout.JAVA_BYTE)));
+        encoder.move(page.pageNo(), (int) from, (int) to, (int) length);
+        MemorySegment.copy(dst, from, dst, to, length);
+    }
+
+    /** Checks a change of {@code [offset, +len)} of {@code page} and claims the page; returns its writable bytes. */
+    private MemorySegment claim(PageHandle page, long offset, long len, String what) {
         checkOpen();
         if (page.store() != store) {
             throw new IllegalArgumentException("page " + PageId.toString(page.pageId()) + " belongs to another store");
@@ -63,9 +91,8 @@ public final class WriteBatch implements AutoCloseable {
             throw new IllegalStateException("page " + PageId.toString(page.pageId()) + " latch already released");
         }
         MemorySegment dst = page.writableSegment();
-        long len = src.byteSize();
         if (offset < 0 || len < 0 || offset + len > dst.byteSize()) {
-            throw new IndexOutOfBoundsException("write [" + offset + ", +" + len + ") outside page "
+            throw new IndexOutOfBoundsException(what + " [" + offset + ", +" + len + ") outside page "
                     + PageId.toString(page.pageId()) + " of " + dst.byteSize() + " bytes");
         }
         long pageNo = page.pageNo();
@@ -73,9 +100,7 @@ public final class WriteBatch implements AutoCloseable {
             store.claimPage(pageNo, this);
             pages.add(pageNo);
         }
-        undo.add(new BeforeImage(page, offset, dst.asSlice(offset, len).toArray(ValueLayout.JAVA_BYTE)));
-        encoder.delta(pageNo, (int) offset, src);
-        MemorySegment.copy(src, 0, dst, offset, len);
+        return dst;
     }
 
     public void write(PageHandle page, long offset, byte[] src) {

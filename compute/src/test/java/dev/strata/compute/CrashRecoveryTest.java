@@ -51,7 +51,7 @@ class CrashRecoveryTest {
                 assertTrue(c >= applied, "cycle " + cycle + ": store went back from " + applied + " to " + c);
                 for (long i = applied + 1; i <= c; i++) {
                     for (CrashWorkload.Delta d : CrashWorkload.batch(seed, i)) {
-                        System.arraycopy(d.bytes(), 0, model[d.page()], d.offset(), d.bytes().length);
+                        d.applyTo(model[d.page()]);
                     }
                 }
                 applied = c;
@@ -88,7 +88,7 @@ class CrashRecoveryTest {
         sb.append("bytes differ in [").append(first).append(", ").append(last).append("]; batches touching it:");
         for (long i = Math.max(1, c - 3000); i <= c + 50; i++) {
             for (CrashWorkload.Delta d : CrashWorkload.batch(seed, i)) {
-                if (d.page() == page && d.offset() <= last && d.offset() + d.bytes().length > first) {
+                if (d.from() < 0 && d.page() == page && d.offset() <= last && d.offset() + d.bytes().length > first) {
                     boolean matches = java.util.Arrays.equals(d.bytes(), 0, d.bytes().length, actual, d.offset(),
                             d.offset() + d.bytes().length);
                     sb.append(' ').append(i).append(matches ? "(present)" : "(absent)");

@@ -34,8 +34,30 @@ final class CrashWorkload {
         return index <= SMALL_PAGES ? 4096 : LARGE_BYTES;
     }
 
-    /** One delta of batch {@code i}. */
-    record Delta(int page, int offset, byte[] bytes) {}
+    /**
+     * One change of batch {@code i}: {@code bytes} written at {@code offset}, or, when {@code from >= 0}, the
+     * {@code bytes.length} bytes at {@code from} moved to {@code offset} ({@link WriteBatch#move}; {@code bytes}
+     * then only gives the length).
+     */
+    record Delta(int page, int offset, byte[] bytes, int from) {
+        /** Applies the change to a model of the page. */
+        void applyTo(byte[] page) {
+            if (from >= 0) {
+                System.arraycopy(page, from, page, offset, bytes.length); // overlapping: as memmove
+            } else {
+                System.arraycopy(bytes, 0, page, offset, bytes.length);
+            }
+        }
+
+        /** Applies the change through a batch, under the page's exclusive latch. */
+        void applyTo(WriteBatch b, PageHandle h) {
+            if (from >= 0) {
+                b.move(h, from, offset, bytes.length);
+            } else {
+                b.write(h, offset, bytes);
+            }
+        }
+    }
 
     static Delta[] batch(long seed, long i) {
         Random r = new Random(seed * 1_000_003L + i);
@@ -46,7 +68,9 @@ final class CrashWorkload {
             int offset = r.nextInt(pageBytes(page) - len);
             byte[] b = new byte[len];
             r.nextBytes(b);
-            out[k] = new Delta(page, offset, b);
+            // every third change moves bytes within the page (often overlapping), as a compacting page does
+            int from = r.nextInt(3) == 0 ? Math.max(0, Math.min(pageBytes(page) - len, offset + r.nextInt(601) - 300)) : -1;
+            out[k] = new Delta(page, offset, b, from);
         }
         return out;
     }

@@ -56,6 +56,7 @@ public final class CrashWriter {
                     for (CrashWorkload.Delta d : deltas) {
                         try (PageHandle h = store.fixExclusive(PageId.of(0, CrashWorkload.pageNo(d.page())))) {
                             doomed.write(h, d.offset(), new byte[d.bytes().length]);
+                            doomed.move(h, d.offset(), Math.max(0, d.offset() - 100), d.bytes().length);
                         }
                     }
                 }
@@ -64,7 +65,7 @@ public final class CrashWriter {
             try (WriteBatch b = store.newBatch()) {
                 for (CrashWorkload.Delta d : deltas) {
                     try (PageHandle h = store.fixExclusive(PageId.of(0, CrashWorkload.pageNo(d.page())))) {
-                        b.write(h, d.offset(), d.bytes());
+                        d.applyTo(b, h);
                     }
                 }
                 try (PageHandle h = store.fixExclusive(PageId.of(0, 0))) {

@@ -58,6 +58,51 @@ class PageStoreTest {
     }
 
     @Test
+    void movesActLikeMemmoveAreLoggedAsMovesAndAreUndoneOnAbort() {
+        byte[] model = new byte[16384];
+        new Random(5).nextBytes(model);
+        long page;
+        try (PageStore store = PageStore.open(dir, small())) {
+            page = store.allocate(16384);
+            try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
+                b.write(h, 0, model);
+                b.commit();
+            }
+            long logged = store.stats().logBytes();
+            try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
+                b.move(h, 1000, 1100, 6000); // overlapping, forward
+                b.move(h, 9000, 8000, 5000); // overlapping, backward
+                b.move(h, 0, 16000, 384);
+                b.commit();
+            }
+            System.arraycopy(model, 1000, model, 1100, 6000);
+            System.arraycopy(model, 9000, model, 8000, 5000);
+            System.arraycopy(model, 0, model, 16000, 384);
+            assertTrue(store.stats().logBytes() - logged < 200, "three moves of 11 KiB logged as "
+                    + (store.stats().logBytes() - logged) + " bytes");
+            try (PageHandle h = store.fixShared(page)) {
+                assertArrayEquals(model, h.read(0, 16384));
+            }
+            try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
+                b.move(h, 0, 10, 16000);
+                b.write(h, 5, bytes("x"));
+                b.move(h, 100, 0, 50);
+                assertThrows(IndexOutOfBoundsException.class, () -> b.move(h, 16000, 0, 385));
+                assertThrows(IndexOutOfBoundsException.class, () -> b.move(h, 0, 16000, 385));
+                assertThrows(IndexOutOfBoundsException.class, () -> b.move(h, -1, 0, 10));
+            } // aborted
+            try (PageHandle h = store.fixShared(page)) {
+                assertArrayEquals(model, h.read(0, 16384));
+            }
+        }
+        try (PageStore store = PageStore.open(dir, small())) { // and after a reopen
+            try (PageHandle h = store.fixShared(page)) {
+                assertArrayEquals(model, h.read(0, 16384));
+            }
+        }
+    }
+
+    @Test
     void closingAnUncommittedBatchRestoresBeforeImages() {
         try (PageStore store = PageStore.open(dir, small())) {
             long page = store.allocate(4096);

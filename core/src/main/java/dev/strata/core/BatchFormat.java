@@ -16,7 +16,14 @@ import java.util.Arrays;
  * type    := 1 DELTA  write bytes at offset of page pageNo
  *          | 2 ALLOC  page pageNo now exists with sizeClass (its bytes are zero)
  *          | 3 FREE   page pageNo no longer exists
+ *          | 4 MOVE   copy length bytes within page pageNo from src to offset, as memmove does
+ *                     (the entry's bytes are src:u32 length:u32; its length field is 8)
  * </pre>
+ *
+ * A MOVE lets a writer that slides a page's contents (a slotted page compacting its heap, a sorted
+ * array opening a gap) log where bytes went instead of the bytes themselves. Unlike a DELTA, its effect
+ * depends on the page's bytes before it, which redo guarantees by applying a record only to a page
+ * image older than the record (page LSN), in log order.
  *
  * The decoder checks every count, offset and length against the payload and the page size before
  * touching memory: a corrupt record is reported, never followed.
@@ -25,6 +32,8 @@ public final class BatchFormat {
     public static final byte DELTA = 1;
     public static final byte ALLOC = 2;
     public static final byte FREE = 3;
+    public static final byte MOVE = 4;
+    private static final int MOVE_BYTES = 8;
     public static final int ENTRY_HEADER = 20;
 
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -39,6 +48,9 @@ public final class BatchFormat {
         void alloc(long pageNo, int sizeClass);
 
         void free(long pageNo);
+
+        /** {@code length} bytes of page {@code pageNo} at {@code src} were copied to {@code dst} (memmove). */
+        void move(long pageNo, int src, int dst, int length);
     }
 
     /**
@@ -72,6 +84,18 @@ public final class BatchFormat {
             header(DELTA, 0, offset, pageNo, len);
             MemorySegment.copy(src, 0, MemorySegment.ofArray(buf), pos, len);
             pos += len;
+            return this;
+        }
+
+        public Encoder move(long pageNo, int src, int dst, int length) {
+            if (src < 0 || dst < 0 || length < 0) {
+                throw new IllegalArgumentException("move of " + length + " bytes from " + src + " to " + dst);
+            }
+            header(MOVE, 0, dst, pageNo, MOVE_BYTES);
+            MemorySegment s = MemorySegment.ofArray(buf);
+            s.set(INT, pos, src);
+            s.set(INT, pos + 4, length);
+            pos += MOVE_BYTES;
             return this;
         }
 
@@ -188,6 +212,20 @@ public final class BatchFormat {
                         throw new CorruptionException("batch free " + i + " carries " + len + " bytes");
                     }
                     visitor.free(pageNo);
+                }
+                case MOVE -> {
+                    if (len != MOVE_BYTES || pos + MOVE_BYTES > size) {
+                        throw new CorruptionException("batch move " + i + " carries " + len + " bytes");
+                    }
+                    int src = payload.get(INT, pos);
+                    int moved = payload.get(INT, pos + 4);
+                    if (src < 0 || moved < 0 || offset < 0 || (long) src + moved > PageSize.MAX
+                            || (long) offset + moved > PageSize.MAX) {
+                        throw new CorruptionException("batch move " + i + " of " + moved + " bytes from " + src
+                                + " to " + offset + " does not fit");
+                    }
+                    visitor.move(pageNo, src, offset, moved);
+                    pos += MOVE_BYTES;
                 }
                 default -> throw new CorruptionException("batch entry " + i + " has unknown type " + type);
             }

@@ -31,18 +31,44 @@ class BatchFormatTest {
             public void free(long pageNo) {
                 out.add("free " + pageNo);
             }
+
+            @Override
+            public void move(long pageNo, int src, int dst, int length) {
+                out.add("move " + pageNo + " " + length + "@" + src + "->" + dst);
+            }
         });
         return out;
     }
 
     private static byte[] sample() {
         return new BatchFormat.Encoder().alloc(7, 2).delta(7, 100, MemorySegment.ofArray(new byte[] {1, 2, 3}))
-                .free(9).toBytes();
+                .free(9).move(7, 4000, 4096, 64).toBytes();
     }
+
+    /** Offset of the move entry in {@link #sample()}: count, three headers and the delta's 3 bytes. */
+    private static final int MOVE_AT = 4 + 3 * 20 + 3;
 
     @Test
     void roundTripsEntriesInOrder() {
-        assertEquals(List.of("alloc 7/2", "delta 7@100=[1, 2, 3]", "free 9"), decode(sample()));
+        assertEquals(List.of("alloc 7/2", "delta 7@100=[1, 2, 3]", "free 9", "move 7 64@4000->4096"),
+                decode(sample()));
+    }
+
+    @Test
+    void movesThatDoNotFitAPageOrCarryOtherThanTheirTwoFieldsAreRejected() {
+        int[][] cases = {
+            {MOVE_AT + 16, 12}, // length field: a move carries exactly 8 bytes
+            {MOVE_AT + 20, PageSize.MAX - 8}, // src + length past the largest page
+            {MOVE_AT + 4, PageSize.MAX - 8}, // dst + length past the largest page
+            {MOVE_AT + 24, -1}, // negative length
+            {MOVE_AT + 20, -5}, // negative src
+        };
+        for (int[] c : cases) {
+            byte[] bad = sample();
+            ByteBuffer.wrap(bad).order(ByteOrder.LITTLE_ENDIAN).putInt(c[0], c[1]);
+            assertThrows(CorruptionException.class, () -> decode(bad), "field at " + c[0] + " = " + c[1]);
+        }
+        assertThrows(IllegalArgumentException.class, () -> new BatchFormat.Encoder().move(1, -1, 0, 8));
     }
 
     @Test
@@ -96,7 +122,8 @@ class BatchFormatTest {
         assertArrayEquals(first, big.finish());
         assertEquals(0, big.count());
         // the next encoder on this thread reuses the grown buffer: only its own entries come out
-        assertEquals(List.of("alloc 7/2", "delta 7@100=[1, 2, 3]", "free 9"), decode(sample()));
+        assertEquals(List.of("alloc 7/2", "delta 7@100=[1, 2, 3]", "free 9", "move 7 64@4000->4096"),
+                decode(sample()));
         // a finished encoder stays usable
         assertEquals(List.of("free 3"), decode(big.free(3).finish()));
     }
