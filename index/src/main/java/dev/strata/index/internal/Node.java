@@ -140,7 +140,9 @@ final class Node {
     /**
      * The node as a page image that keeps every pivot and entry still present at its old heap offset
      * (so that the diff against the page, which is what gets logged, is the slot arrays, the header
-     * and the new items), or a compacted image when the free space between slots and heap is too small.
+     * and the new items); a compacted image if nothing of the page is kept; or {@code null} when the
+     * page must be compacted (the slots would reach a kept item, or most free space is in holes): then
+     * {@link Txn#writeCompacted} slides the kept items instead.
      */
     byte[] encode(MemorySegment current) {
         if (!decoded || current == null) {
@@ -172,8 +174,11 @@ final class Node {
                 topStart = Math.max(topStart, o + entrySize(entries.get(i)));
             }
         }
-        if (nk == 0 || lowest < slotsEnd) {
+        if (nk == 0) {
             return encode();
+        }
+        if (lowest < slotsEnd) {
+            return null;
         }
         // new items go to the hole above the highest kept item, then below the lowest one; the holes
         // between kept items wait for the next compaction
@@ -196,7 +201,7 @@ final class Node {
         if (lowest - slotsEnd < Math.min(pageBytes / 8, free / 2)) {
             // fragmented (or out of room): most free space is in holes, where in-place edits
             // (NodeEdit) cannot use it
-            return encode();
+            return null;
         }
         byte[] img = current.toArray(ValueLayout.JAVA_BYTE);
         writeHeader(img, nc);
@@ -220,6 +225,67 @@ final class Node {
         }
         writeStarts(img, nc);
         I32.set(img, NodeLayout.OFF_HEAP, lowest);
+        return img;
+    }
+
+    /** Number of heap items: pivots, then entries. */
+    int items() {
+        return (leaf ? 0 : Math.max(0, children.size() - 1)) + entries.size();
+    }
+
+    /** Bytes item {@code i} (see {@link #items}) takes in the heap. */
+    int itemSize(int i) {
+        int base = leaf ? 0 : Math.max(0, children.size() - 1);
+        return i < base ? 2 + pivots.get(i).length : entrySize(entries.get(i - base));
+    }
+
+    /** Heap offset item {@code i} has in this node's page, or -1 if it is new there. */
+    int itemOrigin(int i) {
+        int base = leaf ? 0 : Math.max(0, children.size() - 1);
+        if (i < base) {
+            Integer o = origin == null ? null : origin.get(pivots.get(i));
+            return o == null ? -1 : o;
+        }
+        return entries.get(i - base).originIn(pageId);
+    }
+
+    /** End of the slot array: where the heap may start at the lowest. */
+    int slotsEnd() {
+        return NodeLayout.slotBase(leaf ? 0 : children.size()) + NodeLayout.SLOT * entries.size();
+    }
+
+    /** Writes the bytes of new item {@code i} at {@code at} of {@code img}. */
+    void writeItem(byte[] img, int at, int i) {
+        int base = leaf ? 0 : Math.max(0, children.size() - 1);
+        if (i < base) {
+            byte[] p = pivots.get(i);
+            I16.set(img, at, (short) p.length);
+            System.arraycopy(p, 0, img, at + 2, p.length);
+        } else {
+            writeEntry(img, at, entries.get(i - base));
+        }
+    }
+
+    /**
+     * The page's front, {@code [0, slotsEnd())}: header, children, pivot and entry slots and child
+     * starts for items placed at {@code at}, with the heap starting at {@code heap}.
+     */
+    byte[] front(int[] at, int heap) {
+        int nc = leaf ? 0 : children.size();
+        byte[] img = new byte[slotsEnd()];
+        writeHeader(img, nc);
+        for (int i = 0; i < nc - 1; i++) {
+            I32.set(img, HEADER + 8 * nc + 8 * i, at[i]);
+            I32.set(img, HEADER + 8 * nc + 8 * i + 4, NodeLayout.head(pivots.get(i)));
+        }
+        int base = Math.max(0, nc - 1);
+        int slots = NodeLayout.slotBase(nc);
+        for (int i = 0; i < entries.size(); i++) {
+            I32.set(img, slots + 8 * i, at[base + i]);
+            I32.set(img, slots + 8 * i + 4, NodeLayout.head(entries.get(i).key()));
+        }
+        writeStarts(img, nc);
+        I32.set(img, NodeLayout.OFF_HEAP, heap);
         return img;
     }
 

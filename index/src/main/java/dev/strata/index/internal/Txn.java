@@ -5,6 +5,7 @@ import dev.strata.compute.PageStore;
 import dev.strata.compute.WriteBatch;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -89,14 +90,90 @@ final class Txn implements AutoCloseable {
         batch.write(x(pageId), offset, bytes);
     }
 
-    /** Writes every dirty decoded node as the diff between its image and the page. */
+    /** Writes every dirty decoded node: as the diff between its image and the page, or compacted in place. */
     void writeNodes() {
         for (Node n : nodes.values()) {
             if (n.dirty) {
-                writeImage(n.pageId, n.encode(x(n.pageId).segment()));
+                byte[] image = n.encode(x(n.pageId).segment());
+                if (image != null) {
+                    writeImage(n.pageId, image);
+                } else {
+                    writeCompacted(n);
+                }
                 n.dirty = false;
             }
         }
+    }
+
+    /**
+     * Compacts a decoded node in its page: the items still in the page slide to the page end, keeping
+     * their heap order, each run of adjacent items as one logged move ({@link WriteBatch#move}); new
+     * items go below them; then the front (header, slots, child starts) is written as a diff. Sliding
+     * highest first moves every item up or not at all, so a move never overwrites an item still to be
+     * moved, and the front is written last, when nothing it may cover is still needed. What is logged is
+     * a few bytes per run plus the new items and the front, instead of most of the page.
+     */
+    void writeCompacted(Node n) {
+        PageHandle h = x(n.pageId);
+        int items = n.items();
+        int[] at = new int[items];
+        long[] kept = new long[items]; // origin << 32 | item, for the items still in the page
+        int nk = 0;
+        int total = 0;
+        for (int i = 0; i < items; i++) {
+            int o = n.itemOrigin(i);
+            total += n.itemSize(i);
+            if (o >= 0) {
+                kept[nk++] = (long) o << 32 | i;
+            }
+        }
+        if (n.pageBytes - total < n.slotsEnd()) {
+            throw new IllegalStateException("node overflows its page: " + (n.slotsEnd() + total) + " > " + n.pageBytes);
+        }
+        Arrays.sort(kept, 0, nk);
+        int cursor = n.pageBytes;
+        int runFrom = 0; // pending move: [runFrom, runFrom + runLen) to runTo
+        int runTo = 0;
+        int runLen = 0;
+        for (int k = nk - 1; k >= 0; k--) {
+            int i = (int) kept[k];
+            int from = (int) (kept[k] >>> 32);
+            int size = n.itemSize(i);
+            cursor -= size;
+            at[i] = cursor;
+            if (runLen > 0 && from + size == runFrom && cursor + size == runTo) {
+                runFrom = from; // adjacent below the run, same shift: the run grows down
+                runTo = cursor;
+                runLen += size;
+            } else {
+                if (runLen > 0) {
+                    batch.move(h, runFrom, runTo, runLen);
+                }
+                runFrom = from;
+                runTo = cursor;
+                runLen = size;
+            }
+        }
+        if (runLen > 0) {
+            batch.move(h, runFrom, runTo, runLen);
+        }
+        int keptEnd = cursor;
+        for (int i = 0; i < items; i++) {
+            if (n.itemOrigin(i) < 0) {
+                cursor -= n.itemSize(i);
+                at[i] = cursor;
+            }
+        }
+        if (cursor < keptEnd) {
+            byte[] fresh = new byte[keptEnd - cursor];
+            for (int i = 0; i < items; i++) {
+                if (at[i] < keptEnd) {
+                    n.writeItem(fresh, at[i] - cursor, i);
+                }
+            }
+            batch.write(h, cursor, fresh);
+        }
+        writeImage(n.pageId, n.front(at, cursor));
     }
 
     /** Writes the runs of {@code image} that differ from the page's current bytes. */
