@@ -181,9 +181,7 @@ public final class PageFile implements AutoCloseable {
                 repairs.add(new PageImage(entry.pageNo(), entry.sizeClass(), entry.lsn(), entry.image()));
             }
         }
-        write(repairs); // durable on return
-        data.fdatasync(); // again, for an empty repair: the buffer goes only once the files are durable
-        meta.fdatasync();
+        write(repairs); // durable on return; the rest was synced by open, so the buffer may go now
         Files.delete(dwb);
         NativeFile.fsyncDirectory(dir);
     }
