@@ -136,6 +136,11 @@ public final class PageStore implements AutoCloseable {
         PageSource remote = null;
         try {
             pf = PageFile.open(dir.resolve("pages"));
+            if (capacityPages > pf.slotLimit()) {
+                throw new StrataException("page space of " + ByteSize.format(config.capacityBytes()) + " is larger than"
+                        + " the page file in " + dir + " can hold on this file system ("
+                        + ByteSize.format(pf.slotLimit() * PageSize.BASE) + "); lower strata.store.capacity");
+            }
             Checkpoint ckpt = Checkpoint.read(dir).orElse(new Checkpoint(0, 0, 0));
             PageSource tier = new FileTier(pf);
             if (!config.memoryNodes().isEmpty()) {

@@ -7,70 +7,150 @@ import dev.strata.storage.internal.DoubleWriteBuffer;
 import dev.strata.storage.internal.NativeFile;
 import dev.strata.storage.internal.PageMetaDescriptor;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 
 /**
- * Page images of one partition in three files: {@code pages.dat} (page {@code p} at offset {@code p * 4096}; a page
- * of class {@code c} spans {@code 1 << c} slots), {@code pages.meta} (one {@link PageMetaDescriptor} slot per
- * 4 KiB slot) and {@code pages.dwb} (the {@link DoubleWriteBuffer}).
+ * Page images of one partition in two files: {@code pages.dat}, the images (a page of class {@code c} spans
+ * {@code 1 << c} 4 KiB slots), and {@code pages.meta}, one {@link PageMetaDescriptor} per 4 KiB slot (LSN,
+ * CRC32C, size class, allocated, and which of the page's two image slots is current).
  *
- * <p>A write is atomic per page against torn writes: images go to the double-write buffer first (fsynced), then in
- * place (data and meta pwrites, both fsynced). On open, every entry of the last double-write batch whose in-place
- * copy fails its CRC or is older is written back.
+ * <h2>Layout</h2>
+ * Each page has two image slots in {@code pages.dat}, A and B, {@link #SLOT_B_BASE} (8 TiB) apart:
+ * <pre>
+ *  pages.dat (sparse)
+ *  0                                  8 TiB = SLOT_B_BASE                     8 TiB + slotLimit * 4 KiB
+ *  +----------------------------------+---------------------------------------+
+ *  | slot A of page p at p * 4 KiB    | slot B of page p at 8 TiB + p * 4 KiB |
+ *  +----------------------------------+---------------------------------------+
+ * </pre>
+ * Slot A is where stores written before out-of-place writes kept every image, and their descriptors name it, so
+ * they read as they are. Both slots sit in one file so that a write needs one data {@code fdatasync}, not two.
+ * A page must end within {@link #slotLimit()} 4 KiB slots: at most 2<sup>31</sup> (8 TiB of pages, or slot A
+ * would run into slot B's region), and fewer where the file system caps a file below 16 TiB, so that slot B
+ * fits (ext4 with 4 KiB blocks caps at 16 TiB - 4 KiB: 2<sup>31</sup> - 1 slots). The cap is found on open by
+ * probing the file system with a scratch file ({@code pages.probe}, deleted again); a write of a page past the
+ * limit fails with an {@link IllegalArgumentException} before any I/O.
  *
- * <p>Thread-safe: writers are serialized; readers run concurrently with each other and with a writer's fsyncs,
- * and are excluded only while pages are being overwritten in place, so a read never sees a half-written page.
- * Interrupt-safe: the files are {@link NativeFile}s, so interrupting a reading or writing thread (say, one whose
- * buffer-pool miss lands here) neither fails the call nor closes the files for everyone else, as an interruptible
- * {@code FileChannel} would. A native destination or source segment (a buffer-pool frame) is read into or written
- * from directly.
+ * <p>Space: the file is sparse. Its apparent size is 8 TiB plus the highest slot B written; the blocks it uses are
+ * the pages' size for pages written once, and up to twice that for pages rewritten, since the stale slot keeps its
+ * blocks (no hole is punched). Tools that copy a store must keep holes ({@code cp --sparse=always},
+ * {@code tar -S}, {@code rsync -S}).
+ *
+ * <h2>Writes, out of place</h2>
+ * {@link #write} puts each image in the slot its page's descriptor does not name, {@code fdatasync}s
+ * {@code pages.dat}, then, holding the descriptor lock exclusively, rewrites each descriptor to name that slot with
+ * the new LSN and CRC, and {@code fdatasync}s {@code pages.meta}: every image is written once, with two
+ * {@code fdatasync}s per chunk of at most {@link #MAX_CHUNK_BYTES}. A freed page keeps its slot bit, so the rule is
+ * the same for every page: write the slot the descriptor does not name (a page never written names A, so its first
+ * image goes to B).
+ *
+ * <h2>Crash safety</h2>
+ * Assumed: a 16-byte descriptor {@code pwrite} (never crossing a 512-byte boundary) reaches the device whole or
+ * not at all, i.e. sector writes are atomic. Then a descriptor only ever names an intact image: a slot is written
+ * only while its page's descriptor names the other slot (and readers hold the descriptor lock across their
+ * descriptor and image reads, so none still reads a slot once it stopped being current); a descriptor is switched
+ * to a slot only after that slot's image is durable; and a switch is durable before the call returns. A crash
+ * before a descriptor switch reached the disk leaves it naming the previous image, untouched since; after, the new
+ * one. So each page of a write reads as before or after it (atomic per page, not per call, as with the double-write
+ * buffer before); the LSN says which, and the log redoes the rest. The CRC still catches real corruption of the
+ * current image. Opening {@code fdatasync}s both files first, so that descriptors a killed process switched only in
+ * the page cache are durable before this one writes the slots they stopped naming. If a descriptor write or the
+ * {@code pages.meta} {@code fdatasync} fails, the file refuses further writes until reopened: the next write of a
+ * page could otherwise overwrite the slot its durable descriptor still names.
+ *
+ * <h2>Stores of the previous version</h2>
+ * A store that still has a double-write buffer ({@code pages.dwb}) is repaired from it once on open, as the previous
+ * version did (pages whose current image fails its CRC or is older than the buffer's are rewritten, now out of
+ * place); then both files are {@code fdatasync}ed and the buffer deleted (and the directory {@code fsync}ed). New
+ * stores never create one.
+ *
+ * <h2>Concurrency</h2>
+ * Thread-safe: writers are serialized; readers run concurrently with each other and with a writer's image writes
+ * and {@code fdatasync}s, and are excluded only while descriptors are being switched. Interrupt-safe: the files are
+ * {@link NativeFile}s, so interrupting a reading or writing thread (say, one whose buffer-pool miss lands here)
+ * neither fails the call nor closes the files for everyone else, as an interruptible {@code FileChannel} would. A
+ * native destination or source segment (a buffer-pool frame) is read into or written from directly.
  */
 public final class PageFile implements AutoCloseable {
-    /** Page numbers are 48 bits ({@link dev.strata.core.PageId}). */
+    /** Page numbers are 48 bits ({@link dev.strata.core.PageId}); see {@link #slotLimit()} for this file's bound. */
     public static final long MAX_PAGE_NO = (1L << 48) - 1;
+    /** Offset in {@code pages.dat} of slot B of page 0 (8 TiB); slot B of page {@code p} is {@code p * 4096} on. */
+    public static final long SLOT_B_BASE = 1L << 43;
+    /** Largest chunk of images written before their descriptors are switched (one more if a single page is larger). */
+    public static final int MAX_CHUNK_BYTES = 64 << 20;
     private static final int SCAN_SLOTS = 4096;
+    private static final int D = PageMetaDescriptor.LENGTH;
+
+    /** Test hook: see {@link #onFlip}. */
+    @FunctionalInterface
+    interface FlipHook {
+        void reached(int descriptorsWritten) throws IOException;
+    }
 
     private final NativeFile data;
     private final NativeFile meta;
-    private final DoubleWriteBuffer dwb;
+    private final long slotLimit;
     private final ReentrantLock writers = new ReentrantLock();
-    private final ReentrantReadWriteLock inPlace = new ReentrantReadWriteLock();
+    /** Shared by a reader across its descriptor and image reads, exclusive while descriptors are switched. */
+    private final ReentrantReadWriteLock flipLock = new ReentrantReadWriteLock();
     private volatile long slotsInUse;
     private boolean closed; // guarded by writers
+    private boolean descriptorsInDoubt; // guarded by writers
+    private FlipHook flipHook = n -> {}; // guarded by writers
 
-    private PageFile(NativeFile data, NativeFile meta, DoubleWriteBuffer dwb) {
+    private PageFile(NativeFile data, NativeFile meta, long slotLimit) {
         this.data = data;
         this.meta = meta;
-        this.dwb = dwb;
+        this.slotLimit = slotLimit;
     }
 
-    /** Opens (creating if absent) the page file in {@code dir} and repairs torn pages from the double-write buffer. */
+    /**
+     * Opens (creating if absent) the page file in {@code dir}. Repairs and then deletes a double-write buffer left
+     * by the previous version.
+     *
+     * @throws IOException if the file system cannot hold a file larger than 8 TiB, or the store holds pages past
+     *                     {@link #slotLimit()}
+     */
     public static PageFile open(Path dir) throws IOException {
         Files.createDirectories(dir);
+        long maxFileSize = NativeFile.maxFileSize(dir.resolve("pages.probe"), 2 * SLOT_B_BASE, PageSize.BASE);
+        long slotLimit = Math.min(SLOT_B_BASE, maxFileSize - SLOT_B_BASE) / PageSize.BASE;
+        if (slotLimit <= 0) {
+            throw new IOException("the file system of " + dir + " caps files at " + maxFileSize
+                    + " bytes; pages.dat needs more than " + SLOT_B_BASE
+                    + " (slot B of page p is at 8 TiB + p * 4 KiB)");
+        }
         NativeFile data = NativeFile.openOrCreate(dir.resolve("pages.dat"));
-        NativeFile meta = null;
-        DoubleWriteBuffer dwb = null;
+        NativeFile meta;
         try {
             meta = NativeFile.openOrCreate(dir.resolve("pages.meta"));
-            dwb = new DoubleWriteBuffer(dir.resolve("pages.dwb"));
         } catch (IOException | RuntimeException e) {
-            closeQuietly(meta);
             closeQuietly(data);
             throw e;
         }
-        PageFile file = new PageFile(data, meta, dwb);
+        PageFile file = new PageFile(data, meta, slotLimit);
         try {
-            file.repair();
+            // what a killed process left in the page cache becomes durable before anything relies on it
+            data.fdatasync();
+            meta.fdatasync();
+            file.repairLegacy(dir);
             file.slotsInUse = file.scanSlotsInUse();
+            if (file.slotsInUse > slotLimit) {
+                throw new IOException("page file " + dir + " holds pages up to 4 KiB slot " + file.slotsInUse
+                        + ", past its limit of " + slotLimit + " slots");
+            }
         } catch (IOException | RuntimeException e) {
             file.close();
             throw e;
@@ -84,23 +164,26 @@ public final class PageFile implements AutoCloseable {
         }
     }
 
-    private void repair() throws IOException {
-        boolean repaired = false;
-        for (DoubleWriteBuffer.Entry entry : dwb.readLastBatch()) {
-            PageMeta current = meta(entry.pageNo());
-            MemorySegment inPlace = MemorySegment.ofArray(new byte[PageSize.bytes(entry.sizeClass())]);
-            readFully(data, inPlace, entry.pageNo() * PageSize.BASE);
-            boolean intact = current.sizeClass() == entry.sizeClass() && current.crc() == Checksums.crc32c(inPlace);
-            if (!intact || current.lsn() < entry.lsn()) {
-                writeInPlace(entry);
-                repaired = true;
+    /** Repairs from the double-write buffer of the previous version, if there is one, and deletes it. */
+    private void repairLegacy(Path dir) throws IOException {
+        Path dwb = dir.resolve("pages.dwb");
+        if (!Files.exists(dwb)) {
+            return;
+        }
+        List<PageImage> repairs = new ArrayList<>();
+        for (DoubleWriteBuffer.Entry entry : DoubleWriteBuffer.readLastBatch(dwb)) {
+            ByteBuffer d = descriptor(entry.pageNo());
+            MemorySegment current = MemorySegment.ofArray(new byte[PageSize.bytes(entry.sizeClass())]);
+            readFully(data, current, imageOffset(entry.pageNo(), PageMetaDescriptor.slotB(d, 0)));
+            boolean intact = PageMetaDescriptor.sizeClass(d, 0) == entry.sizeClass()
+                    && PageMetaDescriptor.crc(d, 0) == Checksums.crc32c(current);
+            if (!intact || PageMetaDescriptor.lsn(d, 0) < entry.lsn()) {
+                repairs.add(new PageImage(entry.pageNo(), entry.sizeClass(), entry.lsn(), entry.image()));
             }
         }
-        if (repaired) {
-            data.fdatasync();
-            meta.fdatasync();
-        }
-        dwb.discardStale();
+        write(repairs); // durable on return; the rest was synced by open, so the buffer may go now
+        Files.delete(dwb);
+        NativeFile.fsyncDirectory(dir);
     }
 
     /**
@@ -111,39 +194,43 @@ public final class PageFile implements AutoCloseable {
      */
     public long read(long pageNo, MemorySegment dst) throws IOException {
         checkPageNo(pageNo);
-        inPlace.readLock().lock();
+        flipLock.readLock().lock();
         try {
-            PageMeta m = meta(pageNo);
-            if (!m.allocated()) {
+            ByteBuffer d = descriptor(pageNo);
+            if (!PageMetaDescriptor.allocated(d, 0)) {
                 PageSize.classOf(Math.toIntExact(Math.min(dst.byteSize(), Integer.MAX_VALUE)));
                 dst.fill((byte) 0);
                 return 0;
             }
-            if (dst.byteSize() != PageSize.bytes(m.sizeClass())) {
-                throw new IllegalArgumentException("page " + pageNo + " has " + PageSize.bytes(m.sizeClass())
+            int sizeClass = PageMetaDescriptor.sizeClass(d, 0);
+            if (dst.byteSize() != PageSize.bytes(sizeClass)) {
+                throw new IllegalArgumentException("page " + pageNo + " has " + PageSize.bytes(sizeClass)
                         + " bytes, dst has " + dst.byteSize());
             }
-            readFully(data, dst, pageNo * PageSize.BASE);
-            if (Checksums.crc32c(dst) != m.crc()) {
-                throw new CorruptionException("page " + pageNo + " (lsn " + m.lsn() + ") fails its CRC32C");
+            boolean slotB = PageMetaDescriptor.slotB(d, 0);
+            readFully(data, dst, imageOffset(pageNo, slotB));
+            if (Checksums.crc32c(dst) != PageMetaDescriptor.crc(d, 0)) {
+                throw new CorruptionException("page " + pageNo + " (lsn " + PageMetaDescriptor.lsn(d, 0) + ", slot "
+                        + (slotB ? "B" : "A") + ") fails its CRC32C");
             }
-            return m.lsn();
+            return PageMetaDescriptor.lsn(d, 0);
         } finally {
-            inPlace.readLock().unlock();
+            flipLock.readLock().unlock();
         }
     }
 
     /**
-     * A hint that page {@code pageNo} will be {@link #read} soon: the kernel starts reading its image into the page
-     * cache ({@code POSIX_FADV_WILLNEED}) and this returns without waiting. Does nothing for a page never written,
-     * or if the hint cannot be given (a closed file, an I/O error reading the page's metadata).
+     * A hint that page {@code pageNo} will be {@link #read} soon: the kernel starts reading its current image into
+     * the page cache ({@code POSIX_FADV_WILLNEED}) and this returns without waiting. Does nothing for a page never
+     * written, or if the hint cannot be given (a closed file, an I/O error reading the page's descriptor).
      */
     public void willNeed(long pageNo) {
         checkPageNo(pageNo);
         try {
-            PageMeta m = meta(pageNo);
-            if (m.allocated()) {
-                data.willNeed(pageNo * PageSize.BASE, PageSize.bytes(m.sizeClass()));
+            ByteBuffer d = descriptor(pageNo);
+            if (PageMetaDescriptor.allocated(d, 0)) {
+                data.willNeed(imageOffset(pageNo, PageMetaDescriptor.slotB(d, 0)),
+                        PageSize.bytes(PageMetaDescriptor.sizeClass(d, 0)));
             }
         } catch (IOException e) {
             // a hint: the read that follows reports the error
@@ -151,63 +238,100 @@ public final class PageFile implements AutoCloseable {
     }
 
     /**
-     * Writes pages durably and atomically per page: double-write buffer + fsync, then in place + fsync, in chunks
-     * of at most {@link DoubleWriteBuffer#CAPACITY} bytes. Durable on return.
+     * Writes pages durably and atomically per page, out of place (see the class comment), in chunks of at most
+     * {@link #MAX_CHUNK_BYTES}; a page listed twice is written twice, in order. Durable on return.
+     *
+     * @throws IllegalArgumentException if a page ends past {@link #slotLimit()} (nothing is written then)
+     * @throws IOException              on an I/O error; if it struck while descriptors were being switched, every
+     *                                  later write fails too until the file is reopened
      */
     public void write(List<PageImage> pages) throws IOException {
         writers.lock();
         try {
-            checkOpen();
+            checkWritable();
+            for (PageImage page : pages) {
+                checkFits(page);
+            }
+            Set<Long> inChunk = new HashSet<>();
             int from = 0;
             while (from < pages.size()) {
-                List<DoubleWriteBuffer.Entry> chunk = new ArrayList<>();
-                int bytes = 0;
-                for (; from < pages.size(); from++) {
-                    PageImage page = pages.get(from);
-                    int length = DoubleWriteBuffer.entryLength(page.sizeClass());
-                    if (!chunk.isEmpty() && bytes + length > DoubleWriteBuffer.CAPACITY) {
-                        break;
+                int to = from;
+                long bytes = 0;
+                inChunk.clear();
+                while (to < pages.size()) {
+                    PageImage page = pages.get(to);
+                    if (to > from && (bytes + page.bytes().byteSize() > MAX_CHUNK_BYTES
+                            || inChunk.contains(page.pageNo()))) {
+                        break; // a page twice in one chunk: two images and two descriptors for one slot
                     }
-                    bytes += length;
-                    chunk.add(new DoubleWriteBuffer.Entry(page.pageNo(), page.lsn(), Checksums.crc32c(page.bytes()),
-                            page.sizeClass(), page.bytes()));
+                    inChunk.add(page.pageNo());
+                    bytes += page.bytes().byteSize();
+                    to++;
                 }
-                writeChunk(chunk);
+                writeChunk(pages.subList(from, to));
+                from = to;
             }
         } finally {
             writers.unlock();
         }
     }
 
-    private void writeChunk(List<DoubleWriteBuffer.Entry> chunk) throws IOException {
-        dwb.write(chunk);
-        inPlace.writeLock().lock();
-        try {
-            for (DoubleWriteBuffer.Entry entry : chunk) {
-                writeInPlace(entry);
-            }
-        } finally {
-            inPlace.writeLock().unlock();
+    private void checkFits(PageImage page) {
+        long end = page.pageNo() + PageSize.slots(page.sizeClass());
+        if (end > slotLimit) {
+            throw new IllegalArgumentException("page " + page.pageNo() + " of class " + page.sizeClass()
+                    + " ends at 4 KiB slot " + end + ", past this page file's limit of " + slotLimit
+                    + " slots (slot B of page p is at 8 TiB + p * 4 KiB, within the file system's maximum file size)");
         }
-        data.fdatasync();
-        meta.fdatasync();
     }
 
-    private void writeInPlace(DoubleWriteBuffer.Entry entry) throws IOException {
-        data.write(entry.pageNo() * PageSize.BASE, entry.image());
-        writeMeta(entry.pageNo(), entry.lsn(), entry.imageCrc(), entry.sizeClass(), true);
-        long end = entry.pageNo() + PageSize.slots(entry.sizeClass());
-        if (end > slotsInUse) {
-            slotsInUse = end;
+    private void writeChunk(List<PageImage> chunk) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment next = arena.allocate((long) chunk.size() * D);
+            ByteBuffer nextBuf = next.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < chunk.size(); i++) {
+                PageImage page = chunk.get(i);
+                // no lock: only this writer (holding `writers`) changes descriptors, and readers never read the
+                // slot the descriptor does not name
+                boolean toB = !PageMetaDescriptor.slotB(descriptor(page.pageNo()), 0);
+                data.write(imageOffset(page.pageNo(), toB), page.bytes());
+                int flags = PageMetaDescriptor.FLAG_ALLOCATED | (toB ? PageMetaDescriptor.FLAG_SLOT_B : 0);
+                PageMetaDescriptor.encode(nextBuf, i * D, page.lsn(), Checksums.crc32c(page.bytes()),
+                        page.sizeClass(), flags);
+            }
+            data.fdatasync();
+            flipHook.reached(0);
+            descriptorsInDoubt = true;
+            flipLock.writeLock().lock();
+            try {
+                for (int i = 0; i < chunk.size(); i++) {
+                    PageImage page = chunk.get(i);
+                    meta.write(page.pageNo() * D, next.asSlice((long) i * D, D));
+                    long end = page.pageNo() + PageSize.slots(page.sizeClass());
+                    if (end > slotsInUse) {
+                        slotsInUse = end;
+                    }
+                    flipHook.reached(i + 1);
+                }
+            } finally {
+                flipLock.writeLock().unlock();
+            }
+            meta.fdatasync();
+            descriptorsInDoubt = false;
         }
     }
 
     /** The metadata of the page headed at {@code pageNo}; {@code allocated=false} and LSN 0 if never written. */
     public PageMeta meta(long pageNo) throws IOException {
         checkPageNo(pageNo);
-        byte[] slot = new byte[PageMetaDescriptor.LENGTH]; // a slot past the end of the file reads as zeros
-        meta.read(pageNo * PageMetaDescriptor.LENGTH, MemorySegment.ofArray(slot));
-        return decode(pageNo, ByteBuffer.wrap(slot).order(ByteOrder.LITTLE_ENDIAN), 0);
+        return decode(pageNo, descriptor(pageNo), 0);
+    }
+
+    /** The descriptor of {@code pageNo} in a little-endian buffer; zeros past the end of {@code pages.meta}. */
+    private ByteBuffer descriptor(long pageNo) throws IOException {
+        byte[] slot = new byte[D];
+        meta.read(pageNo * D, MemorySegment.ofArray(slot));
+        return ByteBuffer.wrap(slot).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     private static PageMeta decode(long pageNo, ByteBuffer buf, int at) {
@@ -215,54 +339,60 @@ public final class PageFile implements AutoCloseable {
                 PageMetaDescriptor.sizeClass(buf, at), PageMetaDescriptor.allocated(buf, at));
     }
 
-    private void writeMeta(long pageNo, long lsn, int crc, int sizeClass, boolean allocated) throws IOException {
-        ByteBuffer slot = ByteBuffer.allocate(PageMetaDescriptor.LENGTH).order(ByteOrder.LITTLE_ENDIAN);
-        PageMetaDescriptor.encode(slot, 0, lsn, crc, sizeClass, allocated);
-        meta.write(pageNo * PageMetaDescriptor.LENGTH, MemorySegment.ofArray(slot.array()));
+    private static long imageOffset(long pageNo, boolean slotB) {
+        return (slotB ? SLOT_B_BASE : 0) + pageNo * PageSize.BASE;
     }
 
     /** Visits the metadata of every allocated page head in page order. */
     public void forEachAllocated(Consumer<PageMeta> visitor) throws IOException {
-        byte[] bytes = new byte[SCAN_SLOTS * PageMetaDescriptor.LENGTH];
+        byte[] bytes = new byte[SCAN_SLOTS * D];
         ByteBuffer chunk = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         long size = meta.size();
-        for (long first = 0; first * PageMetaDescriptor.LENGTH < size; first += SCAN_SLOTS) {
+        for (long first = 0; first * D < size; first += SCAN_SLOTS) {
             List<PageMeta> found = new ArrayList<>();
             long read;
-            inPlace.readLock().lock();
+            flipLock.readLock().lock();
             try {
-                read = meta.read(first * PageMetaDescriptor.LENGTH, MemorySegment.ofArray(bytes));
+                read = meta.read(first * D, MemorySegment.ofArray(bytes));
             } finally {
-                inPlace.readLock().unlock();
+                flipLock.readLock().unlock();
             }
-            int slots = (int) (read / PageMetaDescriptor.LENGTH);
+            int slots = (int) (read / D);
             for (int i = 0; i < slots; i++) {
-                if (PageMetaDescriptor.allocated(chunk, i * PageMetaDescriptor.LENGTH)) {
-                    found.add(decode(first + i, chunk, i * PageMetaDescriptor.LENGTH));
+                if (PageMetaDescriptor.allocated(chunk, i * D)) {
+                    found.add(decode(first + i, chunk, i * D));
                 }
             }
             found.forEach(visitor);
         }
     }
 
-    /** Clears the allocated flag of the page headed at {@code pageNo}, durably. A page not allocated is left as is. */
+    /**
+     * Clears the allocated flag of the page headed at {@code pageNo}, durably; its LSN, CRC, size class and current
+     * slot stay, so a later write of the page goes to the other slot. A page not allocated is left as is.
+     */
     public void markFreed(long pageNo) throws IOException {
         checkPageNo(pageNo);
         writers.lock();
         try {
-            checkOpen();
-            PageMeta m = meta(pageNo);
-            if (!m.allocated()) {
+            checkWritable();
+            ByteBuffer d = descriptor(pageNo);
+            if (!PageMetaDescriptor.allocated(d, 0)) {
                 return;
             }
-            inPlace.writeLock().lock();
+            int sizeClass = PageMetaDescriptor.sizeClass(d, 0);
+            PageMetaDescriptor.encode(d, 0, PageMetaDescriptor.lsn(d, 0), PageMetaDescriptor.crc(d, 0), sizeClass,
+                    PageMetaDescriptor.flags(d, 0) & ~PageMetaDescriptor.FLAG_ALLOCATED);
+            descriptorsInDoubt = true;
+            flipLock.writeLock().lock();
             try {
-                writeMeta(pageNo, m.lsn(), m.crc(), m.sizeClass(), false);
+                meta.write(pageNo * D, MemorySegment.ofArray(d.array()));
             } finally {
-                inPlace.writeLock().unlock();
+                flipLock.writeLock().unlock();
             }
             meta.fdatasync();
-            if (pageNo + PageSize.slots(m.sizeClass()) >= slotsInUse) {
+            descriptorsInDoubt = false;
+            if (pageNo + PageSize.slots(sizeClass) >= slotsInUse) {
                 slotsInUse = scanSlotsInUse();
             }
         } finally {
@@ -273,6 +403,11 @@ public final class PageFile implements AutoCloseable {
     /** One past the highest 4 KiB slot covered by an allocated page; 0 if none. */
     public long slotsInUse() {
         return slotsInUse;
+    }
+
+    /** Pages must end at or before this 4 KiB slot here (see the class comment); at most 2<sup>31</sup>. */
+    public long slotLimit() {
+        return slotLimit;
     }
 
     private long scanSlotsInUse() throws IOException {
@@ -288,9 +423,26 @@ public final class PageFile implements AutoCloseable {
         }
     }
 
-    private void checkOpen() {
+    private void checkWritable() throws IOException {
         if (closed) {
             throw new IllegalStateException("page file is closed");
+        }
+        if (descriptorsInDoubt) {
+            throw new IOException("an earlier write of pages.meta failed, so which image slots its descriptors name "
+                    + "on disk is unknown; reopen the page file");
+        }
+    }
+
+    /**
+     * Test hook, called by {@link #write} after a chunk's images are durable with 0 and after each descriptor
+     * write with the number written so far; throwing from it stops the write there, as a crash would.
+     */
+    void onFlip(FlipHook hook) {
+        writers.lock();
+        try {
+            flipHook = hook;
+        } finally {
+            writers.unlock();
         }
     }
 
@@ -303,7 +455,6 @@ public final class PageFile implements AutoCloseable {
                 return;
             }
             closed = true;
-            closeQuietly(dwb);
             closeQuietly(meta);
             closeQuietly(data);
         } finally {

@@ -14,12 +14,12 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The double-write buffer {@code pages.dwb}: each batch of page images is written here and fsynced before it is
- * written in place, so a page torn by a crash during the in-place write can be restored on open. A batch always
- * starts at offset 0 and is never erased afterwards, so the last batch stays readable; entries of older, longer
- * batches behind it carry a lower batch number and are ignored (on open everything behind the last batch is cut
- * off, so numbering may restart after a batch torn at its first entry). Not thread-safe (the page file serializes
- * writers).
+ * The legacy double-write buffer {@code pages.dwb}. Before out-of-place page writes, each batch of page images was
+ * written here and fsynced before it was written in place, so a page torn by a crash during the in-place write
+ * could be restored on open. The page file no longer writes it: on opening a store that still has one it reads
+ * the last batch once ({@link #readLastBatch}), repairs from it and deletes the file. A batch always starts at
+ * offset 0 and was never erased afterwards, so the last batch stays readable; entries of older, longer batches
+ * behind it carry a different batch number and are ignored.
  *
  * <pre>
  *  entry (little endian), repeated:
@@ -30,8 +30,8 @@ import java.util.List;
  *  followed by the image, 4 KiB &lt;&lt; class bytes. headerCrc = CRC32C(bytes 4..40); imageCrc = CRC32C(image).
  * </pre>
  */
-public final class DoubleWriteBuffer implements AutoCloseable {
-    /** Largest batch, in bytes of entries, written at once; bigger lists are split into chunks. */
+public final class DoubleWriteBuffer {
+    /** Largest batch, in bytes of entries, the previous version wrote at once. */
     public static final int CAPACITY = 8 << 20;
     public static final int HEADER_LENGTH = 40;
     private static final int MAGIC = 0x42574453; // "SDWB"
@@ -42,32 +42,28 @@ public final class DoubleWriteBuffer implements AutoCloseable {
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    private final NativeFile file;
-    private long batch;
-    private long lastBatchLength;
-
-    public DoubleWriteBuffer(Path file) throws IOException {
-        this.file = NativeFile.openOrCreate(file);
-    }
+    private DoubleWriteBuffer() {}
 
     /** Bytes one entry for a page of {@code sizeClass} takes. */
     public static int entryLength(int sizeClass) {
         return HEADER_LENGTH + PageSize.bytes(sizeClass);
     }
 
-    /** Writes one batch (entries already checked to fit in {@link #CAPACITY}) and fsyncs it. */
-    public void write(List<Entry> entries) throws IOException {
+    /**
+     * Writes one batch at offset 0 and fsyncs it, byte for byte as the previous version did. Production code no
+     * longer calls this; tests use it to build stores of the previous version.
+     */
+    public static void write(Path path, long batch, List<Entry> entries) throws IOException {
         int total = 0;
         for (Entry e : entries) {
             total += entryLength(e.sizeClass());
         }
-        long number = ++batch;
-        try (Arena arena = Arena.ofConfined()) {
+        try (NativeFile file = NativeFile.openOrCreate(path); Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(total);
             long at = 0;
             for (Entry e : entries) {
                 buf.set(INT, at + 4, MAGIC);
-                buf.set(LONG, at + 8, number);
+                buf.set(LONG, at + 8, batch);
                 buf.set(LONG, at + 16, e.pageNo());
                 buf.set(LONG, at + 24, e.lsn());
                 buf.set(INT, at + 32, e.imageCrc());
@@ -77,19 +73,22 @@ public final class DoubleWriteBuffer implements AutoCloseable {
                 at += entryLength(e.sizeClass());
             }
             file.write(0, buf);
+            file.fdatasync();
         }
-        file.fdatasync();
     }
 
     /**
-     * The valid entries of the last batch written: from offset 0, while each entry's header and image CRCs hold
-     * and its batch number equals the first entry's. Also resumes batch numbering after it.
+     * The valid entries of the last batch written to {@code path}: from offset 0, while each entry's header and
+     * image CRCs hold and its batch number equals the first entry's.
      */
-    public List<Entry> readLastBatch() throws IOException {
-        byte[] bytes = new byte[(int) Math.min(file.size(), CAPACITY)];
-        long read = file.read(0, MemorySegment.ofArray(bytes));
-        if (read < bytes.length) {
-            bytes = Arrays.copyOf(bytes, (int) read); // shrank since size(): only what is there counts
+    public static List<Entry> readLastBatch(Path path) throws IOException {
+        byte[] bytes;
+        try (NativeFile file = NativeFile.openRead(path)) {
+            bytes = new byte[(int) Math.min(file.size(), CAPACITY)];
+            long read = file.read(0, MemorySegment.ofArray(bytes));
+            if (read < bytes.length) {
+                bytes = Arrays.copyOf(bytes, (int) read); // shrank since size(): only what is there counts
+            }
         }
         ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         List<Entry> entries = new ArrayList<>();
@@ -116,24 +115,6 @@ public final class DoubleWriteBuffer implements AutoCloseable {
             entries.add(new Entry(buf.getLong(at + 16), buf.getLong(at + 24), imageCrc, sizeClass, image));
             at += entryLength(sizeClass);
         }
-        batch = Math.max(batch, number);
-        lastBatchLength = at;
         return entries;
-    }
-
-    /**
-     * Cuts everything behind the last batch found by {@link #readLastBatch()} (a torn batch, entries of older
-     * batches), so batch numbers only need to grow from here on for the first-entry rule to hold.
-     */
-    public void discardStale() throws IOException {
-        if (file.size() > lastBatchLength) {
-            file.truncate(lastBatchLength);
-            file.fsync();
-        }
-    }
-
-    @Override
-    public void close() throws IOException {
-        file.close();
     }
 }

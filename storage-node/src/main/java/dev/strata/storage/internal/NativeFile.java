@@ -12,6 +12,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
@@ -51,6 +52,8 @@ public final class NativeFile implements AutoCloseable {
     private static final int CREATE_MODE = 0666; // narrowed by the umask, as for Files.newOutputStream
     private static final int SEEK_END = 2;
     private static final int EINTR = 4;
+    private static final int EINVAL = 22;
+    private static final int EFBIG = 27;
     private static final long BOUNCE_LIMIT = 1 << 20;
 
     private static final MethodHandle OPEN;
@@ -339,6 +342,54 @@ public final class NativeFile implements AutoCloseable {
                     throw error("ftruncate", path, errno);
                 }
             }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * The largest size, a multiple of {@code granule} and at most {@code atMost}, that the file system under
+     * {@code scratch} accepts for a file (its {@code s_maxbytes}, or {@code RLIMIT_FSIZE} if lower). Found by
+     * {@code ftruncate}-ing a scratch file ({@code EFBIG} or {@code EINVAL} above the limit), which is created at
+     * {@code scratch} (replacing a leftover) and deleted again; it never holds data, so this costs no space.
+     */
+    public static long maxFileSize(Path scratch, long atMost, long granule) throws IOException {
+        long fits = 0; // in granules; hi never fits
+        long hi = atMost / granule + 1;
+        try (NativeFile probe = createTruncate(scratch)) {
+            while (hi - fits > 1) {
+                long mid = fits + (hi - fits) / 2;
+                if (probe.truncateIfFits(mid * granule)) {
+                    fits = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            probe.truncate(0);
+        } finally {
+            Files.deleteIfExists(scratch);
+        }
+        return fits * granule;
+    }
+
+    private boolean truncateIfFits(long size) throws IOException {
+        acquire();
+        try {
+            MemorySegment callState = CALL_STATE.get();
+            while ((int) FTRUNCATE.invokeExact(callState, fd, size) != 0) {
+                int errno = errno(callState);
+                if (errno == EFBIG || errno == EINVAL) {
+                    return false;
+                }
+                if (errno != EINTR) {
+                    throw error("ftruncate", path, errno);
+                }
+            }
+            return true;
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {

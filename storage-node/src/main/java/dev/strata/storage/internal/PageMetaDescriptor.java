@@ -4,8 +4,15 @@ import java.nio.ByteBuffer;
 
 /**
  * Layout of one 16-byte slot of {@code pages.meta}; slot {@code p} sits at offset {@code p * 16} and describes the
- * page whose head is 4 KiB slot {@code p} of {@code pages.dat}. Little endian. Slots covered by a multi-slot page
- * but not its head stay zero. A slot never written reads as all zeros (lsn 0, not allocated).
+ * page whose head is 4 KiB slot {@code p}. Little endian. Slots covered by a multi-slot page but not its head stay
+ * zero. A slot never written reads as all zeros (lsn 0, not allocated, image slot A).
+ *
+ * <p>Each page has two image slots in {@code pages.dat} (see {@code PageFile}): A at {@code p * 4096}, B at
+ * {@code PageFile.SLOT_B_BASE + p * 4096}. Flags bit 1 names the current one, whose CRC and LSN the slot holds;
+ * the other one is where the next write of the page goes. Stores written before out-of-place writes have the bit
+ * clear everywhere, which names slot A, where they kept every image. A descriptor is written with one 16-byte
+ * {@code pwrite} that never crosses a 512-byte boundary; the page file assumes such a write is atomic on the device
+ * (sector-atomic), so that a crash leaves each descriptor old or new, never a mix.
  *
  * <pre>
  *   0                   1                   2                   3
@@ -19,6 +26,8 @@ import java.nio.ByteBuffer;
  *  | sizeClass (u8)|  flags (u8)   |        reserved (u16)         | 12
  *  +---------------+---------------+-------------------------------+
  *  flags bit 0: allocated (this slot is the head of a live page)
+ *  flags bit 1: current image slot (0 = A at p * 4096, 1 = B at SLOT_B_BASE + p * 4096); kept when freed
+ *  flags bits 2..7: zero
  * </pre>
  */
 public final class PageMetaDescriptor {
@@ -27,16 +36,17 @@ public final class PageMetaDescriptor {
     public static final int SIZE_CLASS_OFFSET = 12;
     public static final int FLAGS_OFFSET = 13;
     public static final int LENGTH = 16;
-    public static final byte FLAG_ALLOCATED = 1;
+    public static final int FLAG_ALLOCATED = 1;
+    public static final int FLAG_SLOT_B = 2;
 
     private PageMetaDescriptor() {}
 
     /** Writes one slot at {@code at} of a little-endian buffer. */
-    public static void encode(ByteBuffer dst, int at, long lsn, int crc, int sizeClass, boolean allocated) {
+    public static void encode(ByteBuffer dst, int at, long lsn, int crc, int sizeClass, int flags) {
         dst.putLong(at + LSN_OFFSET, lsn);
         dst.putInt(at + CRC_OFFSET, crc);
         dst.put(at + SIZE_CLASS_OFFSET, (byte) sizeClass);
-        dst.put(at + FLAGS_OFFSET, allocated ? FLAG_ALLOCATED : 0);
+        dst.put(at + FLAGS_OFFSET, (byte) flags);
         dst.putShort(at + FLAGS_OFFSET + 1, (short) 0);
     }
 
@@ -52,7 +62,16 @@ public final class PageMetaDescriptor {
         return src.get(at + SIZE_CLASS_OFFSET) & 0xFF;
     }
 
+    public static int flags(ByteBuffer src, int at) {
+        return src.get(at + FLAGS_OFFSET) & 0xFF;
+    }
+
     public static boolean allocated(ByteBuffer src, int at) {
-        return (src.get(at + FLAGS_OFFSET) & FLAG_ALLOCATED) != 0;
+        return (flags(src, at) & FLAG_ALLOCATED) != 0;
+    }
+
+    /** Whether the current image is in slot B. */
+    public static boolean slotB(ByteBuffer src, int at) {
+        return (flags(src, at) & FLAG_SLOT_B) != 0;
     }
 }

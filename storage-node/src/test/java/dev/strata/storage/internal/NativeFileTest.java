@@ -132,4 +132,22 @@ class NativeFileTest {
             assertEquals(2, file.size());
         }
     }
+
+    @Test
+    void findsTheLargestFileSizeTheFileSystemAccepts() throws IOException {
+        Path scratch = dir.resolve("probe");
+        Files.writeString(scratch, "leftover of a crashed probe");
+        long max = NativeFile.maxFileSize(scratch, 1L << 44, 4096);
+        assertFalse(Files.exists(scratch), "the scratch file is deleted");
+        assertTrue(max > 0 && max <= 1L << 44 && max % 4096 == 0, "max " + max);
+        try (NativeFile file = NativeFile.createNew(dir.resolve("f"))) {
+            file.truncate(max); // sparse: costs no space
+            assertEquals(max, file.size());
+            if (max < 1L << 44) {
+                assertThrows(IOException.class, () -> file.truncate(max + 4096));
+            }
+            file.truncate(0);
+        }
+        assertEquals(1L << 20, NativeFile.maxFileSize(scratch, 1L << 20, 4096), "capped at atMost");
+    }
 }
