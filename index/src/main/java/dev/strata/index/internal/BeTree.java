@@ -607,8 +607,9 @@ public final class BeTree {
         node.entries = remaining;
         node.dirty = true;
         // out of memory most chosen children are not in the pool: start reading them all now, so that
-        // the misses below overlap instead of each waiting for its own read
-        for (int ci = 0; ci < nc; ci++) {
+        // the misses below overlap instead of each waiting for its own read; in the order they are
+        // merged into, so the first one needed is the first one read
+        for (int ci = nc - 1; ci >= 0; ci--) {
             if (chosen[ci] && !txn.holds(node.children.get(ci))) {
                 store.prefetch(node.children.get(ci));
             }
