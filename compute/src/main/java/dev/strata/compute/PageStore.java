@@ -521,38 +521,30 @@ public final class PageStore implements AutoCloseable {
         BatchFormat.Visitor visitor = new BatchFormat.Visitor() {
             @Override
             public void delta(long pageNo, int offset, MemorySegment bytes) {
-                if (pageNo >= capacityPages || !allocated(pageNo)) {
-                    throw new CorruptionException("log record " + current[0] + " changes page " + pageNo
-                            + " which was never allocated");
-                }
-                pool.lockExclusive(pageNo);
-                try {
-                    MemorySegment page = pool.page(pageNo);
-                    if (offset + bytes.byteSize() > page.byteSize()) {
-                        throw new CorruptionException("log record " + current[0] + " writes past page " + pageNo);
-                    }
-                    if (touch(pageNo)) {
-                        MemorySegment.copy(bytes, 0, page, offset, bytes.byteSize());
-                    }
-                } finally {
-                    pool.unlockExclusive(pageNo);
-                }
+                applyTo(pageNo, offset + bytes.byteSize(), "writes",
+                        page -> MemorySegment.copy(bytes, 0, page, offset, bytes.byteSize()));
             }
 
             @Override
             public void move(long pageNo, int src, int dst, int length) {
+                applyTo(pageNo, Math.max(src, dst) + (long) length, "moves bytes",
+                        page -> MemorySegment.copy(page, src, page, dst, length));
+            }
+
+            /** Applies a change reaching byte {@code end} of a page, under its latch, if the record is newer. */
+            private void applyTo(long pageNo, long end, String what, java.util.function.Consumer<MemorySegment> change) {
                 if (pageNo >= capacityPages || !allocated(pageNo)) {
-                    throw new CorruptionException("log record " + current[0] + " moves bytes of page " + pageNo
+                    throw new CorruptionException("log record " + current[0] + " " + what + " in page " + pageNo
                             + " which was never allocated");
                 }
                 pool.lockExclusive(pageNo);
                 try {
                     MemorySegment page = pool.page(pageNo);
-                    if (Math.max(src, dst) + (long) length > page.byteSize()) {
-                        throw new CorruptionException("log record " + current[0] + " moves bytes past page " + pageNo);
+                    if (end > page.byteSize()) {
+                        throw new CorruptionException("log record " + current[0] + " " + what + " past page " + pageNo);
                     }
                     if (touch(pageNo)) {
-                        MemorySegment.copy(page, src, page, dst, length);
+                        change.accept(page);
                     }
                 } finally {
                     pool.unlockExclusive(pageNo);
