@@ -483,9 +483,8 @@ public final class BufferPool implements AutoCloseable {
     }
 
     /**
-     * Starts a daemon thread that evicts ahead of misses: whenever fewer than a few eviction batches of
-     * the pool are free (at most 4 MiB, at least 256 KiB, at most 1/32 of the pool), it runs eviction
-     * rounds, writing dirty victims back itself. A thread that misses then usually finds room at once
+     * Starts a daemon thread that evicts ahead of misses: whenever less than 1/32 of the pool (kept
+     * between 256 KiB and 4 MiB) is free, it runs eviction rounds, writing dirty victims back itself. A thread that misses then usually finds room at once
      * instead of waiting for victims' write-backs (and their fsyncs) on its own time; it still evicts
      * itself when the pool is full. Stopped by {@link #stopBackgroundEviction} or {@link #close}.
      *
