@@ -16,7 +16,9 @@ import java.util.concurrent.CompletableFuture;
  * (other readers see them: read-uncommitted) and logged at {@link #commit()}; closing a batch that
  * was not committed aborts it and restores the before-images. While a batch is open, the pages it
  * changed are pinned (never evicted or written back) and no other open batch may change them.
- * Not thread-safe: one batch, one thread.
+ * Changes may come from several threads as long as each page is changed by one of them (a writer
+ * spreading its work over disjoint pages): allocate, write and move are synchronized. Commit and
+ * abort are one thread's, once the others stopped.
  *
  * <pre>
  * OPEN --commit/commitAsync--> SEALED --log durable--> COMMITTED
@@ -40,7 +42,7 @@ public final class WriteBatch implements AutoCloseable {
     }
 
     /** Allocates a new, zeroed page of {@code pageBytes} (4 KiB .. 256 KiB, a power of two) in this batch. */
-    public long allocate(int pageBytes) {
+    public synchronized long allocate(int pageBytes) {
         checkOpen();
         int sizeClass = PageSize.classOf(pageBytes);
         long pageNo = store.allocateSlot(sizeClass, this);
@@ -50,7 +52,7 @@ public final class WriteBatch implements AutoCloseable {
     }
 
     /** Writes {@code src} at {@code offset} of the page latched exclusively by {@code page}. */
-    public void write(PageHandle page, long offset, MemorySegment src) {
+    public synchronized void write(PageHandle page, long offset, MemorySegment src) {
         MemorySegment dst = claim(page, offset, src.byteSize(), "write");
         long len = src.byteSize();
         undo.add(new BeforeImage(page, offset, dst.asSlice(offset, len).toArray(ValueLayout.JAVA_BYTE)));
@@ -63,7 +65,7 @@ public final class WriteBatch implements AutoCloseable {
      * {@code to} (overlapping ranges as memmove does). Logged as the move, not as the bytes: a page
      * compacting or shifting its contents logs a few bytes per moved range.
      */
-    public void move(PageHandle page, long from, long to, long length) {
+    public synchronized void move(PageHandle page, long from, long to, long length) {
         MemorySegment dst = claim(page, to, length, "move");
         if (from < 0 || from + length > dst.byteSize()) {
             throw new IndexOutOfBoundsException("move from [" + from + ", +" + length + ") outside page "

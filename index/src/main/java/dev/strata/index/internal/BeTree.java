@@ -396,7 +396,7 @@ public final class BeTree {
                     r.entries = applyToRecords(r.entries, sorted, txn);
                 } else {
                     r.entries = mergeBuffer(r.entries, sorted);
-                    settle(txn, r);
+                    settle(txn, r, true);
                 }
                 r.dirty = true;
                 if (needsSplit(txn, r)) {
@@ -463,7 +463,7 @@ public final class BeTree {
         long id = node.children.get(ci);
         int before = node.children.size();
         if (txn.x(id).segment().get(NodeLayout.INT, NodeLayout.OFF_NCHILDREN) == 0) {
-            pushDown(txn, node, ci, sorted);
+            linkDown(txn, node, ci, mergeDown(txn, id, sorted));
         } else {
             Node child = txn.load(id);
             applyDirect(txn, child, sorted);
@@ -554,13 +554,18 @@ public final class BeTree {
      * of the page (or until only its pivots are left).
      */
     private void settle(Txn txn, Node node) {
+        settle(txn, node, false);
+    }
+
+    /** As {@link #settle(Txn, Node)}; {@code parallel}: the children's merges may run on two threads. */
+    private void settle(Txn txn, Node node, boolean parallel) {
         int total = node.bytes();
         if (total <= node.pageBytes) {
             return;
         }
         int target = node.pageBytes / 8 * FLUSH_TO_EIGHTHS;
         while (total > target && !node.entries.isEmpty()) {
-            flushSome(txn, node, total - target);
+            flushSome(txn, node, total - target, parallel);
             total = node.bytes();
         }
     }
@@ -569,7 +574,7 @@ public final class BeTree {
      * Moves the buffered messages of the children with the most buffered bytes (fullest first) down
      * into those children until at least {@code excess} bytes left the buffer.
      */
-    private void flushSome(Txn txn, Node node, int excess) {
+    private void flushSome(Txn txn, Node node, int excess, boolean parallel) {
         int nc = node.children.size();
         int[] bytes = new int[nc];
         int[] start = new int[nc];
@@ -614,33 +619,111 @@ public final class BeTree {
                 store.prefetch(node.children.get(ci));
             }
         }
+        // the children's subtrees are disjoint: their merges (and the flushes below them) may run
+        // on two threads; linking the results into this node (splits, dropped leaves) stays here
+        Node[] merged = new Node[nc];
+        int count = 0;
+        for (boolean isChosen : chosen) {
+            count += isChosen ? 1 : 0;
+        }
+        if (parallel && count >= 2 && FlushHelper.available()) {
+            mergeDownInParallel(txn, node, chosen, start, end, entries, merged);
+        } else {
+            for (int ci = nc - 1; ci >= 0; ci--) {
+                if (chosen[ci]) {
+                    merged[ci] = mergeDown(txn, node.children.get(ci),
+                            new ArrayList<>(entries.subList(start[ci], end[ci])));
+                }
+            }
+        }
         // right to left: splits insert children after ci and removals touch ci and ci - 1 only
         for (int ci = nc - 1; ci >= 0; ci--) {
             if (chosen[ci]) {
-                pushDown(txn, node, ci, new ArrayList<>(entries.subList(start[ci], end[ci])));
+                linkDown(txn, node, ci, merged[ci]);
             }
         }
     }
 
-    /** Applies {@code moved} (messages of child {@code ci}'s range) to that child; splits or drops it. */
-    private void pushDown(Txn txn, Node node, int ci, List<Msg> moved) {
-        long id = node.children.get(ci);
+    /**
+     * Merges the chosen children on this thread and a helper, alternately (the fullest first on each),
+     * and returns once both are done; a failure on either is thrown after both stopped, so that an abort
+     * never restores pages that a merge is still changing.
+     */
+    private void mergeDownInParallel(Txn txn, Node node, boolean[] chosen, int[] start, int[] end,
+            List<Msg> entries, Node[] merged) {
+        int nc = chosen.length;
+        List<Integer> mine = new ArrayList<>();
+        List<Integer> theirs = new ArrayList<>();
+        for (int ci = nc - 1; ci >= 0; ci--) {
+            if (chosen[ci]) {
+                (mine.size() <= theirs.size() ? mine : theirs).add(ci);
+            }
+        }
+        long[] ids = new long[nc];
+        List<List<Msg>> moved = new ArrayList<>(nc);
+        for (int ci = 0; ci < nc; ci++) {
+            ids[ci] = node.children.get(ci);
+            moved.add(chosen[ci] ? new ArrayList<>(entries.subList(start[ci], end[ci])) : null);
+        }
+        java.util.concurrent.Future<?> helper = FlushHelper.submit(() -> {
+            for (int ci : theirs) {
+                merged[ci] = mergeDown(txn, ids[ci], moved.get(ci));
+            }
+        });
+        Throwable failure = null;
+        try {
+            for (int ci : mine) {
+                merged[ci] = mergeDown(txn, ids[ci], moved.get(ci));
+            }
+        } catch (RuntimeException | Error e) {
+            failure = e;
+        }
+        try {
+            FlushHelper.await(helper);
+        } catch (RuntimeException | Error e) {
+            if (failure == null) {
+                failure = e;
+            } else {
+                failure.addSuppressed(e);
+            }
+        }
+        if (failure instanceof RuntimeException e) {
+            throw e;
+        }
+        if (failure instanceof Error e) {
+            throw e;
+        }
+    }
+
+    /**
+     * Applies {@code moved} (messages of one child's range) to child page {@code id}; returns the
+     * decoded child, or {@code null} if the messages were merged in place. Touches only that subtree.
+     */
+    private Node mergeDown(Txn txn, long id, List<Msg> moved) {
         if (!txn.decoded(id) && NodeEdit.tryMerge(txn, id, moved)) {
-            return;
+            return null;
         }
         Node child = txn.load(id);
         child.dirty = true;
         if (child.leaf) {
             child.entries = applyToRecords(child.entries, moved, txn);
-            if (child.entries.isEmpty() && node.children.size() > 1) {
-                // an empty leaf leaves the tree: its range joins a neighbour's (its page is not reused)
-                node.children.remove(ci);
-                node.pivots.remove(ci == 0 ? 0 : ci - 1);
-                return;
-            }
         } else {
             child.entries = mergeBuffer(child.entries, moved);
             settle(txn, child);
+        }
+        return child;
+    }
+
+    /** After {@link #mergeDown} of child {@code ci}: drops it if it is a leaf left empty, else splits it if it overflows. */
+    private void linkDown(Txn txn, Node node, int ci, Node child) {
+        if (child == null) {
+            return;
+        }
+        if (child.leaf && child.entries.isEmpty() && node.children.size() > 1) {
+            // an empty leaf leaves the tree: its range joins a neighbour's (its page is not reused)
+            node.children.remove(ci);
+            node.pivots.remove(ci == 0 ? 0 : ci - 1);
+            return;
         }
         splitIfNeeded(txn, node, ci, child);
     }

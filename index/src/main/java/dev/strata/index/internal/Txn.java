@@ -6,24 +6,27 @@ import dev.strata.compute.WriteBatch;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A writer's unit of work: one {@link WriteBatch} plus the exclusive latches of every page it
  * changed or read for change, all held until the batch is sealed ({@link #commitAsync}) or aborted
  * ({@link #close}), so optimistic readers that saw any of those pages fail validation. Decoded nodes
- * are cached per page. Writes are diffs against the current page bytes. Not thread-safe.
+ * are cached per page. Writes are diffs against the current page bytes. The pages of disjoint subtrees
+ * may be latched, decoded and changed from two threads (a parallel flush); a page only ever from one,
+ * and committing, aborting and {@link #writeNodes} from the writer's thread after the helper stopped.
  */
 final class Txn implements AutoCloseable {
     private static final int BLOCK = 64;
 
     private final PageStore store;
     private final WriteBatch batch;
-    private final Map<Long, PageHandle> latched = new LinkedHashMap<>();
-    final Map<Long, Node> nodes = new LinkedHashMap<>();
+    // concurrent: a root flush may merge into disjoint subtrees on two threads (BeTree.mergeDownInParallel)
+    private final Map<Long, PageHandle> latched = new ConcurrentHashMap<>();
+    final Map<Long, Node> nodes = new ConcurrentHashMap<>();
     private boolean sealed;
 
     Txn(PageStore store) {

@@ -1,0 +1,64 @@
+package dev.strata.index.internal;
+
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The threads that help writers flush a root buffer: one per spare core (none on a single core),
+ * shared by every tree in the process, started on demand and stopped after a minute idle. A task finds
+ * a free thread at once or runs on the caller ({@link ThreadPoolExecutor.CallerRunsPolicy}), so a
+ * writer never waits for a helper that another writer keeps busy.
+ */
+final class FlushHelper {
+    private static final int THREADS = Math.max(0, Runtime.getRuntime().availableProcessors() - 1);
+    private static final ThreadPoolExecutor POOL = THREADS == 0 ? null
+            : new ThreadPoolExecutor(0, THREADS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
+                Thread t = new Thread(r, "strata-index-flush");
+                t.setDaemon(true);
+                return t;
+            }, new ThreadPoolExecutor.CallerRunsPolicy());
+
+    private FlushHelper() {}
+
+    static boolean available() {
+        return POOL != null;
+    }
+
+    static Future<?> submit(Runnable task) {
+        return POOL.submit(task);
+    }
+
+    /**
+     * Waits for {@code f}, uninterruptibly (a writer must not abort while a helper still changes its
+     * pages; the interrupt is kept for later), and rethrows the task's failure.
+     */
+    static void await(Future<?> f) {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    f.get();
+                    return;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    Throwable c = e.getCause();
+                    if (c instanceof RuntimeException r) {
+                        throw r;
+                    }
+                    if (c instanceof Error err) {
+                        throw err;
+                    }
+                    throw new IllegalStateException(c);
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
