@@ -35,6 +35,8 @@ public final class WriteBatch implements AutoCloseable {
     private final Set<Long> pages = new LinkedHashSet<>();
     private final List<BeforeImage> undo = new ArrayList<>();
     private final List<Long> allocated = new ArrayList<>();
+    /** The same pages as {@link #allocated}: an abort drops them, so their changes need no before-images. */
+    private final Set<Long> allocatedSet = new java.util.HashSet<>();
     private State state = State.OPEN;
 
     WriteBatch(PageStore store) {
@@ -47,6 +49,7 @@ public final class WriteBatch implements AutoCloseable {
         int sizeClass = PageSize.classOf(pageBytes);
         long pageNo = store.allocateSlot(sizeClass, this);
         allocated.add(pageNo);
+        allocatedSet.add(pageNo);
         encoder.alloc(pageNo, sizeClass);
         return store.pageId(pageNo);
     }
@@ -55,7 +58,9 @@ public final class WriteBatch implements AutoCloseable {
     public synchronized void write(PageHandle page, long offset, MemorySegment src) {
         MemorySegment dst = claim(page, offset, src.byteSize(), "write");
         long len = src.byteSize();
-        undo.add(new BeforeImage(page, offset, dst.asSlice(offset, len).toArray(ValueLayout.JAVA_BYTE)));
+        if (!allocatedSet.contains(page.pageNo())) {
+            undo.add(new BeforeImage(page, offset, dst.asSlice(offset, len).toArray(ValueLayout.JAVA_BYTE)));
+        }
         encoder.delta(page.pageNo(), (int) offset, src);
         MemorySegment.copy(src, 0, dst, offset, len);
     }
@@ -74,7 +79,9 @@ public final class WriteBatch implements AutoCloseable {
         if (length == 0 || from == to) {
             return;
         }
-        undo.add(new BeforeImage(page, to, dst.asSlice(to, length).toArray(ValueLayout.JAVA_BYTE)));
+        if (!allocatedSet.contains(page.pageNo())) {
+            undo.add(new BeforeImage(page, to, dst.asSlice(to, length).toArray(ValueLayout.JAVA_BYTE)));
+        }
         encoder.move(page.pageNo(), (int) from, (int) to, (int) length);
         MemorySegment.copy(dst, from, dst, to, length);
     }

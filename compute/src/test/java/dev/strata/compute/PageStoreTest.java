@@ -120,6 +120,17 @@ class PageStoreTest {
                 assertArrayEquals(bytes("committed"), h.read(0, 9));
                 assertEquals(0, h.read(4000, 1)[0]);
             }
+            // a page the aborted batch allocated (its writes kept no before-images) is gone, not half-written
+            long[] dropped = new long[1];
+            try (WriteBatch b = store.newBatch()) {
+                dropped[0] = b.allocate(4096);
+                try (PageHandle h = store.fixExclusive(dropped[0])) {
+                    b.write(h, 0, bytes("never committed"));
+                    b.move(h, 0, 100, 15);
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> store.fixShared(dropped[0]));
+            assertTrue(store.allocate(4096) != dropped[0], "an aborted allocation's page is not handed out again");
             // a page held by an aborted batch is writable by the next one
             try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
                 b.write(h, 0, bytes("again"));
