@@ -461,7 +461,7 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
-    void abort(WriteBatch batch, List<?> undo, List<Long> allocatedPages) {
+    void abort(WriteBatch batch, List<?> undo, java.util.Collection<Long> allocatedPages) {
         if (lifecycle == Lifecycle.CLOSED) {
             return;
         }

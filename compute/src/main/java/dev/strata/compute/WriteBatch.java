@@ -34,9 +34,8 @@ public final class WriteBatch implements AutoCloseable {
     private final BatchFormat.Encoder encoder = new BatchFormat.Encoder();
     private final Set<Long> pages = new LinkedHashSet<>();
     private final List<BeforeImage> undo = new ArrayList<>();
-    private final List<Long> allocated = new ArrayList<>();
-    /** The same pages as {@link #allocated}: an abort drops them, so their changes need no before-images. */
-    private final Set<Long> allocatedSet = new java.util.HashSet<>();
+    /** In allocation order; an abort drops them, so their changes need no before-images. */
+    private final Set<Long> allocated = new LinkedHashSet<>();
     private State state = State.OPEN;
 
     WriteBatch(PageStore store) {
@@ -49,7 +48,6 @@ public final class WriteBatch implements AutoCloseable {
         int sizeClass = PageSize.classOf(pageBytes);
         long pageNo = store.allocateSlot(sizeClass, this);
         allocated.add(pageNo);
-        allocatedSet.add(pageNo);
         encoder.alloc(pageNo, sizeClass);
         return store.pageId(pageNo);
     }
@@ -58,7 +56,7 @@ public final class WriteBatch implements AutoCloseable {
     public synchronized void write(PageHandle page, long offset, MemorySegment src) {
         MemorySegment dst = claim(page, offset, src.byteSize(), "write");
         long len = src.byteSize();
-        if (!allocatedSet.contains(page.pageNo())) {
+        if (!allocated.contains(page.pageNo())) {
             undo.add(new BeforeImage(page, offset, dst.asSlice(offset, len).toArray(ValueLayout.JAVA_BYTE)));
         }
         encoder.delta(page.pageNo(), (int) offset, src);
@@ -79,7 +77,7 @@ public final class WriteBatch implements AutoCloseable {
         if (length == 0 || from == to) {
             return;
         }
-        if (!allocatedSet.contains(page.pageNo())) {
+        if (!allocated.contains(page.pageNo())) {
             undo.add(new BeforeImage(page, to, dst.asSlice(to, length).toArray(ValueLayout.JAVA_BYTE)));
         }
         encoder.move(page.pageNo(), (int) from, (int) to, (int) length);
@@ -154,7 +152,7 @@ public final class WriteBatch implements AutoCloseable {
     }
 
     /** Pages this batch allocated (not pinned unless also changed). */
-    List<Long> allocated() {
+    Set<Long> allocated() {
         return allocated;
     }
 

@@ -204,27 +204,12 @@ final class Node {
             return null;
         }
         byte[] img = current.toArray(ValueLayout.JAVA_BYTE);
-        writeHeader(img, nc);
-        for (int i = 0; i < nc - 1; i++) {
-            byte[] p = pivots.get(i);
-            if (origin == null || origin.get(p) == null) {
-                I16.set(img, at[i], (short) p.length);
-                System.arraycopy(p, 0, img, at[i] + 2, p.length);
+        for (int i = 0; i < items; i++) {
+            if (itemOrigin(i) < 0) {
+                writeItem(img, at[i], i);
             }
-            I32.set(img, HEADER + 8 * nc + 8 * i, at[i]);
-            I32.set(img, HEADER + 8 * nc + 8 * i + 4, NodeLayout.head(p));
         }
-        int slots = NodeLayout.slotBase(nc);
-        for (int i = 0; i < entries.size(); i++) {
-            Msg m = entries.get(i);
-            if (m.originIn(pageId) < 0) {
-                writeEntry(img, at[base + i], m);
-            }
-            I32.set(img, slots + 8 * i, at[base + i]);
-            I32.set(img, slots + 8 * i + 4, NodeLayout.head(m.key()));
-        }
-        writeStarts(img, nc);
-        I32.set(img, NodeLayout.OFF_HEAP, lowest);
+        writeFront(img, at, lowest);
         return img;
     }
 
@@ -271,8 +256,14 @@ final class Node {
      * starts for items placed at {@code at}, with the heap starting at {@code heap}.
      */
     byte[] front(int[] at, int heap) {
-        int nc = leaf ? 0 : children.size();
         byte[] img = new byte[slotsEnd()];
+        writeFront(img, at, heap);
+        return img;
+    }
+
+    /** Writes the front (see {@link #front}) into {@code img}, a page image or just its front. */
+    private void writeFront(byte[] img, int[] at, int heap) {
+        int nc = leaf ? 0 : children.size();
         writeHeader(img, nc);
         for (int i = 0; i < nc - 1; i++) {
             I32.set(img, HEADER + 8 * nc + 8 * i, at[i]);
@@ -286,7 +277,6 @@ final class Node {
         }
         writeStarts(img, nc);
         I32.set(img, NodeLayout.OFF_HEAP, heap);
-        return img;
     }
 
     static int entrySize(Msg m) {

@@ -120,11 +120,13 @@ final class Txn implements AutoCloseable {
         PageHandle h = x(n.pageId);
         int items = n.items();
         int[] at = new int[items];
+        int[] origins = new int[items];
         long[] kept = new long[items]; // origin << 32 | item, for the items still in the page
         int nk = 0;
         int total = 0;
         for (int i = 0; i < items; i++) {
             int o = n.itemOrigin(i);
+            origins[i] = o;
             total += n.itemSize(i);
             if (o >= 0) {
                 kept[nk++] = (long) o << 32 | i;
@@ -162,7 +164,7 @@ final class Txn implements AutoCloseable {
         }
         int keptEnd = cursor;
         for (int i = 0; i < items; i++) {
-            if (n.itemOrigin(i) < 0) {
+            if (origins[i] < 0) {
                 cursor -= n.itemSize(i);
                 at[i] = cursor;
             }
@@ -170,7 +172,7 @@ final class Txn implements AutoCloseable {
         if (cursor < keptEnd) {
             byte[] fresh = new byte[keptEnd - cursor];
             for (int i = 0; i < items; i++) {
-                if (at[i] < keptEnd) {
+                if (origins[i] < 0) {
                     n.writeItem(fresh, at[i] - cursor, i);
                 }
             }
