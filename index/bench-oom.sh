@@ -19,7 +19,7 @@ for e in ${ENGINES:-strata rocksdb lmdb}; do
   mkdir -p "$cg"
   echo $((LIMIT * 1024 * 1024)) > "$cg/memory.limit_in_bytes"
   echo 0 > "$cg/memory.swappiness" 2>/dev/null || true
-  sh -c "echo \$\$ > $cg/cgroup.procs; exec $JAVA ${JVM_OPTS:-} -Xmx128m -Xms128m --enable-native-access=ALL-UNNAMED \
+  sh -c "echo \$\$ > $cg/cgroup.procs; exec $JAVA ${JVM_OPTS:-} ${HEAP:--Xmx128m -Xms128m} --enable-native-access=ALL-UNNAMED \
       --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
       -cp $CP dev.strata.index.bench.OomBench engine=$e keys=$KEYS memoryMiB=$CACHE dir=$DIR maxSeconds=${MAX_SECONDS:-0}" \
     | grep --line-buffered -v '^WARNING' || echo "RESULT $e failed"

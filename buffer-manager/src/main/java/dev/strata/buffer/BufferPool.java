@@ -60,6 +60,7 @@ public final class BufferPool implements AutoCloseable {
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
     private final LongAdder evictions = new LongAdder();
+    private volatile boolean evicted;
     private final LongAdder writeBacks = new LongAdder();
     private final LongAdder bytesRead = new LongAdder();
     private final LongAdder bytesWritten = new LongAdder();
@@ -571,6 +572,9 @@ public final class BufferPool implements AutoCloseable {
             evictLocked(p);
         }
         evictions.add(clean.size());
+        if (!clean.isEmpty() && !evicted) {
+            evicted = true;
+        }
         return clean.size();
     }
 
@@ -835,6 +839,11 @@ public final class BufferPool implements AutoCloseable {
             }
         });
         return n[0];
+    }
+
+    /** Whether this pool has evicted a page since it was opened: its pages no longer all fit. Cheap. */
+    public boolean hasEvicted() {
+        return evicted;
     }
 
     public long residentBytes() {

@@ -159,10 +159,13 @@ class BufferPoolTest {
     void roundTripsPagesThroughEvictionAndReload() {
         var pool = newPool();
         long n = 2 * POOL_PAGES;
-        for (long p = 0; p < n; p++) {
+        writePage(pool, 0, 7, true);
+        assertFalse(pool.hasEvicted(), "nothing evicted yet");
+        for (long p = 1; p < n; p++) {
             writePage(pool, p, p + 7, true);
         }
         assertTrue(pool.stats().evictions() > 0, "writing two pools' worth of pages must evict");
+        assertTrue(pool.hasEvicted());
         assertTrue(src.writes.get() >= n - POOL_PAGES, "evicted dirty pages are written back: " + src.writes);
         for (long p = 0; p < n; p++) {
             try (var g = pool.fixShared(p)) {

@@ -271,6 +271,15 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the store's pages have outgrown its buffer pool: the pool has evicted a page since the
+     * store was opened. Cheap (one volatile read); a structure may shape itself for out-of-memory
+     * access once this turns true. It never turns false again while the store is open.
+     */
+    public boolean poolOutgrown() {
+        return pool.hasEvicted();
+    }
+
     /** Runs {@code read} under an optimistic latch, re-running it until it saw a consistent page. */
     public <R> R readOptimistic(long pageId, OptimisticRead<R> read) {
         long pageNo = enter(pageId);

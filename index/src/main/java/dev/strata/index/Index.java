@@ -189,6 +189,11 @@ public final class Index {
         return tree.checkInvariants();
     }
 
+    /** The most children of any internal node below the root (tests, tools); 0 while there is none. */
+    public int maxChildrenBelowRoot() {
+        return tree.maxChildrenBelowRoot();
+    }
+
     /** Height of the tree: 1 while the root is a leaf. */
     public int height() {
         return tree.height();
