@@ -37,6 +37,9 @@ public final class WriteBatch implements AutoCloseable {
     /** In allocation order; an abort drops them, so their changes need no before-images. */
     private final Set<Long> allocated = new LinkedHashSet<>();
     private State state = State.OPEN;
+    /** The page {@link #claim} last claimed, and whether this batch allocated it: writes come in runs per page. */
+    private long lastPage = -1;
+    private boolean lastAllocated;
 
     WriteBatch(PageStore store) {
         this.store = store;
@@ -48,6 +51,9 @@ public final class WriteBatch implements AutoCloseable {
         int sizeClass = PageSize.classOf(pageBytes);
         long pageNo = store.allocateSlot(sizeClass, this);
         allocated.add(pageNo);
+        if (pageNo == lastPage) {
+            lastPage = -1;
+        }
         encoder.alloc(pageNo, sizeClass);
         return store.pageId(pageNo);
     }
@@ -56,7 +62,7 @@ public final class WriteBatch implements AutoCloseable {
     public synchronized void write(PageHandle page, long offset, MemorySegment src) {
         MemorySegment dst = claim(page, offset, src.byteSize(), "write");
         long len = src.byteSize();
-        if (!allocated.contains(page.pageNo())) {
+        if (!lastAllocated) {
             undo.add(new BeforeImage(page, offset, dst.asSlice(offset, len).toArray(ValueLayout.JAVA_BYTE)));
         }
         encoder.delta(page.pageNo(), (int) offset, src);
@@ -77,14 +83,17 @@ public final class WriteBatch implements AutoCloseable {
         if (length == 0 || from == to) {
             return;
         }
-        if (!allocated.contains(page.pageNo())) {
+        if (!lastAllocated) {
             undo.add(new BeforeImage(page, to, dst.asSlice(to, length).toArray(ValueLayout.JAVA_BYTE)));
         }
         encoder.move(page.pageNo(), (int) from, (int) to, (int) length);
         MemorySegment.copy(dst, from, dst, to, length);
     }
 
-    /** Checks a change of {@code [offset, +len)} of {@code page} and claims the page; returns its writable bytes. */
+    /**
+     * Checks a change of {@code [offset, +len)} of {@code page} and claims the page; returns its
+     * writable bytes and leaves {@link #lastAllocated} saying whether this batch allocated the page.
+     */
     private MemorySegment claim(PageHandle page, long offset, long len, String what) {
         checkOpen();
         if (page.store() != store) {
@@ -103,9 +112,13 @@ public final class WriteBatch implements AutoCloseable {
                     + PageId.toString(page.pageId()) + " of " + dst.byteSize() + " bytes");
         }
         long pageNo = page.pageNo();
-        if (!pages.contains(pageNo)) {
-            store.claimPage(pageNo, this);
-            pages.add(pageNo);
+        if (pageNo != lastPage) {
+            if (!pages.contains(pageNo)) {
+                store.claimPage(pageNo, this);
+                pages.add(pageNo);
+            }
+            lastPage = pageNo;
+            lastAllocated = allocated.contains(pageNo);
         }
         return dst;
     }

@@ -49,6 +49,11 @@ public final class IndexDemo {
      * (after each batch of 10,000), then {@code keys} once more when the load is durable.
      */
     public static Figures run(PageStore store, long keys, LongConsumer progress) {
+        return run(store, keys, progress, () -> {});
+    }
+
+    /** As {@link #run(PageStore, long, LongConsumer)}; {@code loaded} runs once the load is durable, before the reads. */
+    public static Figures run(PageStore store, long keys, LongConsumer progress, Runnable loaded) {
         Index idx = Index.open(store, "demo");
         byte[] value = new byte[VALUE_BYTES];
         new SplittableRandom(1).nextBytes(value);
@@ -65,6 +70,7 @@ public final class IndexDemo {
         last.join();
         long loadNanos = System.nanoTime() - t0;
         progress.accept(keys);
+        loaded.run();
         long reads = Math.min(keys, 1_000_000);
         SplittableRandom rnd = new SplittableRandom(2);
         long t1 = System.nanoTime();

@@ -17,8 +17,11 @@ class IndexDemoTest {
     void demoLoadsReadsAndScansWithProgress() {
         try (PageStore store = PageStore.open(dir, IndexModelTest.config(32L << 20))) {
             AtomicLong progress = new AtomicLong();
-            IndexDemo.Figures f = IndexDemo.run(store, 50_000, progress::set);
+            AtomicLong progressWhenLoaded = new AtomicLong(-1);
+            IndexDemo.Figures f = IndexDemo.run(store, 50_000, progress::set,
+                    () -> assertEquals(-1, progressWhenLoaded.getAndSet(progress.get()), "loaded runs once"));
             assertEquals(50_000, progress.get());
+            assertEquals(50_000, progressWhenLoaded.get(), "the load was complete when loaded ran");
             assertEquals(50_000, f.keys());
             assertTrue(f.loadPerSecond() > 0 && f.pointReadsPerSecond() > 0 && f.scanPerSecond() > 0, f.toString());
             Index idx = Index.open(store, "demo");
