@@ -61,6 +61,8 @@ public final class BufferPool implements AutoCloseable {
     private final LongAdder misses = new LongAdder();
     private final LongAdder evictions = new LongAdder();
     private volatile boolean evicted;
+    /** Length of the prefix of the reservation advised for huge pages; 0 once the pool has evicted. */
+    private volatile long hugeBytes;
     private final LongAdder writeBacks = new LongAdder();
     private final LongAdder bytesRead = new LongAdder();
     private final LongAdder bytesWritten = new LongAdder();
@@ -80,6 +82,10 @@ public final class BufferPool implements AutoCloseable {
         this.table = new PageTable(config.capacityPages());
         try {
             this.memory = NativeMemory.reserve(config.capacityBytes());
+            // 4 KiB pages unless adviseHugePages asks otherwise, even where the system default is
+            // huge pages everywhere: a 2 MiB page faulted in for one 16 KiB page of a pool that holds
+            // a fraction of its page space would make the process use far more than the pool
+            memory.hugePages(0, config.capacityBytes(), false);
         } catch (RuntimeException e) {
             table.close();
             throw e;
@@ -574,6 +580,11 @@ public final class BufferPool implements AutoCloseable {
         evictions.add(clean.size());
         if (!clean.isEmpty() && !evicted) {
             evicted = true;
+            long huge = hugeBytes;
+            if (huge > 0) {
+                hugeBytes = 0;
+                memory.hugePages(0, huge, false);
+            }
         }
         return clean.size();
     }
@@ -839,6 +850,31 @@ public final class BufferPool implements AutoCloseable {
             }
         });
         return n[0];
+    }
+
+    /**
+     * Asks for transparent huge pages (2 MiB) over the first {@code poolBytes} of the reservation,
+     * until the pool first evicts: fewer page faults when pages are first written, and far fewer TLB
+     * misses on reads (in-memory index benchmark: point reads +9% to +18%). Only for a pool whose pages
+     * are all being created from scratch (an empty store): every page in that prefix is then
+     * faulted in by the pool, so its 2 MiB pages hold little the pool does not count, and the process
+     * stays within the pool's size. A page space that outgrows the pool gets 4 KiB pages from the
+     * first eviction on ({@code MADV_NOHUGEPAGE}; evictions split the huge pages they free parts
+     * of). A hint: false where the kernel lacks transparent huge pages, or after an eviction.
+     */
+    public boolean adviseHugePages() {
+        checkOpen();
+        long bytes = config.poolBytes() & -(2L << 20);
+        if (evicted || bytes == 0 || !memory.hugePages(0, bytes, true)) {
+            return false;
+        }
+        hugeBytes = bytes;
+        if (evicted) { // an eviction raced this call: take the advice back
+            hugeBytes = 0;
+            memory.hugePages(0, bytes, false);
+            return false;
+        }
+        return true;
     }
 
     /** Whether this pool has evicted a page since it was opened: its pages no longer all fit. Cheap. */

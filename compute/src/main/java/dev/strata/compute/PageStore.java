@@ -171,6 +171,9 @@ public final class PageStore implements AutoCloseable {
             replay(ckpt.lsn());
             this.appliedLsn = log.durableLsn();
             this.epoch = Math.max(1, Math.max(ckpt.epoch(), log.highestEpoch()));
+            if (allocatedCount() == 0) {
+                bp.adviseHugePages(); // a new store: its pages are all created in the pool
+            }
             bp.startBackgroundEviction("strata-evictor-p" + config.partition());
         } catch (IOException | RuntimeException e) {
             closeQuietly(pl);

@@ -58,6 +58,43 @@ class PageStoreTest {
     }
 
     @Test
+    void aNewStoreCreatesItsPagesOnHugePagesAReopenedOneDoesNot() throws Exception {
+        java.nio.file.Path enabled = java.nio.file.Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.exists(enabled)
+                && !java.nio.file.Files.readString(enabled).contains("[never]"), "transparent huge pages are off");
+        PageStoreConfig config = small().withPool(16L << 20);
+        List<Long> pages = new ArrayList<>();
+        try (PageStore store = PageStore.open(dir, config)) {
+            fillPages(store, pages, 256); // 4 MiB of new pages, a quarter of the pool
+            long huge = dev.strata.core.ProcessStats.mappedBytes(store.pageMemory(), "AnonHugePages");
+            assertTrue(huge >= 2L << 20, "new pages on " + huge + " bytes of huge pages");
+        }
+        try (PageStore store = PageStore.open(dir, config)) {
+            for (long p : pages) {
+                try (PageHandle h = store.fixShared(p)) {
+                    assertEquals(p, h.getLong(0));
+                }
+            }
+            fillPages(store, pages, 64);
+            // pages read back land wherever their numbers say, among others not read: 4 KiB pages
+            assertEquals(0, dev.strata.core.ProcessStats.mappedBytes(store.pageMemory(), "AnonHugePages"));
+        }
+    }
+
+    private static void fillPages(PageStore store, List<Long> pages, int n) {
+        try (WriteBatch b = store.newBatch()) {
+            for (int i = 0; i < n; i++) {
+                long page = b.allocate(16384);
+                try (PageHandle h = store.fixExclusive(page)) {
+                    b.putLong(h, 0, page); // the fault of a new page fills all of it with zeros
+                }
+                pages.add(page);
+            }
+            b.commit();
+        }
+    }
+
+    @Test
     void movesActLikeMemmoveAreLoggedAsMovesAndAreUndoneOnAbort() {
         byte[] model = new byte[16384];
         new Random(5).nextBytes(model);

@@ -25,6 +25,8 @@ public final class NativeMemory implements AutoCloseable {
     private static final int MAP_NORESERVE = 0x4000;
     private static final int MADV_DONTNEED = 4;
     private static final int MADV_POPULATE_WRITE = 23; // Linux 5.14+
+    private static final int MADV_HUGEPAGE = 14;
+    private static final int MADV_NOHUGEPAGE = 15;
     private static final int PAGE = 4096;
     private static final int EINVAL = 22;
     private static volatile boolean populateUnsupported;
@@ -107,6 +109,29 @@ public final class NativeMemory implements AutoCloseable {
             throw e;
         } catch (Throwable t) {
             throw new StrataException("madvise failed", t);
+        }
+    }
+
+    /**
+     * Asks for transparent huge pages over {@code [offset, offset+length)} ({@code MADV_HUGEPAGE}), or
+     * refuses them ({@code MADV_NOHUGEPAGE}: that range is then faulted in 4 KiB pages, even where the
+     * system default is to use huge pages everywhere). A hint: returns false, and does nothing,
+     * where the kernel lacks transparent huge pages.
+     */
+    public boolean hugePages(long offset, long length, boolean on) {
+        if (offset < 0 || length < 0 || offset + length > segment.byteSize()) {
+            throw new IndexOutOfBoundsException("range [" + offset + ", +" + length + ") outside reservation");
+        }
+        if (length == 0) {
+            return false;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Linker.Option.captureStateLayout());
+            int rc = (int) MADVISE.invokeExact(state, segment.asSlice(offset, length), length,
+                    on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+            return rc == 0;
+        } catch (Throwable t) {
+            return false;
         }
     }
 

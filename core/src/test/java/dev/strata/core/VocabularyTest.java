@@ -1,6 +1,7 @@
 package dev.strata.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -51,6 +52,18 @@ class VocabularyTest {
             assertThrows(IndexOutOfBoundsException.class, () -> m.dontNeed((1L << 30) - 4096, 8192));
         }
         assertThrows(IllegalArgumentException.class, () -> NativeMemory.reserve(0));
+    }
+
+    @Test
+    void hugePagesIsAHintOverARangeOfTheReservation() {
+        try (NativeMemory m = NativeMemory.reserve(64L << 20)) {
+            boolean thp = java.nio.file.Files.exists(java.nio.file.Path.of("/sys/kernel/mm/transparent_hugepage/enabled"));
+            assertEquals(thp, m.hugePages(0, 32L << 20, true), "advice accepted where the kernel has THP");
+            assertEquals(thp, m.hugePages(0, 64L << 20, false));
+            assertFalse(m.hugePages(4096, 0, true), "an empty range asks nothing");
+            assertThrows(IndexOutOfBoundsException.class, () -> m.hugePages((64L << 20) - 4096, 8192, true));
+            assertThrows(IndexOutOfBoundsException.class, () -> m.hugePages(-1, 4096, false));
+        }
     }
 
     @Test

@@ -1,0 +1,85 @@
+package dev.strata.buffer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.strata.core.PageSize;
+import dev.strata.core.ProcessStats;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A new pool's pages sit on 2 MiB transparent huge pages while they all fit; from its first eviction
+ * on it is back on 4 KiB pages and the process keeps no more than the pool resident. Reads the
+ * pool's mapping in {@code /proc/self/smaps}.
+ */
+class BufferPoolHugePagesTest {
+    private static final long POOL = 16L << 20;
+    private static final long SPACE = 128L << 20;
+    private static final long PAGES_16K = POOL / 16384;
+
+    @Test
+    void aNewPoolUsesHugePagesUntilItFirstEvicts() throws IOException {
+        assumeTrue(thpOffered(), "transparent huge pages are off on this machine");
+        try (BufferPool pool = BufferPool.create(BufferPoolConfig.of(POOL, SPACE), new MemoryPageSource())) {
+            assertTrue(pool.adviseHugePages());
+            for (long i = 0; i < PAGES_16K / 2; i++) { // half the pool
+                write(pool, i);
+            }
+            long huge = smapsKb(pool, "AnonHugePages");
+            assertTrue(huge >= 2048, "8 MiB of fresh pages on " + huge + " KiB of huge pages");
+            for (long i = PAGES_16K / 2; i < 4 * PAGES_16K; i++) { // four pools' worth: evicts
+                write(pool, i);
+            }
+            assertTrue(pool.hasEvicted());
+            assertFalse(pool.adviseHugePages(), "no huge pages once the pool has evicted");
+            long rssKb = smapsKb(pool, "Rss");
+            assertTrue(rssKb * 1024 <= POOL + (2L << 20), "resident " + rssKb + " KiB for a pool of " + (POOL >> 10) + " KiB");
+            for (long i = 0; i < 4 * PAGES_16K; i += 7) {
+                try (var g = pool.fixShared(pageNo(i))) {
+                    assertEquals(i + 1, g.segment().get(java.lang.foreign.ValueLayout.JAVA_LONG, 8192), "page " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aPoolNotAdvisedStaysOnSmallPagesWhateverTheSystemDefault() {
+        try (BufferPool pool = BufferPool.create(BufferPoolConfig.of(POOL, SPACE), new MemoryPageSource())) {
+            for (long i = 0; i < PAGES_16K / 2; i++) {
+                write(pool, i);
+            }
+            assertEquals(0, smapsKb(pool, "AnonHugePages"));
+        }
+    }
+
+    private static long pageNo(long i) {
+        return i * (16384 / PageSize.BASE);
+    }
+
+    private static void write(BufferPool pool, long i) {
+        long p = pageNo(i);
+        pool.defineSizeClass(p, PageSize.classOf(16384));
+        try (var g = pool.fixExclusive(p)) {
+            g.segment().fill((byte) 1);
+            g.segment().set(java.lang.foreign.ValueLayout.JAVA_LONG, 8192, i + 1);
+            pool.markDirty(p);
+        }
+    }
+
+    private static boolean thpOffered() throws IOException {
+        Path enabled = Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
+        return Files.exists(enabled) && !Files.readString(enabled).contains("[never]");
+    }
+
+    private static long smapsKb(BufferPool pool, String field) {
+        long bytes = ProcessStats.mappedBytes(pool.memory(), field);
+        assertTrue(bytes >= 0, "no mapping of the pool in /proc/self/smaps");
+        return bytes / 1024;
+    }
+}
