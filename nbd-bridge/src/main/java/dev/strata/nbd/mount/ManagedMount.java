@@ -107,11 +107,7 @@ public final class ManagedMount implements Backend {
         long runStart = -1;
         List<long[]> runs = null;
         for (long c = first; c <= last + 1; c++) {
-            boolean mine = c <= last && !present.get(c) && claimed.trySet(c);
-            if (mine && present.get(c)) { // installed between the two checks
-                claimed.tryClear(c);
-                mine = false;
-            }
+            boolean mine = c <= last && claimMissing(c);
             if (mine && runStart < 0) {
                 runStart = c;
             } else if (!mine && runStart >= 0) {
@@ -134,6 +130,18 @@ public final class ManagedMount implements Backend {
                 awaitPresent(c);
             }
         }
+    }
+
+    /** Claims chunk {@code c} if it is neither present nor claimed; true if this caller now holds the claim. */
+    private boolean claimMissing(long c) {
+        if (present.get(c) || !claimed.trySet(c)) {
+            return false;
+        }
+        if (present.get(c)) { // installed between the two checks
+            claimed.tryClear(c);
+            return false;
+        }
+        return true;
     }
 
     /** Fetches claimed chunks [a, b] with one ranged remote read straight into the cache. */
@@ -192,17 +200,18 @@ public final class ManagedMount implements Backend {
 
     private void pullLoop() {
         while (!closed) {
-            long c = pullOrder.next(x -> !present.get(x) && !claimed.get(x));
+            // a worker claims each chunk as it picks it, so that two workers never pick from the same
+            // batch between one's choice and its claim (which split batches into single-chunk reads)
+            long c = pullOrder.next(this::claimMissing);
             if (c < 0) {
                 return; // everything is present or claimed
             }
             long last = c;
-            while (last + 1 < chunks && last - c + 1 < config.pullBatch() && !present.get(last + 1)
-                    && !claimed.get(last + 1)) {
+            while (last + 1 < chunks && last - c + 1 < config.pullBatch() && claimMissing(last + 1)) {
                 last++;
             }
             try {
-                ensurePresent(c, last, false);
+                fetch(c, last);
             } catch (IOException | RuntimeException e) {
                 if (closed) {
                     return;
