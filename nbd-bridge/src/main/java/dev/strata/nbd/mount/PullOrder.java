@@ -39,7 +39,11 @@ final class PullOrder {
         boosted.addLast(chunk);
     }
 
-    /** The next chunk that still {@code needsPull}: boosted chunks first, then priority order; -1 when none. */
+    /**
+     * The next chunk that still {@code needsPull}: boosted chunks first, then priority order; -1 when
+     * none. {@code needsPull} is asked once per candidate and may take the chunk (a pull worker claims
+     * it there); the chunk it accepts is the one returned.
+     */
     long next(LongPredicate needsPull) {
         Long b;
         while ((b = boosted.pollFirst()) != null) {
