@@ -29,73 +29,120 @@ import java.util.List;
 final class NodeEdit {
     private NodeEdit() {}
 
-    static boolean tryMerge(Txn txn, long pageId, List<Msg> msgs) {
+    static boolean tryMerge(Txn txn, long pageId, List<Msg> list) {
         MemorySegment page = txn.x(pageId).segment();
+        // an array, not the List: the callers pass three List classes, and the hot loops below then
+        // compile to plain array reads instead of type-profiled interface calls that deoptimize
+        Msg[] msgs = list.toArray(new Msg[0]);
         boolean leaf = page.get(INT, NodeLayout.OFF_KIND) == LEAF;
         int nc = page.get(INT, NodeLayout.OFF_NCHILDREN);
         int ne = page.get(INT, NodeLayout.OFF_NENTRIES);
         int heap = page.get(INT, NodeLayout.OFF_HEAP);
         int slotBase = NodeLayout.slotBase(nc);
-        int n = msgs.size();
         // the free gap bounds what can be appended: give up as soon as the plan exceeds it, so that a
         // large batch that will take the decoding path (a sequential load's 10,000 messages) costs
         // a few entries here, not a pass over all of them
         long gap = heap - slotBase - (long) SLOT * ne;
-        // plan: per key group [gs, ge), the first message kept (leaf: the one record written, or none)
+        Plan plan = plan(msgs, leaf, gap);
+        if (plan == null) {
+            return false;
+        }
+        int newHeap = heap - plan.appended;
+        if (plan.appended > heap || (long) slotBase + (long) SLOT * (ne + plan.addedSlots) > newHeap) {
+            return false;
+        }
+        Merged m = merge(page, msgs, plan, leaf, nc, ne, heap, slotBase);
+        int newEntries = m.first + m.count;
+        if (leaf && newEntries == 0) {
+            return false;
+        }
+        if (plan.appended > 0) {
+            txn.write(pageId, newHeap, m.block);
+        }
+        if (m.count > 0) {
+            txn.write(pageId, slotBase + (long) SLOT * m.first,
+                    MemorySegment.ofArray(m.slots).asSlice(0, (long) SLOT * m.count));
+        }
+        if (!leaf) {
+            writeStarts(txn, pageId, page, nc, m.net);
+        }
+        byte[] hdr = new byte[8];
+        MemorySegment h = MemorySegment.ofArray(hdr);
+        h.set(INT, 0, newEntries);
+        h.set(INT, 4, newHeap);
+        txn.write(pageId, NodeLayout.OFF_NENTRIES, hdr);
+        return true;
+    }
+
+    /**
+     * Per key group, the first message kept ({@code keepFrom}; a leaf keeps the one record written, or
+     * none), the bytes appended and the slots added at most. {@code keepFrom} is indexed by group.
+     */
+    private record Plan(int[] keepFrom, int appended, int addedSlots) {}
+
+    /** The slot array's new suffix from slot {@code first}, the appended entries, and per child the net slots added. */
+    private record Merged(int first, int count, byte[] slots, byte[] block, int[] net) {}
+
+    /** Plans the merge, or returns {@code null} when it needs more than {@code gap} bytes or a leaf meets an UPSERT. */
+    private static Plan plan(Msg[] msgs, boolean leaf, long gap) {
+        int n = msgs.length;
         int[] keepFrom = new int[n];
         int appended = 0;
-        int maxSlots = ne;
+        int added = 0;
         int groups = 0;
         for (int gs = 0; gs < n; ) {
-            byte[] key = msgs.get(gs).key();
+            byte[] key = msgs[gs].key();
             int ge = gs + 1;
-            while (ge < n && Keys.equal(msgs.get(ge).key(), key)) {
+            while (ge < n && Keys.equal(msgs[ge].key(), key)) {
                 ge++;
             }
             int base = -1;
             for (int k = ge - 1; k >= gs; k--) {
-                int kind = msgs.get(k).kind();
-                if (kind != UPSERT) {
+                if (msgs[k].kind() != UPSERT) {
                     base = k;
                     break;
                 }
                 if (leaf) {
-                    return false;
+                    return null;
                 }
             }
             int from;
             if (leaf) {
-                from = msgs.get(base).kind() == PUT ? base : ge; // a DELETE writes nothing
+                from = msgs[base].kind() == PUT ? base : ge; // a DELETE writes nothing
             } else {
                 from = base >= 0 ? base : gs;
             }
             keepFrom[groups++] = from;
             for (int k = from; k < ge; k++) {
-                appended += entrySize(msgs.get(k));
+                appended += entrySize(msgs[k]);
             }
-            maxSlots += ge - from;
-            if (appended + (long) SLOT * (maxSlots - ne) > gap) {
-                return false;
+            added += ge - from;
+            if (appended + (long) SLOT * added > gap) {
+                return null;
             }
             gs = ge;
         }
-        int newHeap = heap - appended;
-        if (appended > heap || (long) slotBase + (long) SLOT * maxSlots > newHeap) {
-            return false;
-        }
+        return new Plan(keepFrom, appended, added);
+    }
+
+    /** Builds the new entries and the slot array's changed suffix from the page's current slots. */
+    private static Merged merge(MemorySegment page, Msg[] msgs, Plan plan, boolean leaf, int nc, int ne, int heap,
+            int slotBase) {
+        int n = msgs.length;
+        int newHeap = heap - plan.appended;
         byte[] oldSlots = page.asSlice(slotBase, (long) SLOT * ne).toArray(ValueLayout.JAVA_BYTE);
-        int first = lowerBound(page, oldSlots, 0, ne, msgs.get(0).key());
-        byte[] slots = new byte[SLOT * (maxSlots - first)];
+        int first = lowerBound(page, oldSlots, 0, ne, msgs[0].key());
+        byte[] slots = new byte[SLOT * (ne + plan.addedSlots - first)];
         int[] net = leaf ? null : new int[nc]; // per child: slots added minus slots dropped
-        byte[] block = new byte[appended];
+        byte[] block = new byte[plan.appended];
         int cursor = heap;
         int count = 0; // slots written to slots
         int old = first; // next old slot to copy
         int g = 0;
         for (int gs = 0; gs < n; g++) {
-            byte[] key = msgs.get(gs).key();
+            byte[] key = msgs[gs].key();
             int ge = gs + 1;
-            while (ge < n && Keys.equal(msgs.get(ge).key(), key)) {
+            while (ge < n && Keys.equal(msgs[ge].key(), key)) {
                 ge++;
             }
             int i = lowerBound(page, oldSlots, old, ne, key);
@@ -105,8 +152,8 @@ final class NodeEdit {
             }
             System.arraycopy(oldSlots, SLOT * old, slots, SLOT * count, SLOT * (i - old));
             count += i - old;
-            int from = keepFrom[g];
-            boolean replaces = leaf || msgs.get(from).kind() != UPSERT;
+            int from = plan.keepFrom[g];
+            boolean replaces = leaf || msgs[from].kind() != UPSERT;
             if (!replaces) {
                 // only upserts for this key: they queue behind the buffered messages
                 System.arraycopy(oldSlots, SLOT * i, slots, SLOT * count, SLOT * (j - i));
@@ -117,7 +164,7 @@ final class NodeEdit {
             }
             int head = NodeLayout.head(key);
             for (int k = from; k < ge; k++) {
-                Msg m = msgs.get(k);
+                Msg m = msgs[k];
                 if (leaf && m.operator() != 0) {
                     m = new Msg(m.key(), m.type(), 0, m.value());
                 }
@@ -132,26 +179,7 @@ final class NodeEdit {
         }
         System.arraycopy(oldSlots, SLOT * old, slots, SLOT * count, SLOT * (ne - old));
         count += ne - old;
-        int newEntries = first + count;
-        if (leaf && newEntries == 0) {
-            return false;
-        }
-        if (appended > 0) {
-            txn.write(pageId, newHeap, block);
-        }
-        if (count > 0) {
-            txn.write(pageId, slotBase + (long) SLOT * first,
-                    MemorySegment.ofArray(slots).asSlice(0, (long) SLOT * count));
-        }
-        if (!leaf) {
-            writeStarts(txn, pageId, page, nc, net);
-        }
-        byte[] hdr = new byte[8];
-        MemorySegment h = MemorySegment.ofArray(hdr);
-        h.set(INT, 0, newEntries);
-        h.set(INT, 4, newHeap);
-        txn.write(pageId, NodeLayout.OFF_NENTRIES, hdr);
-        return true;
+        return new Merged(first, count, slots, block, net);
     }
 
     /** Shifts the child starts by the slots added to (or dropped from) the children before each; logs the changed suffix. */
