@@ -916,7 +916,7 @@ public final class BeTree {
             }
             if (cur != null) {
                 out.add(cur.kind() == PUT && cur.operator() == 0 ? cur
-                        : new Msg(cur.key(), PUT | (cur.type() & OVERFLOW), 0, cur.value()));
+                        : cur.withType(PUT | (cur.type() & OVERFLOW), 0));
             }
         }
         while (i < recs.size()) {

@@ -81,10 +81,15 @@ final class Node {
             int type = img[at + 2] & 0xFF;
             int vlen = (int) I32.get(img, at + 4);
             int k0 = at + ENTRY_HEADER;
+            if (vlen < 0 || k0 + klen + vlen > size) {
+                throw new dev.strata.core.CorruptionException("index node " + dev.strata.core.PageId.toString(pageId)
+                        + " has an entry past its page end at offset " + at);
+            }
             byte[] key = Arrays.copyOfRange(img, k0, k0 + klen);
-            byte[] value = (type & NodeLayout.KIND_MASK) == NodeLayout.DELETE ? null
-                    : Arrays.copyOfRange(img, k0 + klen, k0 + klen + vlen);
-            Msg m = new Msg(key, type, img[at + 3] & 0xFF, value);
+            // the value stays in the image: most decoded entries are re-encoded or flushed, not read
+            Msg m = (type & NodeLayout.KIND_MASK) == NodeLayout.DELETE
+                    ? new Msg(key, type, img[at + 3] & 0xFF, null)
+                    : new Msg(key, type, img[at + 3] & 0xFF, img, k0 + klen, vlen);
             m.originPage = pageId;
             m.originOffset = at;
             es.add(m);
@@ -280,7 +285,7 @@ final class Node {
     }
 
     static int entrySize(Msg m) {
-        return ENTRY_HEADER + m.key().length + (m.value() == null ? 0 : m.value().length);
+        return ENTRY_HEADER + m.key().length + m.valueLength();
     }
 
     /** The node as a compacted page image. */
@@ -346,15 +351,12 @@ final class Node {
 
     /** Writes {@code m} as a heap entry at {@code at} of {@code img}. */
     static void writeEntry(byte[] img, int at, Msg m) {
-        int vlen = m.value() == null ? 0 : m.value().length;
         I16.set(img, at, (short) m.key().length);
         img[at + 2] = (byte) m.type();
         img[at + 3] = (byte) m.operator();
-        I32.set(img, at + 4, vlen);
+        I32.set(img, at + 4, m.valueLength());
         System.arraycopy(m.key(), 0, img, at + ENTRY_HEADER, m.key().length);
-        if (vlen > 0) {
-            System.arraycopy(m.value(), 0, img, at + ENTRY_HEADER + m.key().length, vlen);
-        }
+        m.copyValue(img, at + ENTRY_HEADER + m.key().length);
     }
 
     /** Index of the child for {@code key}. */

@@ -166,7 +166,7 @@ final class NodeEdit {
             for (int k = from; k < ge; k++) {
                 Msg m = msgs[k];
                 if (leaf && m.operator() != 0) {
-                    m = new Msg(m.key(), m.type(), 0, m.value());
+                    m = m.withType(m.type(), 0);
                 }
                 cursor -= entrySize(m);
                 Node.writeEntry(block, cursor - newHeap, m);
