@@ -600,16 +600,18 @@ public final class BeTree {
             bytes[c] += m.footprint();
             end[c] = i + 1;
         }
-        Integer[] order = new Integer[nc];
+        // fullest first, by a primitive sort of (bytes, child) pairs (the least child first on ties)
+        long[] order = new long[nc];
         for (int i = 0; i < nc; i++) {
-            order[i] = i;
+            order[i] = (long) ~bytes[i] << 32 | i;
         }
-        java.util.Arrays.sort(order, (a, b) -> Integer.compare(bytes[b], bytes[a]));
+        java.util.Arrays.sort(order);
         boolean[] chosen = new boolean[nc];
         int freed = 0;
-        for (int k = 0; k < nc && freed < excess && bytes[order[k]] > 0; k++) {
-            chosen[order[k]] = true;
-            freed += bytes[order[k]];
+        for (int k = 0; k < nc && freed < excess && bytes[(int) order[k]] > 0; k++) {
+            int ci = (int) order[k];
+            chosen[ci] = true;
+            freed += bytes[ci];
         }
         List<Msg> remaining = new ArrayList<>(entries.size());
         for (int i = 0; i < nc; i++) {
