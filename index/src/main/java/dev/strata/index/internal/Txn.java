@@ -27,6 +27,8 @@ final class Txn implements AutoCloseable {
     // concurrent: a root flush may merge into disjoint subtrees on two threads (BeTree.mergeDownInParallel)
     private final Map<Long, PageHandle> latched = new ConcurrentHashMap<>();
     final Map<Long, Node> nodes = new ConcurrentHashMap<>();
+    /** Node pages this transaction allocated and has not written yet: all zeros. */
+    private final java.util.Set<Long> untouched = ConcurrentHashMap.newKeySet();
     private boolean sealed;
 
     Txn(PageStore store) {
@@ -76,6 +78,7 @@ final class Txn implements AutoCloseable {
         Node n = new Node(id, pageBytes, leaf);
         n.dirty = true;
         nodes.put(id, n);
+        untouched.add(id);
         return n;
     }
 
@@ -86,17 +89,30 @@ final class Txn implements AutoCloseable {
     }
 
     void write(long pageId, long offset, byte[] bytes) {
+        touch(pageId);
         batch.write(x(pageId), offset, bytes);
     }
 
     void write(long pageId, long offset, MemorySegment bytes) {
+        touch(pageId);
         batch.write(x(pageId), offset, bytes);
+    }
+
+    private void touch(long pageId) {
+        if (!untouched.isEmpty()) {
+            untouched.remove(pageId);
+        }
     }
 
     /** Writes every dirty decoded node: as the diff between its image and the page, or compacted in place. */
     void writeNodes() {
         for (Node n : nodes.values()) {
             if (n.dirty) {
+                if (untouched.remove(n.pageId)) {
+                    writeFresh(n.pageId, n.encode());
+                    n.dirty = false;
+                    continue;
+                }
                 byte[] image = n.encode(x(n.pageId).segment());
                 if (image != null) {
                     writeImage(n.pageId, image);
@@ -117,6 +133,7 @@ final class Txn implements AutoCloseable {
      * a few bytes per run plus the new items and the front, instead of most of the page.
      */
     void writeCompacted(Node n) {
+        touch(n.pageId);
         PageHandle h = x(n.pageId);
         int items = n.items();
         int[] at = new int[items];
@@ -181,8 +198,27 @@ final class Txn implements AutoCloseable {
         writeImage(n.pageId, n.front(at, cursor));
     }
 
+    /**
+     * Writes a compacted image to a page this transaction allocated and has not written: the page is
+     * all zeros, and so is the image between its slots and its heap, so the front and the heap are the
+     * difference (a diff against the page would compare the whole page in 64-byte steps).
+     */
+    private void writeFresh(long pageId, byte[] image) {
+        PageHandle h = x(pageId);
+        MemorySegment img = MemorySegment.ofArray(image);
+        int nc = img.get(NodeLayout.INT, NodeLayout.OFF_NCHILDREN);
+        int ne = img.get(NodeLayout.INT, NodeLayout.OFF_NENTRIES);
+        int heap = img.get(NodeLayout.INT, NodeLayout.OFF_HEAP);
+        long front = NodeLayout.slotBase(nc) + (long) NodeLayout.SLOT * ne;
+        batch.write(h, 0, img.asSlice(0, front));
+        if (heap < image.length) {
+            batch.write(h, heap, img.asSlice(heap, image.length - heap));
+        }
+    }
+
     /** Writes the runs of {@code image} that differ from the page's current bytes. */
     void writeImage(long pageId, byte[] image) {
+        touch(pageId);
         PageHandle h = x(pageId);
         MemorySegment cur = h.segment();
         MemorySegment img = MemorySegment.ofArray(image);
@@ -219,6 +255,7 @@ final class Txn implements AutoCloseable {
         List<PageHandle> hs = new ArrayList<>(latched.values());
         latched.clear();
         nodes.clear();
+        untouched.clear();
         for (int i = hs.size() - 1; i >= 0; i--) {
             PageHandle h = hs.get(i);
             if (h.segment().get(NodeLayout.INT, NodeLayout.OFF_KIND) == NodeLayout.LEAF) {

@@ -377,6 +377,7 @@ public final class IndexBench {
                         deleteTree(dir);
                         try (Engine e = open(engine, dir, memory)) {
                             int per = n / threads;
+                            long c0 = processCpuNanos();
                             long w = timed(pool, threads, t -> {
                                 e.write(keys, t * per, t == threads - 1 ? n : (t + 1) * per, value);
                                 return 0L;
@@ -384,7 +385,7 @@ public final class IndexBench {
                             long s0 = System.nanoTime();
                             e.sync();
                             w += System.nanoTime() - s0;
-                            record(results, engine, order, "write", threads, n, w);
+                            record(results, engine, order, "write", threads, n, w, processCpuNanos() - c0);
                             if (!reads) {
                                 continue; // closes the engine; the next store deletes its directory first
                             }
@@ -438,9 +439,29 @@ public final class IndexBench {
 
     static void record(Map<String, List<Double>> results, String engine, String order, String phase, int threads,
             long ops, long nanos) {
+        record(results, engine, order, phase, threads, ops, nanos, -1);
+    }
+
+    /**
+     * As above; {@code cpuNanos} ({@code >= 0}): the CPU time of the whole process over the phase (every
+     * thread: the engine's background threads, the JIT and GC too), printed per operation. Less swayed than
+     * the rate by other load on a shared machine, so A/B comparisons can use it too.
+     */
+    static void record(Map<String, List<Double>> results, String engine, String order, String phase, int threads,
+            long ops, long nanos, long cpuNanos) {
         double rate = ops / (nanos / 1e9);
         results.computeIfAbsent(engine + "/" + order + "/" + phase + "/" + threads, x -> new ArrayList<>()).add(rate);
-        System.out.printf("%s %s %s threads=%d: %,.0f ops/s%n", engine, order, phase, threads, rate);
+        System.out.printf("%s %s %s threads=%d: %,.0f ops/s%s%n", engine, order, phase, threads, rate,
+                cpuNanos < 0 ? "" : String.format(" (process CPU %,.0f ns/op)", (double) cpuNanos / ops));
+    }
+
+    /** CPU time of this process so far (all threads), or 0 where the JVM does not report it. */
+    static long processCpuNanos() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os) {
+            return Math.max(0, os.getProcessCpuTime());
+        }
+        return 0;
     }
 
     static double median(List<Double> xs) {
