@@ -133,7 +133,7 @@ public final class Index {
      * it is durable. Batches larger than one part (see {@link #apply}) are committed in several atomic parts.
      */
     public CompletableFuture<Long> applyAsync(IndexBatch batch) {
-        List<Msg> chunk = new ArrayList<>();
+        List<Msg> chunk = new ArrayList<>(Math.min(batch.ops.size(), 1 << 16));
         long bytes = 0;
         CompletableFuture<Long> last = CompletableFuture.completedFuture(0L);
         for (IndexBatch.Op op : batch.ops) {
@@ -145,7 +145,7 @@ public final class Index {
             bytes += 12 + op.key().length + (op.value() == null ? 0 : Math.min(op.value().length, tree.inlineMax()));
             if (bytes >= chunkBytes) {
                 last = tree.write(chunk);
-                chunk = new ArrayList<>();
+                chunk = new ArrayList<>(Math.min(batch.ops.size(), 1 << 16));
                 bytes = 0;
             }
         }
