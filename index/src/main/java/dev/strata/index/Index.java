@@ -194,6 +194,11 @@ public final class Index {
         return tree.maxChildrenBelowRoot();
     }
 
+    /** Counts of this index's writes since it was opened in this process: merges, what they carried, splits. */
+    public IndexStats stats() {
+        return tree.stats();
+    }
+
     /** Height of the tree: 1 while the root is a leaf. */
     public int height() {
         return tree.height();

@@ -25,13 +25,14 @@ public final class IndexDemo {
      * @param scanPerSecond entries per second of a full scan
      * @param height tree height after the load
      * @param loadNanos time of the load
+     * @param writes what the tree did with the load (merges, what they carried, splits)
      */
     public record Figures(long keys, double loadPerSecond, double pointReadsPerSecond, double scanPerSecond,
-            int height, long loadNanos) {
+            int height, long loadNanos, IndexStats writes) {
         @Override
         public String toString() {
-            return String.format("index: %,d keys loaded at %,.0f/s, point reads %,.0f/s, scan %,.0f entries/s, height %d",
-                    keys, loadPerSecond, pointReadsPerSecond, scanPerSecond, height);
+            return String.format("index: %,d keys loaded at %,.0f/s, point reads %,.0f/s, scan %,.0f entries/s, height %d"
+                    + "%n  index writes: %s", keys, loadPerSecond, pointReadsPerSecond, scanPerSecond, height, writes);
         }
     }
 
@@ -69,6 +70,7 @@ public final class IndexDemo {
         }
         last.join();
         long loadNanos = System.nanoTime() - t0;
+        IndexStats writes = idx.stats();
         progress.accept(keys);
         loaded.run();
         long reads = Math.min(keys, 1_000_000);
@@ -91,7 +93,7 @@ public final class IndexDemo {
         }
         long scanNanos = System.nanoTime() - t2;
         return new Figures(keys, rate(keys, loadNanos), rate(reads, readNanos), rate(scanned, scanNanos),
-                idx.height(), loadNanos);
+                idx.height(), loadNanos, writes);
     }
 
     private static double rate(long n, long nanos) {

@@ -13,12 +13,14 @@ import static dev.strata.index.internal.NodeLayout.UPSERT;
 import dev.strata.compute.PageStore;
 import dev.strata.core.CorruptionException;
 import dev.strata.index.IndexEntry;
+import dev.strata.index.IndexStats;
 import dev.strata.index.UpsertOperator;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -52,6 +54,17 @@ public final class BeTree {
     private final int inlineMax;
     private final UpsertOperator[] operators = new UpsertOperator[256];
     private final ReentrantLock writer = new ReentrantLock();
+    // counts for stats(); merges run on the writer and the flush helper
+    private final LongAdder batches = new LongAdder();
+    private final LongAdder messages = new LongAdder();
+    private final LongAdder directBatches = new LongAdder();
+    private final LongAdder leafMerges = new LongAdder();
+    private final LongAdder leafMergeMessages = new LongAdder();
+    private final LongAdder bufferMerges = new LongAdder();
+    private final LongAdder bufferMergeMessages = new LongAdder();
+    private final LongAdder inPlaceMerges = new LongAdder();
+    private final LongAdder leafSplits = new LongAdder();
+    private final LongAdder internalSplits = new LongAdder();
 
     public BeTree(PageStore store, long root, int leafBytes, int internalBytes, List<UpsertOperator> ops) {
         this.store = store;
@@ -383,6 +396,8 @@ public final class BeTree {
             }
         }
         List<Msg> sorted = sortByKey(msgs);
+        batches.increment();
+        messages.add(msgs.size());
         writer.lock();
         try (Txn txn = new Txn(store)) {
             for (int i = 0; i < sorted.size(); i++) {
@@ -392,6 +407,7 @@ public final class BeTree {
                 }
             }
             if (footprint(sorted) >= internalBytes / 2 && pathClear(txn, sorted)) {
+                directBatches.increment();
                 Node r = txn.load(root);
                 applyDirect(txn, r, sorted);
                 if (needsSplit(txn, r)) {
@@ -710,7 +726,14 @@ public final class BeTree {
      * decoded child, or {@code null} if the messages were merged in place. Touches only that subtree.
      */
     private Node mergeDown(Txn txn, long id, List<Msg> moved) {
-        if (!txn.decoded(id) && NodeEdit.tryMerge(txn, id, moved)) {
+        boolean inPlace = !txn.decoded(id) && NodeEdit.tryMerge(txn, id, moved);
+        Node decoded = txn.nodes.get(id); // a page allocated in this batch is all zeros until written
+        boolean leaf = decoded != null ? decoded.leaf
+                : txn.x(id).segment().get(NodeLayout.INT, NodeLayout.OFF_KIND) == LEAF;
+        (leaf ? leafMerges : bufferMerges).increment();
+        (leaf ? leafMergeMessages : bufferMergeMessages).add(moved.size());
+        if (inPlace) {
+            inPlaceMerges.increment();
             return null;
         }
         Node child = txn.load(id);
@@ -741,9 +764,11 @@ public final class BeTree {
     /** Splits {@code n} into parts that each fit; the first part keeps {@code n}'s page. */
     private void split(Txn txn, Node n, List<Node> parts, List<byte[]> seps) {
         if (n.leaf) {
+            leafSplits.increment();
             splitLeaf(txn, n, parts, seps);
             return;
         }
+        internalSplits.increment();
         if (n.children.size() < 2 || (n.children.size() == 2 && !n.fits())) {
             throw new IllegalStateException("internal node " + n.pageId + " cannot be split to fit");
         }
@@ -929,6 +954,13 @@ public final class BeTree {
 
     private static byte[] valueOf(Msg m, Txn txn) {
         return m.overflow() ? Overflow.read(txn, m.value()) : m.value();
+    }
+
+    /** Counts of this tree's writes since it was opened (see {@link IndexStats}). */
+    public IndexStats stats() {
+        return new IndexStats(batches.sum(), messages.sum(), directBatches.sum(), leafMerges.sum(),
+                leafMergeMessages.sum(), bufferMerges.sum(), bufferMergeMessages.sum(), inPlaceMerges.sum(),
+                leafSplits.sum(), internalSplits.sum());
     }
 
     // =================================================================== checks

@@ -66,6 +66,7 @@ public final class OomBench {
             System.out.println(engine + " storage I/O of the process (/proc/self/io): " + storageIo());
             if (e instanceof IndexBench.StrataEngine s) {
                 System.out.println("strata stats: " + s.store.stats());
+                System.out.println("strata index: " + s.idx.stats());
             }
         }
         IndexBench.deleteTree(dir);
