@@ -60,10 +60,6 @@ public final class Msg {
         return java.util.Arrays.copyOfRange(value, valueOffset, valueOffset + valueLength);
     }
 
-    boolean hasValue() {
-        return value != null;
-    }
-
     /** Bytes of the value (0 for none). */
     int valueLength() {
         return valueLength;
