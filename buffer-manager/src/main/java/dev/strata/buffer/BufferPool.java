@@ -183,6 +183,37 @@ public final class BufferPool implements AutoCloseable {
         }
     }
 
+    /**
+     * Drops a page that no longer exists (its owner freed it): a resident copy leaves the pool without
+     * being written back, and optimistic readers of it fail validation. Waits while someone else holds
+     * it latched; the caller must hold no latch on it.
+     *
+     * @throws IllegalStateException if the page is pinned (an open batch changed it)
+     */
+    public void discard(long pageNo) {
+        checkPage(pageNo);
+        for (int spins = 0; ; spins++) {
+            long w = table.load(pageNo);
+            int s = state(w);
+            if (s == EVICTED) {
+                return;
+            }
+            if (s == UNLOCKED || s == MARKED) {
+                if (table.cas(pageNo, w, word(LOCKED, version(w)))) {
+                    if (table.pins(pageNo) != 0) {
+                        releaseCandidate(pageNo);
+                        throw new IllegalStateException("page " + pageNo + " is pinned by an open batch");
+                    }
+                    table.recLsn(pageNo, 0);
+                    evictLocked(pageNo);
+                    return;
+                }
+            } else {
+                waitFor(pageNo, w, spins);
+            }
+        }
+    }
+
     public int sizeClass(long pageNo) {
         checkPage(pageNo);
         return table.sizeClass(pageNo);

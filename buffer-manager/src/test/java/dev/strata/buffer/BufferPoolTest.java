@@ -750,6 +750,29 @@ class BufferPoolTest {
     }
 
     @Test
+    void aDiscardedPageLeavesThePoolWithoutAWriteBackAndFailsOptimisticReaders() {
+        var pool = newPool();
+        writePage(pool, 3, 7, true);
+        pool.writeBackDirty();
+        writePage(pool, 3, 8, true); // dirty again: the source holds seed 7
+        long v = pool.optimisticVersion(3);
+        int writes = src.writesOf(3);
+        long resident = pool.residentBytes();
+        pool.discard(3);
+        assertEquals(writes, src.writesOf(3), "a discarded page is not written back");
+        assertEquals(resident - PageSize.BASE, pool.residentBytes());
+        assertEquals(0, pool.dirtyPages());
+        assertFalse(pool.validate(3, v), "an optimistic reader of the dropped page must restart");
+        pool.discard(3); // already gone: nothing to do
+        try (var g = pool.fixShared(3)) {
+            assertPattern(g.segment(), 7); // read from the source again
+        }
+        pool.pin(3);
+        assertThrows(IllegalStateException.class, () -> pool.discard(3), "a pinned page holds uncommitted changes");
+        pool.unpin(3);
+    }
+
+    @Test
     void prefetchHintsTheSourceOnlyForEvictedPagesThatHoldData() {
         var pool = newPool();
         long fresh = 200;

@@ -94,6 +94,28 @@ public final class PageStore implements AutoCloseable {
             new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     private record PendingAlloc(long pageNo, long lsn) {}
+
+    /**
+     * Committed frees the page file does not record yet. A checkpoint whose LSN covers a free drops the
+     * page's frame (no write-back), records the free in the page file, then offers the page number for
+     * reuse: an allocation reusing it is logged after that checkpoint, so redo never meets the old
+     * page's records and the new page's together.
+     */
+    private final java.util.concurrent.ConcurrentLinkedQueue<PendingFree> pendingFrees =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    private record PendingFree(long pageNo, int sizeClass, long lsn) {}
+
+    /** Freed page numbers recorded in the page file, handed out again by {@link #allocateSlot}; per size class. */
+    private final List<java.util.concurrent.ConcurrentLinkedQueue<Long>> reusable = java.util.stream.IntStream
+            .rangeClosed(0, PageSize.MAX_CLASS).mapToObj(c -> new java.util.concurrent.ConcurrentLinkedQueue<Long>())
+            .toList();
+    /**
+     * Pages the page file recorded freed when the store opened, with their size classes. Redo skips changes to
+     * them while they are not allocated: those are the freed page's own, logged before its free, which a crash
+     * between recording the free and writing the checkpoint that covers it leaves in the log.
+     */
+    private final java.util.Map<Long, Integer> freedOnOpen = new java.util.HashMap<>();
     private final ReentrantLock checkpointLock = new ReentrantLock();
     private final ScheduledExecutorService checkpointer;
     private final AtomicBoolean checkpointQueued = new AtomicBoolean();
@@ -160,6 +182,7 @@ public final class PageStore implements AutoCloseable {
                 setAllocated(m.pageNo(), true);
                 nextPageNo.accumulateAndGet(m.pageNo() + PageSize.slots(m.sizeClass()), Math::max);
             });
+            pf.forEachFreed(m -> freedOnOpen.put(m.pageNo(), m.sizeClass()));
             pl = PartitionLog.open(dir.resolve("log"), new LogConfig(config.segmentBytes(),
                     (int) Math.min(config.segmentBytes() / 2, 64L << 20)));
             this.pageFile = pf;
@@ -169,6 +192,13 @@ public final class PageStore implements AutoCloseable {
             this.log = pl;
             this.checkpointLsn = ckpt.lsn();
             replay(ckpt.lsn());
+            java.util.Set<Long> freeing = new java.util.HashSet<>();
+            pendingFrees.forEach(f -> freeing.add(f.pageNo()));
+            freedOnOpen.forEach((pageNo, sizeClass) -> {
+                if (!allocated(pageNo) && !freeing.contains(pageNo)) {
+                    reusable.get(sizeClass).add(pageNo);
+                }
+            });
             this.appliedLsn = log.durableLsn();
             this.epoch = Math.max(1, Math.max(ckpt.epoch(), log.highestEpoch()));
             if (allocatedCount() == 0) {
@@ -376,6 +406,15 @@ public final class PageStore implements AutoCloseable {
 
     long allocateSlot(int sizeClass, WriteBatch batch) {
         checkUsable();
+        Long free = reusable.get(sizeClass).poll();
+        if (free != null) {
+            long pageNo = free;
+            pool.discard(pageNo); // an optimistic reader holding the old id may have faulted the old image in
+            pool.defineFreshPage(pageNo, sizeClass);
+            setAllocated(pageNo, true);
+            owners.put(pageNo, batch);
+            return pageNo;
+        }
         int slots = PageSize.slots(sizeClass);
         long pageNo = nextPageNo.getAndAdd(slots);
         if (pageNo + slots > capacityPages) {
@@ -386,6 +425,18 @@ public final class PageStore implements AutoCloseable {
         pool.defineFreshPage(pageNo, sizeClass); // zeros by definition: its first fix reads nothing
         setAllocated(pageNo, true);
         owners.put(pageNo, batch);
+        return pageNo;
+    }
+
+    /** Checks that {@code pageId} may be freed by {@code batch} and claims it; returns its page number. */
+    long claimFree(long pageId, WriteBatch batch) {
+        checkUsable();
+        long pageNo = checkPage(pageId);
+        WriteBatch owner = owners.putIfAbsent(pageNo, batch);
+        if (owner != null && owner != batch) {
+            throw new IllegalStateException("page " + PageId.toString(pageId)
+                    + " has uncommitted changes of another open write batch; commit or close that batch first");
+        }
         return pageNo;
     }
 
@@ -413,12 +464,16 @@ public final class PageStore implements AutoCloseable {
         for (long p : batch.allocated()) {
             owners.remove(p, batch);
         }
+        for (long p : batch.freed()) {
+            owners.remove(p, batch);
+        }
         if (batch.isEmpty()) {
             return CompletableFuture.completedFuture(log.durableLsn());
         }
         byte[] payload = batch.payload();
         List<Long> pages = List.copyOf(batch.pages());
         List<Long> allocatedPages = List.copyOf(batch.allocated());
+        List<Long> freedPages = List.copyOf(batch.freed());
         inflight.incrementAndGet();
         CompletableFuture<Long> appended;
         try {
@@ -440,6 +495,10 @@ public final class PageStore implements AutoCloseable {
                 }
                 for (long p : allocatedPages) {
                     pendingAllocs.add(new PendingAlloc(p, lsn));
+                }
+                for (long p : freedPages) {
+                    setAllocated(p, false);
+                    pendingFrees.add(new PendingFree(p, pool.sizeClass(p), lsn));
                 }
                 markApplied(lsn);
                 commits.increment();
@@ -485,6 +544,9 @@ public final class PageStore implements AutoCloseable {
         for (long p : allocatedPages) {
             owners.remove(p, batch);
             setAllocated(p, false);
+        }
+        for (long p : batch.freed()) {
+            owners.remove(p, batch);
         }
     }
 
@@ -545,6 +607,9 @@ public final class PageStore implements AutoCloseable {
 
             /** Applies a change reaching byte {@code end} of a page, under its latch, if the record is newer. */
             private void applyTo(long pageNo, long end, String what, java.util.function.Consumer<MemorySegment> change) {
+                if (pageNo < capacityPages && !allocated(pageNo) && freedOnOpen.containsKey(pageNo)) {
+                    return; // the freed page's own change, from before its free (see freedOnOpen)
+                }
                 if (pageNo >= capacityPages || !allocated(pageNo)) {
                     throw new CorruptionException("log record " + current[0] + " " + what + " in page " + pageNo
                             + " which was never allocated");
@@ -576,7 +641,13 @@ public final class PageStore implements AutoCloseable {
 
             @Override
             public void free(long pageNo) {
+                if (pageNo >= capacityPages) {
+                    throw new CorruptionException("log record " + current[0] + " frees page " + pageNo
+                            + " beyond the page space");
+                }
+                Integer onDisk = freedOnOpen.get(pageNo);
                 setAllocated(pageNo, false);
+                pendingFrees.add(new PendingFree(pageNo, onDisk != null ? onDisk : pool.sizeClass(pageNo), current[0]));
             }
 
             /** Under the page's exclusive latch: true if the current record must be applied to it. */
@@ -666,6 +737,7 @@ public final class PageStore implements AutoCloseable {
         try {
             long applied = appliedLsn();
             logBytesSinceCheckpoint.set(0);
+            List<PendingFree> frees = dropFreed(applied);
             long minPending = materializeAllocations(applied);
             long flushLsn = previousCheckpointApplied;
             previousCheckpointApplied = applied;
@@ -676,11 +748,19 @@ public final class PageStore implements AutoCloseable {
             }
             long minDirty = Math.min(pool.minDirtyLsn(), minPending);
             long lsn = minDirty == Long.MAX_VALUE ? applied : Math.min(applied, minDirty - 1);
+            List<PendingFree> covered = new java.util.ArrayList<>(frees.size());
+            for (PendingFree f : frees) {
+                (lsn > checkpointLsn && f.lsn() <= lsn ? covered : pendingFrees).add(f);
+            }
             if (lsn > checkpointLsn) {
+                recordFrees(covered); // before the checkpoint that lets redo skip their FREE records
                 new Checkpoint(lsn, epoch, nextPageNo.get()).write(dir);
                 checkpointLsn = lsn;
                 checkpoints++;
                 log.trim(lsn);
+                for (PendingFree f : covered) {
+                    reusable.get(f.sizeClass()).add(f.pageNo());
+                }
             }
             return checkpointLsn;
         } catch (IOException e) {
@@ -688,6 +768,38 @@ public final class PageStore implements AutoCloseable {
         } finally {
             checkpointLock.unlock();
         }
+    }
+
+    /**
+     * Takes the pending frees committed up to {@code applied} and drops their pages' frames, so that a
+     * freed page is neither written back nor holds the checkpoint back.
+     */
+    private List<PendingFree> dropFreed(long applied) {
+        List<PendingFree> taken = new java.util.ArrayList<>();
+        for (int n = pendingFrees.size(); n > 0; n--) {
+            PendingFree f = pendingFrees.poll();
+            if (f == null) {
+                break;
+            }
+            if (f.lsn() > applied) {
+                pendingFrees.add(f);
+                continue;
+            }
+            pool.discard(f.pageNo());
+            taken.add(f);
+        }
+        return taken;
+    }
+
+    /** Records freed pages in the page file (one sync); a page allocated again meanwhile cannot be among them. */
+    private void recordFrees(List<PendingFree> frees) throws IOException {
+        long[] pages = new long[frees.size()];
+        int[] classes = new int[frees.size()];
+        for (int i = 0; i < pages.length; i++) {
+            pages[i] = frees.get(i).pageNo();
+            classes[i] = frees.get(i).sizeClass();
+        }
+        pageFile.markFreed(pages, classes);
     }
 
     /**
@@ -750,8 +862,13 @@ public final class PageStore implements AutoCloseable {
     }
 
     public PageStoreStats stats() {
+        long free = 0;
+        for (var q : reusable) {
+            free += q.size();
+        }
         return new PageStoreStats(pool.stats(), log.appendedLsn(), log.durableLsn(), checkpointLsn, checkpoints,
-                commits.sum(), logBytes.sum(), log.stats().fsyncs(), allocatedCount());
+                commits.sum(), logBytes.sum(), log.stats().fsyncs(), allocatedCount(), free + pendingFrees.size(),
+                nextPageNo.get() * PageSize.BASE);
     }
 
     /**

@@ -36,6 +36,7 @@ public final class WriteBatch implements AutoCloseable {
     private final List<BeforeImage> undo = new ArrayList<>();
     /** In allocation order; an abort drops them, so their changes need no before-images. */
     private final Set<Long> allocated = new LinkedHashSet<>();
+    private final Set<Long> freed = new LinkedHashSet<>();
     private State state = State.OPEN;
     /** The page {@link #claim} last claimed, and whether this batch allocated it: writes come in runs per page. */
     private long lastPage = -1;
@@ -56,6 +57,28 @@ public final class WriteBatch implements AutoCloseable {
         }
         encoder.alloc(pageNo, sizeClass);
         return store.pageId(pageNo);
+    }
+
+    /**
+     * Frees page {@code pageId} with this batch: once the batch is durable the page no longer exists
+     * ({@link PageStore#isAllocated} is false, fixing it fails), and once a checkpoint has recorded the
+     * free its number may be handed out again by {@link #allocate} (as a new, zeroed page). The caller
+     * must not change the page in this batch after freeing it, nor keep its id; a latch it holds on the
+     * page may be kept until the batch is sealed. An abort keeps the page.
+     *
+     * @throws IllegalArgumentException if the page is not allocated
+     * @throws IllegalStateException    if another open batch changed the page, or this one already freed it
+     */
+    public synchronized void free(long pageId) {
+        checkOpen();
+        long pageNo = store.claimFree(pageId, this);
+        if (!freed.add(pageNo)) {
+            throw new IllegalStateException("page " + PageId.toString(pageId) + " freed twice in one batch");
+        }
+        if (pageNo == lastPage) {
+            lastPage = -1;
+        }
+        encoder.free(pageNo);
     }
 
     /** Writes {@code src} at {@code offset} of the page latched exclusively by {@code page}. */
@@ -113,6 +136,9 @@ public final class WriteBatch implements AutoCloseable {
         }
         long pageNo = page.pageNo();
         if (pageNo != lastPage) {
+            if (freed.contains(pageNo)) {
+                throw new IllegalStateException("page " + PageId.toString(page.pageId()) + " was freed in this batch");
+            }
             if (!pages.contains(pageNo)) {
                 store.claimPage(pageNo, this);
                 pages.add(pageNo);
@@ -162,6 +188,11 @@ public final class WriteBatch implements AutoCloseable {
     /** Pages this batch changed: pinned until it commits or aborts. */
     Set<Long> pages() {
         return pages;
+    }
+
+    /** Pages this batch frees. */
+    Set<Long> freed() {
+        return freed;
     }
 
     /** Pages this batch allocated (not pinned unless also changed). */

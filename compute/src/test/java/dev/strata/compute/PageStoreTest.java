@@ -336,6 +336,150 @@ class PageStoreTest {
         }
     }
 
+    /**
+     * A crash image of a running store: its files as they are now (the commits so far are durable in them).
+     * Copied with {@code cp --sparse=always}: the page file's apparent size is over 8 TiB, nearly all holes.
+     */
+    private static Path crashImage(Path from, Path to) throws Exception {
+        Process cp = new ProcessBuilder("cp", "-r", "--sparse=always", from.toString(), to.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(cp.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, cp.waitFor(), "cp failed: " + out);
+        return to;
+    }
+
+    private static void put(PageStore store, long page, int offset, byte[] bytes) {
+        try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(page)) {
+            b.write(h, offset, bytes);
+            b.commit();
+        }
+    }
+
+    @Test
+    void aFreedPageIsGoneAtOnceAndHandedOutAgainZeroedOnlyAfterACheckpoint(@TempDir Path images) throws Exception {
+        Path dirty;
+        Path freedOnly;
+        long a;
+        long b;
+        try (PageStore store = PageStore.open(dir, small())) {
+            a = store.allocate(16384);
+            b = store.allocate(16384);
+            put(store, a, 0, bytes("old life of a"));
+            put(store, b, 0, bytes("b stays"));
+            store.checkpoint();
+            put(store, a, 100, bytes("changed after the checkpoint"));
+            try (WriteBatch batch = store.newBatch()) {
+                batch.free(a);
+                assertThrows(IllegalStateException.class, () -> batch.free(a), "freed twice in one batch");
+                try (PageHandle h = store.fixExclusive(b)) {
+                    batch.write(h, 50, bytes("and b changed"));
+                }
+                batch.commit();
+            }
+            assertTrue(!store.isAllocated(a));
+            assertThrows(IllegalArgumentException.class, () -> store.fixShared(a));
+            assertEquals(1, store.stats().freePages());
+            long c = store.allocate(16384);
+            assertTrue(c != a, "not handed out before a checkpoint recorded the free");
+            dirty = crashImage(dir, images.resolve("free-in-log"));
+            store.checkpoint();
+            freedOnly = crashImage(dir, images.resolve("free-recorded"));
+            long again = store.allocate(16384);
+            assertEquals(a, again, "handed out again after the checkpoint");
+            try (PageHandle h = store.fixShared(again)) {
+                assertArrayEquals(new byte[16384], h.read(0, 16384), "a reused page starts zeroed");
+            }
+            put(store, again, 0, bytes("new life of a"));
+            assertEquals(0, store.stats().freePages());
+            Path reused = crashImage(dir, images.resolve("reused"));
+            try (PageStore r = PageStore.open(reused, small())) { // redo of the new life onto the freed page
+                try (PageHandle h = r.fixShared(a)) {
+                    assertArrayEquals(bytes("new life of a"), h.read(0, 13));
+                    assertArrayEquals(new byte[28], h.read(100, 28), "nothing of the old life");
+                }
+            }
+        }
+        try (PageStore store = PageStore.open(dirty, small())) { // redo of the free itself
+            assertTrue(!store.isAllocated(a));
+            try (PageHandle h = store.fixShared(b)) {
+                assertArrayEquals(bytes("and b changed"), h.read(50, 13));
+            }
+            assertEquals(1, store.stats().freePages());
+            store.checkpoint();
+            assertEquals(a, store.allocate(16384));
+        }
+        try (PageStore store = PageStore.open(freedOnly, small())) { // the free recorded in the page file
+            assertTrue(!store.isAllocated(a));
+            assertEquals(1, store.stats().freePages());
+            assertEquals(a, store.allocate(16384), "the page file's freed pages are handed out after a reopen");
+        }
+        try (PageStore store = PageStore.open(dir, small())) {
+            try (PageHandle h = store.fixShared(a)) {
+                assertArrayEquals(bytes("new life of a"), h.read(0, 13));
+            }
+        }
+    }
+
+    @Test
+    void redoSkipsTheChangesOfAPageRecordedFreedBeforeTheCheckpointCoveringItsFreeWasWritten(@TempDir Path images)
+            throws Exception {
+        long a;
+        long b;
+        Path image;
+        try (PageStore store = PageStore.open(dir, small())) {
+            a = store.allocate(16384);
+            b = store.allocate(4096);
+            store.checkpoint();
+            put(store, a, 0, bytes("logged after the checkpoint"));
+            try (WriteBatch batch = store.newBatch()) {
+                batch.free(a);
+                batch.commit();
+            }
+            put(store, b, 0, bytes("b"));
+            image = crashImage(dir, images.resolve("crash"));
+        }
+        // the crash came after the page file recorded the free, before the checkpoint covering it was written
+        try (dev.strata.storage.PageFile pf = dev.strata.storage.PageFile.open(image.resolve("pages"))) {
+            pf.markFreed(new long[] {PageId.pageNumber(a)}, new int[] {2});
+        }
+        try (PageStore store = PageStore.open(image, small())) {
+            assertTrue(!store.isAllocated(a));
+            try (PageHandle h = store.fixShared(b)) {
+                assertArrayEquals(bytes("b"), h.read(0, 1));
+            }
+            store.checkpoint();
+            assertEquals(a, store.allocate(16384));
+            try (PageHandle h = store.fixShared(a)) {
+                assertArrayEquals(new byte[27], h.read(0, 27));
+            }
+        }
+    }
+
+    @Test
+    void freeingMisuseGivesClearErrorsAndAnAbortKeepsThePage() {
+        try (PageStore store = PageStore.open(dir, small())) {
+            long a = store.allocate(4096);
+            put(store, a, 0, bytes("kept"));
+            try (WriteBatch other = store.newBatch(); PageHandle h = store.fixExclusive(a)) {
+                other.write(h, 10, bytes("open"));
+                try (WriteBatch batch = store.newBatch()) {
+                    assertThrows(IllegalStateException.class, () -> batch.free(a), "changed by another open batch");
+                }
+            }
+            try (WriteBatch batch = store.newBatch(); PageHandle h = store.fixExclusive(a)) {
+                batch.free(a);
+                assertThrows(IllegalStateException.class, () -> batch.write(h, 0, bytes("x")), "written after its free");
+            } // aborted
+            assertTrue(store.isAllocated(a));
+            try (PageHandle h = store.fixShared(a)) {
+                assertArrayEquals(bytes("kept"), h.read(0, 4));
+            }
+            try (WriteBatch batch = store.newBatch()) {
+                assertThrows(IllegalArgumentException.class, () -> batch.free(PageId.of(0, 999_999)));
+            }
+        }
+    }
+
     @Test
     void aStoreHoldsTheConfiguredPartition() {
         try (PageStore store = PageStore.open(dir, small().withPartition(3))) {

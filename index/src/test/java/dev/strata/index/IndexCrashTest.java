@@ -72,7 +72,8 @@ class IndexCrashTest {
         Iterator<IndexEntry> it = idx.scan(null, null);
         for (long i = 1; i <= c; i++) {
             for (int j = 0; j < IndexCrashWriter.PER_BATCH; j++) {
-                boolean deleted = j == 0 && i + 5 <= c;
+                boolean deleted = j == 0 && i + 5 <= c
+                        || i + IndexCrashWriter.WIPE_LAG <= c && IndexCrashWriter.wiped(i);
                 if (deleted) {
                     continue;
                 }
@@ -89,6 +90,11 @@ class IndexCrashTest {
             assertArrayEquals(IndexCrashWriter.value(i, 3), idx.get(IndexCrashWriter.key(i, 3)));
             if (i + 5 <= c) {
                 assertNull(idx.get(IndexCrashWriter.key(i, 0)));
+            }
+        }
+        for (long i = Math.max(1, c - IndexCrashWriter.WIPE_LAG - 20); i + IndexCrashWriter.WIPE_LAG <= c; i++) {
+            if (IndexCrashWriter.wiped(i)) {
+                assertNull(idx.get(IndexCrashWriter.key(i, 9)), "cycle " + cycle + ": batch " + i + " was deleted");
             }
         }
         assertNull(idx.get(IndexCrashWriter.key(c + 1, 1)));

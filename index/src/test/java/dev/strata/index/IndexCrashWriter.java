@@ -12,7 +12,9 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Child process of {@link IndexCrashTest}: applies batches forever (until SIGKILL), printing
  * {@code S i} before batch {@code i} is applied and {@code C i} once it is durable. Batch {@code i}
- * puts {@link #PER_BATCH} keys, deletes key 0 of batch {@code i - 5} and adds {@link #PER_BATCH} to a counter.
+ * puts {@link #PER_BATCH} keys, deletes key 0 of batch {@code i - 5}, deletes the whole batch {@code i - 30}
+ * when {@link #wiped} (runs of seven batches: leaves empty and leave the tree, and large values go, so their
+ * pages are freed and reused) and adds {@link #PER_BATCH} to a counter.
  */
 public final class IndexCrashWriter {
     static final int PER_BATCH = 10;
@@ -33,6 +35,12 @@ public final class IndexCrashWriter {
     }
 
     static final byte[] COUNTER = "counter".getBytes(StandardCharsets.US_ASCII);
+    static final int WIPE_LAG = 30;
+
+    /** Whether batch {@code i} is deleted whole by batch {@code i + WIPE_LAG}. */
+    static boolean wiped(long i) {
+        return i % 10 < 7;
+    }
 
     static IndexBatch batch(long i) {
         IndexBatch b = new IndexBatch();
@@ -41,6 +49,11 @@ public final class IndexCrashWriter {
         }
         if (i > 5) {
             b.delete(key(i - 5, 0));
+        }
+        if (i > WIPE_LAG && wiped(i - WIPE_LAG)) {
+            for (int j = 0; j < PER_BATCH; j++) {
+                b.delete(key(i - WIPE_LAG, j));
+            }
         }
         b.upsert(COUNTER, UpsertOperator.ADD_LONG, UpsertOperator.longDelta(PER_BATCH));
         return b;

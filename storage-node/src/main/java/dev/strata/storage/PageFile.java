@@ -345,6 +345,19 @@ public final class PageFile implements AutoCloseable {
 
     /** Visits the metadata of every allocated page head in page order. */
     public void forEachAllocated(Consumer<PageMeta> visitor) throws IOException {
+        scan(PageMetaDescriptor::allocated, visitor);
+    }
+
+    /**
+     * Visits the metadata of every page head freed by {@link #markFreed(long[], int[])} and not written since, in
+     * page order: pages whose numbers may be handed out again (with their size class).
+     */
+    public void forEachFreed(Consumer<PageMeta> visitor) throws IOException {
+        scan((d, at) -> !PageMetaDescriptor.allocated(d, at) && PageMetaDescriptor.freed(d, at), visitor);
+    }
+
+    private void scan(java.util.function.BiPredicate<ByteBuffer, Integer> wanted, Consumer<PageMeta> visitor)
+            throws IOException {
         byte[] bytes = new byte[SCAN_SLOTS * D];
         ByteBuffer chunk = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         long size = meta.size();
@@ -359,7 +372,7 @@ public final class PageFile implements AutoCloseable {
             }
             int slots = (int) (read / D);
             for (int i = 0; i < slots; i++) {
-                if (PageMetaDescriptor.allocated(chunk, i * D)) {
+                if (wanted.test(chunk, i * D)) {
                     found.add(decode(first + i, chunk, i * D));
                 }
             }
@@ -380,19 +393,51 @@ public final class PageFile implements AutoCloseable {
             if (!PageMetaDescriptor.allocated(d, 0)) {
                 return;
             }
-            int sizeClass = PageMetaDescriptor.sizeClass(d, 0);
-            PageMetaDescriptor.encode(d, 0, PageMetaDescriptor.lsn(d, 0), PageMetaDescriptor.crc(d, 0), sizeClass,
-                    PageMetaDescriptor.flags(d, 0) & ~PageMetaDescriptor.FLAG_ALLOCATED);
+            markFreed(new long[] {pageNo}, new int[] {PageMetaDescriptor.sizeClass(d, 0)});
+        } finally {
+            writers.unlock();
+        }
+    }
+
+    /**
+     * Marks pages freed, durably, with one {@code fdatasync}: each descriptor loses its allocated flag and gains the
+     * freed flag ({@link #forEachFreed}) with the size class given, keeping its LSN, CRC and current slot (a later
+     * write of the page goes to the other slot). A page never written gets a descriptor saying just that it was freed.
+     *
+     * @throws IllegalArgumentException if the arrays differ in length, or a page is out of range
+     */
+    public void markFreed(long[] pageNos, int[] sizeClasses) throws IOException {
+        if (pageNos.length != sizeClasses.length) {
+            throw new IllegalArgumentException(pageNos.length + " pages but " + sizeClasses.length + " size classes");
+        }
+        for (long p : pageNos) {
+            checkPageNo(p);
+        }
+        if (pageNos.length == 0) {
+            return;
+        }
+        writers.lock();
+        try {
+            checkWritable();
             descriptorsInDoubt = true;
-            flipLock.writeLock().lock();
-            try {
-                meta.write(pageNo * D, MemorySegment.ofArray(d.array()));
-            } finally {
-                flipLock.writeLock().unlock();
+            boolean lastSlotFreed = false;
+            for (int i = 0; i < pageNos.length; i++) {
+                ByteBuffer d = descriptor(pageNos[i]);
+                int flags = (PageMetaDescriptor.flags(d, 0) & ~PageMetaDescriptor.FLAG_ALLOCATED)
+                        | PageMetaDescriptor.FLAG_FREED;
+                PageMetaDescriptor.encode(d, 0, PageMetaDescriptor.lsn(d, 0), PageMetaDescriptor.crc(d, 0),
+                        sizeClasses[i], flags);
+                flipLock.writeLock().lock();
+                try {
+                    meta.write(pageNos[i] * D, MemorySegment.ofArray(d.array()));
+                } finally {
+                    flipLock.writeLock().unlock();
+                }
+                lastSlotFreed |= pageNos[i] + PageSize.slots(sizeClasses[i]) >= slotsInUse;
             }
             meta.fdatasync();
             descriptorsInDoubt = false;
-            if (pageNo + PageSize.slots(sizeClass) >= slotsInUse) {
+            if (lastSlotFreed) {
                 slotsInUse = scanSlotsInUse();
             }
         } finally {

@@ -198,6 +198,36 @@ class PageFileTest {
     }
 
     @Test
+    void pagesMarkedFreedTogetherAreListedWithTheirSizeClassUntilWrittenAgain() throws IOException {
+        try (PageFile file = PageFile.open(dir)) {
+            file.write(List.of(image(0, 0, 1), image(8, 2, 2), image(40, 1, 3)));
+            // 8 was written, 100 never was (allocated and freed before any write-back)
+            file.markFreed(new long[] {8, 100}, new int[] {2, 3});
+            assertFalse(file.meta(8).allocated());
+            assertFalse(file.meta(100).allocated());
+            assertArrayEquals(new byte[PageSize.bytes(2)], readBytes(file, 8, 2, 0));
+            assertThrows(IllegalArgumentException.class, () -> file.markFreed(new long[] {1}, new int[0]));
+        }
+        try (PageFile file = PageFile.open(dir)) {
+            List<PageMeta> freed = new ArrayList<>();
+            file.forEachFreed(freed::add);
+            assertEquals(List.of(8L, 100L), freed.stream().map(PageMeta::pageNo).toList());
+            assertEquals(List.of(2, 3), freed.stream().map(PageMeta::sizeClass).toList());
+            List<PageMeta> allocated = new ArrayList<>();
+            file.forEachAllocated(allocated::add);
+            assertEquals(List.of(0L, 40L), allocated.stream().map(PageMeta::pageNo).toList());
+            // written again (reused): allocated, no longer freed, and its new image is what reads back
+            PageImage again = image(8, 2, 9);
+            file.write(List.of(again));
+            freed.clear();
+            file.forEachFreed(freed::add);
+            assertEquals(List.of(100L), freed.stream().map(PageMeta::pageNo).toList());
+            assertTrue(file.meta(8).allocated());
+            assertArrayEquals(bytesOf(again), readBytes(file, 8, 2, 9));
+        }
+    }
+
+    @Test
     void readersNeverSeeAHalfWrittenPage() throws Exception {
         try (PageFile file = PageFile.open(dir)) {
             List<PageImage> first = new ArrayList<>();

@@ -207,15 +207,31 @@ public final class BeTree {
                 }
                 throw e;
             }
-            if (overflow) {
-                base = Overflow.read(store, base);
-            }
-            if (ups != null) {
-                for (int k = ups.size() - 1; k >= 0; k--) {
-                    Msg u = ups.get(k);
-                    byte[] delta = u.overflow() ? Overflow.read(store, u.value()) : u.value();
-                    base = operator(u.operator()).apply(base, delta);
+            // overflow chains are read after the path validated (their pointers are real) and before it is
+            // validated again: a chain is freed, and its pages may be reused, only by a writer that changed
+            // the node holding its pointer
+            byte[][] deltas = ups == null ? null : new byte[ups.size()][];
+            boolean chained = overflow;
+            try {
+                if (overflow) {
+                    base = Overflow.read(store, base);
                 }
+                for (int k = 0; deltas != null && k < deltas.length; k++) {
+                    Msg u = ups.get(k);
+                    chained |= u.overflow();
+                    deltas[k] = u.overflow() ? Overflow.read(store, u.value()) : u.value();
+                }
+            } catch (RuntimeException e) {
+                if (!validateAll(ids, vs, depth)) {
+                    continue;
+                }
+                throw e;
+            }
+            if (chained && !validateAll(ids, vs, depth)) {
+                continue;
+            }
+            for (int k = deltas == null ? -1 : deltas.length - 1; k >= 0; k--) {
+                base = operator(ups.get(k).operator()).apply(base, deltas[k]);
             }
             return base;
         }
@@ -341,9 +357,23 @@ public final class BeTree {
                     level.subList(cut, level.size()).clear();
                 }
             }
-            List<Msg> recs = resolve(levels.get(levels.size() - 1));
+            boolean chained = false; // see get: chains are read between two validations of the path
+            try {
+                for (List<Msg> level : levels) {
+                    chained |= resolve(level);
+                }
+            } catch (RuntimeException e) {
+                if (!validateAll(ids, vs, depth)) {
+                    continue;
+                }
+                throw e;
+            }
+            if (chained && !validateAll(ids, vs, depth)) {
+                continue;
+            }
+            List<Msg> recs = levels.get(levels.size() - 1);
             for (int l = levels.size() - 2; l >= 0; l--) {
-                recs = applyToRecords(recs, resolve(levels.get(l)), null);
+                recs = applyToRecords(recs, levels.get(l), null);
             }
             next[0] = high != null && (to == null || Keys.compare(high, to) < 0) ? high : null;
             List<IndexEntry> out = new ArrayList<>(recs.size());
@@ -363,15 +393,20 @@ public final class BeTree {
         return Node.readEntry(mem, e, klen, vlen);
     }
 
-    /** Replaces overflow pointers by the values (readers, after validation: overflow pages never change). */
-    private List<Msg> resolve(List<Msg> msgs) {
+    /**
+     * Replaces overflow pointers by the values (readers, between two validations of the path: overflow
+     * pages never change, but are freed with the entry that refers to them); returns whether there was any.
+     */
+    private boolean resolve(List<Msg> msgs) {
+        boolean any = false;
         for (int i = 0; i < msgs.size(); i++) {
             Msg m = msgs.get(i);
             if (m.overflow()) {
                 msgs.set(i, new Msg(m.key(), m.kind(), m.operator(), Overflow.read(store, m.value())));
+                any = true;
             }
         }
-        return msgs;
+        return any;
     }
 
     UpsertOperator operator(int id) {
@@ -419,7 +454,7 @@ public final class BeTree {
                 if (r.leaf) {
                     r.entries = applyToRecords(r.entries, sorted, txn);
                 } else {
-                    r.entries = mergeBuffer(r.entries, sorted);
+                    r.entries = mergeBuffer(r.entries, sorted, txn);
                     settle(txn, r, true);
                 }
                 r.dirty = true;
@@ -741,7 +776,7 @@ public final class BeTree {
         if (child.leaf) {
             child.entries = applyToRecords(child.entries, moved, txn);
         } else {
-            child.entries = mergeBuffer(child.entries, moved);
+            child.entries = mergeBuffer(child.entries, moved, txn);
             settle(txn, child);
         }
         return child;
@@ -753,9 +788,10 @@ public final class BeTree {
             return;
         }
         if (child.leaf && child.entries.isEmpty() && node.children.size() > 1) {
-            // an empty leaf leaves the tree: its range joins a neighbour's (its page is not reused)
+            // an empty leaf leaves the tree: its range joins a neighbour's, its page is freed
             node.children.remove(ci);
             node.pivots.remove(ci == 0 ? 0 : ci - 1);
+            txn.free(child.pageId);
             return;
         }
         splitIfNeeded(txn, node, ci, child);
@@ -870,9 +906,10 @@ public final class BeTree {
 
     /**
      * Adds newer messages to a buffer: both sorted by key, equal keys oldest first. A PUT or DELETE
-     * makes every older message of its key in this buffer obsolete, so those are dropped.
+     * makes every older message of its key in this buffer obsolete, so those are dropped (and their
+     * overflow chains freed with {@code txn}).
      */
-    static List<Msg> mergeBuffer(List<Msg> older, List<Msg> newer) {
+    static List<Msg> mergeBuffer(List<Msg> older, List<Msg> newer, Txn txn) {
         List<Msg> out = new ArrayList<>(older.size() + newer.size());
         int i = 0;
         int j = 0;
@@ -898,7 +935,13 @@ public final class BeTree {
                 }
             }
             if (lastBase > runStart) {
-                out.subList(runStart, lastBase).clear();
+                List<Msg> dropped = out.subList(runStart, lastBase);
+                for (Msg m : dropped) {
+                    if (m.overflow()) {
+                        Overflow.free(txn, m.value());
+                    }
+                }
+                dropped.clear();
             }
         }
         return out;
@@ -925,11 +968,19 @@ public final class BeTree {
             while (j < msgs.size() && Keys.equal(msgs.get(j).key(), key)) {
                 Msg m = msgs.get(j++);
                 switch (m.kind()) {
-                    case PUT -> cur = m;
-                    case DELETE -> cur = null;
+                    case PUT -> {
+                        freeValue(cur, txn);
+                        cur = m;
+                    }
+                    case DELETE -> {
+                        freeValue(cur, txn);
+                        cur = null;
+                    }
                     case UPSERT -> {
                         byte[] old = cur == null ? null : valueOf(cur, txn);
                         byte[] nv = operator(m.operator()).apply(old, valueOf(m, txn));
+                        freeValue(cur, txn);
+                        freeValue(m, txn);
                         if (nv == null) {
                             cur = null;
                         } else if (txn != null && nv.length > inlineMax) {
@@ -950,6 +1001,13 @@ public final class BeTree {
             out.add(recs.get(i++));
         }
         return out;
+    }
+
+    /** A writer's record or message being replaced: frees its overflow chain, if it has one. */
+    private static void freeValue(Msg m, Txn txn) {
+        if (txn != null && m != null && m.overflow()) {
+            Overflow.free(txn, m.value());
+        }
     }
 
     private static byte[] valueOf(Msg m, Txn txn) {

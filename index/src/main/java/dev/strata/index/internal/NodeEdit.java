@@ -20,7 +20,7 @@ import java.util.List;
  *
  * <p>The merge follows {@link BeTree#applyToRecords} for leaves and {@link BeTree#mergeBuffer} for
  * buffers: messages of one key are applied oldest first, and in a buffer a PUT or DELETE drops the
- * older messages of its key. It declines (returns {@code false} having changed nothing) when the free
+ * older messages of its key; the overflow chains of what is dropped or replaced are freed. It declines (returns {@code false} having changed nothing) when the free
  * gap between slots and heap is too small, when a leaf would become empty (its parent must drop it),
  * or when a leaf message is an UPSERT (which needs the record's old value); the caller then takes
  * the decoding path, which compacts, flushes and splits. Used by the writer only, under the
@@ -56,6 +56,9 @@ final class NodeEdit {
         if (leaf && newEntries == 0) {
             return false;
         }
+        for (byte[] pointer : m.freed) {
+            Overflow.free(txn, pointer);
+        }
         if (plan.appended > 0) {
             txn.write(pageId, newHeap, m.block);
         }
@@ -80,8 +83,11 @@ final class NodeEdit {
      */
     private record Plan(int[] keepFrom, int appended, int addedSlots) {}
 
-    /** The slot array's new suffix from slot {@code first}, the appended entries, and per child the net slots added. */
-    private record Merged(int first, int count, byte[] slots, byte[] block, int[] net) {}
+    /**
+     * The slot array's new suffix from slot {@code first}, the appended entries, per child the net slots
+     * added, and the overflow pointers of the entries and messages dropped.
+     */
+    private record Merged(int first, int count, byte[] slots, byte[] block, int[] net, List<byte[]> freed) {}
 
     /** Plans the merge, or returns {@code null} when it needs more than {@code gap} bytes or a leaf meets an UPSERT. */
     private static Plan plan(Msg[] msgs, boolean leaf, long gap) {
@@ -135,6 +141,7 @@ final class NodeEdit {
         byte[] slots = new byte[SLOT * (ne + plan.addedSlots - first)];
         int[] net = leaf ? null : new int[nc]; // per child: slots added minus slots dropped
         byte[] block = new byte[plan.appended];
+        List<byte[]> freed = new java.util.ArrayList<>(0);
         int cursor = heap;
         int count = 0; // slots written to slots
         int old = first; // next old slot to copy
@@ -158,6 +165,18 @@ final class NodeEdit {
                 // only upserts for this key: they queue behind the buffered messages
                 System.arraycopy(oldSlots, SLOT * i, slots, SLOT * count, SLOT * (j - i));
                 count += j - i;
+            } else {
+                for (int k = i; k < j; k++) {
+                    long e = (int) Node.I32.get(oldSlots, SLOT * k);
+                    if ((NodeLayout.u8(page, e + 2) & NodeLayout.OVERFLOW) != 0) {
+                        freed.add(Node.bytes(page, e + ENTRY_HEADER + NodeLayout.u16(page, e), NodeLayout.POINTER_BYTES));
+                    }
+                }
+            }
+            for (int k = gs; k < from && k < ge; k++) {
+                if (msgs[k].overflow()) {
+                    freed.add(msgs[k].value());
+                }
             }
             if (!leaf) {
                 net[NodeLayout.findChild(page, 0, nc, key)] += (ge - from) - (replaces ? j - i : 0);
@@ -179,7 +198,7 @@ final class NodeEdit {
         }
         System.arraycopy(oldSlots, SLOT * old, slots, SLOT * count, SLOT * (ne - old));
         count += ne - old;
-        return new Merged(first, count, slots, block, net);
+        return new Merged(first, count, slots, block, net, freed);
     }
 
     /** Shifts the child starts by the slots added to (or dropped from) the children before each; logs the changed suffix. */

@@ -16,8 +16,9 @@ import java.nio.ByteOrder;
  *  +----------+----------+----------+------------------+
  * </pre>
  *
- * A node entry refers to the chain by a 12-byte pointer: u64 first page, u32 total length.
- * Pages of replaced values are not reclaimed (the store has no free yet).
+ * A node entry refers to the chain by a 12-byte pointer: u64 first page, u32 total length. Each
+ * chain has exactly one entry referring to it: the writer frees the chain ({@link #free}) in the
+ * batch that replaces, deletes or supersedes that entry.
  */
 final class Overflow {
     static final int HEADER = 16;
@@ -47,6 +48,19 @@ final class Overflow {
             txn.write(ids[i], 0, page);
         }
         return pointer(ids[0], value.length);
+    }
+
+    /** Frees the pages of the chain {@code pointer} refers to, with the writer's batch. */
+    static void free(Txn txn, byte[] pointer) {
+        ByteBuffer p = ByteBuffer.wrap(pointer).order(ByteOrder.nativeOrder());
+        long id = p.getLong(0);
+        int length = p.getInt(8);
+        int chunks = Math.max(1, (length + MAX_PAGE - HEADER - 1) / (MAX_PAGE - HEADER));
+        for (int i = 0; i < chunks; i++) {
+            long next = i + 1 < chunks ? txn.x(id).segment().get(NodeLayout.LONG, 0) : 0;
+            txn.free(id);
+            id = next;
+        }
     }
 
     static byte[] pointer(long first, int length) {

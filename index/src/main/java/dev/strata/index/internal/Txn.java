@@ -88,6 +88,16 @@ final class Txn implements AutoCloseable {
         return id;
     }
 
+    /**
+     * Frees a page with this transaction's batch ({@link WriteBatch#free}): a decoded node of it is
+     * dropped unwritten; its latch, if held, is kept until the batch is sealed.
+     */
+    void free(long pageId) {
+        nodes.remove(pageId);
+        untouched.remove(pageId);
+        batch.free(pageId);
+    }
+
     void write(long pageId, long offset, byte[] bytes) {
         touch(pageId);
         batch.write(x(pageId), offset, bytes);

@@ -27,7 +27,9 @@ import java.nio.ByteBuffer;
  *  +---------------+---------------+-------------------------------+
  *  flags bit 0: allocated (this slot is the head of a live page)
  *  flags bit 1: current image slot (0 = A at p * 4096, 1 = B at SLOT_B_BASE + p * 4096); kept when freed
- *  flags bits 2..7: zero
+ *  flags bit 2: freed (the head of a page that was freed; its size class stays, so the page can be reused);
+ *               cleared when the page is written again
+ *  flags bits 3..7: zero
  * </pre>
  */
 public final class PageMetaDescriptor {
@@ -38,6 +40,7 @@ public final class PageMetaDescriptor {
     public static final int LENGTH = 16;
     public static final int FLAG_ALLOCATED = 1;
     public static final int FLAG_SLOT_B = 2;
+    public static final int FLAG_FREED = 4;
 
     private PageMetaDescriptor() {}
 
@@ -71,6 +74,10 @@ public final class PageMetaDescriptor {
     }
 
     /** Whether the current image is in slot B. */
+    public static boolean freed(ByteBuffer src, int at) {
+        return (flags(src, at) & FLAG_FREED) != 0;
+    }
+
     public static boolean slotB(ByteBuffer src, int at) {
         return (flags(src, at) & FLAG_SLOT_B) != 0;
     }
