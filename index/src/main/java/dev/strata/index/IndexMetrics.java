@@ -17,6 +17,7 @@ import java.util.function.ToDoubleFunction;
  * strata.index.merge.messages   {kind=leaf|buffer}   messages those merges carried
  * strata.index.inplace.merges                        merges made in the node's page, not decoded
  * strata.index.splits           {kind=leaf|internal}
+ * strata.index.leaf.joins                            underfull leaves joined with a neighbour
  * </pre>
  */
 public final class IndexMetrics {
@@ -35,6 +36,7 @@ public final class IndexMetrics {
         counter(registry, "strata.index.inplace.merges", idx, IndexStats::inPlaceMerges, tags);
         counter(registry, "strata.index.splits", idx, IndexStats::leafSplits, tags.and("kind", "leaf"));
         counter(registry, "strata.index.splits", idx, IndexStats::internalSplits, tags.and("kind", "internal"));
+        counter(registry, "strata.index.leaf.joins", idx, IndexStats::leafJoins, tags);
     }
 
     private static void counter(MeterRegistry r, String name, Index idx, ToDoubleFunction<IndexStats> f, Tags tags) {

@@ -17,9 +17,11 @@ package dev.strata.index;
  * @param inPlaceMerges merges (of either kind) made in the node's page, without decoding it
  * @param leafSplits leaf splits
  * @param internalSplits internal node splits
+ * @param leafJoins leaves that fell below a quarter of their page and were joined with a neighbour (its page freed)
  */
 public record IndexStats(long batches, long messages, long directBatches, long leafMerges, long leafMergeMessages,
-        long bufferMerges, long bufferMergeMessages, long inPlaceMerges, long leafSplits, long internalSplits) {
+        long bufferMerges, long bufferMergeMessages, long inPlaceMerges, long leafSplits, long internalSplits,
+        long leafJoins) {
 
     /** Messages per merge into a leaf (0 before the first). */
     public double messagesPerLeafMerge() {
@@ -34,8 +36,9 @@ public record IndexStats(long batches, long messages, long directBatches, long l
     @Override
     public String toString() {
         return String.format("%,d batches (%,d direct), %,d messages; %,d leaf merges (%.1f messages each), "
-                + "%,d buffer merges (%.1f each), %,d of them in place; %,d leaf and %,d internal splits",
+                + "%,d buffer merges (%.1f each), %,d of them in place; %,d leaf and %,d internal splits, "
+                + "%,d leaf joins",
                 batches, directBatches, messages, leafMerges, messagesPerLeafMerge(), bufferMerges,
-                messagesPerBufferMerge(), inPlaceMerges, leafSplits, internalSplits);
+                messagesPerBufferMerge(), inPlaceMerges, leafSplits, internalSplits, leafJoins);
     }
 }

@@ -40,6 +40,25 @@ class IndexMetricsTest {
             assertEquals(s.leafSplits(), (long) count(registry, "strata.index.splits", "leaf"));
             assertEquals(s.internalSplits(), (long) count(registry, "strata.index.splits", "internal"));
             assertTrue(s.leafMerges() > 0 && s.leafSplits() > 0, s.toString());
+            // delete 7 of 8 keys in half of the key space: the leaves there fall below a quarter and are joined
+            IndexBatch d = new IndexBatch();
+            for (var it = idx.scan(null, null); it.hasNext(); ) {
+                byte[] k = it.next().key();
+                if (k[0] >= 0 && (k[15] & 7) != 0) {
+                    d.delete(k);
+                }
+            }
+            idx.apply(d);
+            for (int i = 0; i < 40; i++) { // pushed down to the leaves by more deletes there (of absent keys)
+                IndexBatch b = new IndexBatch();
+                for (int j = 0; j < 1_000; j++) {
+                    b.delete(ByteBuffer.allocate(16).putLong(rnd.nextLong() >>> 1).putLong(-1).array());
+                }
+                idx.apply(b);
+            }
+            s = idx.stats();
+            assertTrue(s.leafJoins() > 0, s.toString());
+            assertEquals(s.leafJoins(), (long) count(registry, "strata.index.leaf.joins", null));
         }
     }
 

@@ -98,8 +98,73 @@ class IndexSpaceTest {
         }
     }
 
+    @Test
+    void deletingMostKeysJoinsUnderfullLeavesAndFreesTheirPages() {
+        int keys = 40_000;
+        SplittableRandom rnd = new SplittableRandom(9);
+        TreeMap<Integer, byte[]> model = new TreeMap<>();
+        try (PageStore store = PageStore.open(dir, IndexModelTest.config(8L << 20))) {
+            Index idx = Index.open(store, "joins");
+            for (int k = 0; k < keys; k += 500) {
+                IndexBatch b = new IndexBatch();
+                for (int j = k; j < k + 500; j++) {
+                    byte[] v = new byte[60 + rnd.nextInt(60)];
+                    rnd.nextBytes(v);
+                    b.put(key(j), v);
+                    model.put(j, v);
+                }
+                idx.apply(b);
+            }
+            store.checkpoint();
+            long loaded = store.stats().allocatedPages();
+            // delete 90% of the keys, at random: hardly any leaf empties, nearly all fall below a quarter
+            List<Integer> order = new ArrayList<>(model.keySet());
+            java.util.Collections.shuffle(order, new java.util.Random(3));
+            for (int i = 0; i < keys * 9 / 10; i += 300) {
+                IndexBatch d = new IndexBatch();
+                for (int j = i; j < Math.min(keys * 9 / 10, i + 300); j++) {
+                    d.delete(key(order.get(j)));
+                    model.remove(order.get(j));
+                }
+                idx.apply(d);
+            }
+            // push the buffered deletes down to the leaves: rewrite every live key a few times (~2.6 MiB
+            // through parents of leaves whose buffers hold ~0.3 MiB)
+            for (int round = 0; round < 6; round++) {
+                for (int k = 0; k < keys; k += 2000) {
+                    IndexBatch b = new IndexBatch();
+                    for (int j = k; j < k + 2000; j++) {
+                        if (model.containsKey(j)) {
+                            byte[] v = model.get(j).clone();
+                            v[0]++;
+                            b.put(key(j), v);
+                            model.put(j, v);
+                        }
+                    }
+                    idx.apply(b);
+                }
+            }
+            store.checkpoint();
+            long after = store.stats().allocatedPages();
+            IndexStats s = idx.stats();
+            assertTrue(s.leafJoins() > 0, s.toString());
+            assertTrue(after < loaded / 2, "pages before the deletes " + loaded + ", after " + after + "; " + s);
+            idx.checkInvariants();
+            checkAll(idx, model, keys);
+        }
+        try (PageStore store = PageStore.open(dir, IndexModelTest.config(8L << 20))) {
+            Index idx = Index.open(store, "joins");
+            idx.checkInvariants();
+            checkAll(idx, model, keys);
+        }
+    }
+
     private static void check(Index idx, TreeMap<Integer, byte[]> model) {
-        for (int k = 0; k < 600; k++) {
+        checkAll(idx, model, 600);
+    }
+
+    private static void checkAll(Index idx, TreeMap<Integer, byte[]> model, int keys) {
+        for (int k = 0; k < keys; k++) {
             byte[] want = model.get(k);
             byte[] got = idx.get(key(k));
             if (want == null) {

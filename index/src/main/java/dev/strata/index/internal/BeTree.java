@@ -64,6 +64,7 @@ public final class BeTree {
     private final LongAdder bufferMergeMessages = new LongAdder();
     private final LongAdder inPlaceMerges = new LongAdder();
     private final LongAdder leafSplits = new LongAdder();
+    private final LongAdder leafJoins = new LongAdder();
     private final LongAdder internalSplits = new LongAdder();
 
     public BeTree(PageStore store, long root, int leafBytes, int internalBytes, List<UpsertOperator> ops) {
@@ -794,8 +795,43 @@ public final class BeTree {
             txn.free(child.pageId);
             return;
         }
+        if (child.leaf && node.children.size() > 1 && child.bytes() < child.pageBytes / 4 && joinLeaf(txn, node, ci, child)) {
+            return;
+        }
         splitIfNeeded(txn, node, ci, child);
     }
+
+    /**
+     * Joins a leaf that fell below a quarter of its page with its right neighbour (the last child: its
+     * left one) when both fit in {@link #JOIN_TO_EIGHTHS} of a page: the right leaf's records move into
+     * the left one, the pivot between them goes and the right leaf's page is freed. Deletes thus keep
+     * leaves at least a quarter full, as B-trees do (LMDB rebalances below a quarter too). Touches
+     * children {@code ci} and {@code ci + 1}, or {@code ci - 1} and {@code ci}, only.
+     */
+    private boolean joinLeaf(Txn txn, Node node, int ci, Node child) {
+        int si = ci + 1 < node.children.size() ? ci + 1 : ci - 1;
+        Node sibling = txn.load(node.children.get(si));
+        if (!sibling.leaf || child.bytes() + sibling.entryBytes() > child.pageBytes / 8 * JOIN_TO_EIGHTHS) {
+            return false;
+        }
+        Node left = si < ci ? sibling : child;
+        Node right = si < ci ? child : sibling;
+        List<Msg> joined = new ArrayList<>(left.entries.size() + right.entries.size());
+        joined.addAll(left.entries);
+        joined.addAll(right.entries);
+        left.entries = joined;
+        left.dirty = true;
+        int li = Math.min(ci, si);
+        node.children.remove(li + 1);
+        node.pivots.remove(li);
+        node.dirty = true;
+        txn.free(right.pageId);
+        leafJoins.increment();
+        return true;
+    }
+
+    /** Two leaves join only if the result fills at most this much of a page (in 1/8ths), leaving room to grow. */
+    private static final int JOIN_TO_EIGHTHS = 6;
 
     /** Splits {@code n} into parts that each fit; the first part keeps {@code n}'s page. */
     private void split(Txn txn, Node n, List<Node> parts, List<byte[]> seps) {
@@ -1018,7 +1054,7 @@ public final class BeTree {
     public IndexStats stats() {
         return new IndexStats(batches.sum(), messages.sum(), directBatches.sum(), leafMerges.sum(),
                 leafMergeMessages.sum(), bufferMerges.sum(), bufferMergeMessages.sum(), inPlaceMerges.sum(),
-                leafSplits.sum(), internalSplits.sum());
+                leafSplits.sum(), internalSplits.sum(), leafJoins.sum());
     }
 
     // =================================================================== checks

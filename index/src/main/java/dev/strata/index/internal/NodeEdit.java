@@ -21,8 +21,8 @@ import java.util.List;
  * <p>The merge follows {@link BeTree#applyToRecords} for leaves and {@link BeTree#mergeBuffer} for
  * buffers: messages of one key are applied oldest first, and in a buffer a PUT or DELETE drops the
  * older messages of its key; the overflow chains of what is dropped or replaced are freed. It declines (returns {@code false} having changed nothing) when the free
- * gap between slots and heap is too small, when a leaf would become empty (its parent must drop it),
- * or when a leaf message is an UPSERT (which needs the record's old value); the caller then takes
+ * gap between slots and heap is too small, when deletes would leave a leaf empty or below a quarter
+ * of its page (its parent must drop it or join it with a neighbour), or when a leaf message is an UPSERT (which needs the record's old value); the caller then takes
  * the decoding path, which compacts, flushes and splits. Used by the writer only, under the
  * exclusive latches of its {@link Txn}; never on a node the transaction already decoded.
  */
@@ -53,7 +53,7 @@ final class NodeEdit {
         }
         Merged m = merge(page, msgs, plan, leaf, nc, ne, heap, slotBase);
         int newEntries = m.first + m.count;
-        if (leaf && newEntries == 0) {
+        if (leaf && (newEntries == 0 || plan.deletes && keptBytes(page, m, slotBase, heap, newHeap) < page.byteSize() / 4)) {
             return false;
         }
         for (byte[] pointer : m.freed) {
@@ -81,7 +81,7 @@ final class NodeEdit {
      * Per key group, the first message kept ({@code keepFrom}; a leaf keeps the one record written, or
      * none), the bytes appended and the slots added at most. {@code keepFrom} is indexed by group.
      */
-    private record Plan(int[] keepFrom, int appended, int addedSlots) {}
+    private record Plan(int[] keepFrom, int appended, int addedSlots, boolean deletes) {}
 
     /**
      * The slot array's new suffix from slot {@code first}, the appended entries, per child the net slots
@@ -96,6 +96,7 @@ final class NodeEdit {
         int appended = 0;
         int added = 0;
         int groups = 0;
+        boolean deletes = false;
         for (int gs = 0; gs < n; ) {
             byte[] key = msgs[gs].key();
             int ge = gs + 1;
@@ -115,6 +116,7 @@ final class NodeEdit {
             int from;
             if (leaf) {
                 from = msgs[base].kind() == PUT ? base : ge; // a DELETE writes nothing
+                deletes |= from == ge;
             } else {
                 from = base >= 0 ? base : gs;
             }
@@ -128,7 +130,7 @@ final class NodeEdit {
             }
             gs = ge;
         }
-        return new Plan(keepFrom, appended, added);
+        return new Plan(keepFrom, appended, added, deletes);
     }
 
     /** Builds the new entries and the slot array's changed suffix from the page's current slots. */
@@ -199,6 +201,28 @@ final class NodeEdit {
         System.arraycopy(oldSlots, SLOT * old, slots, SLOT * count, SLOT * (ne - old));
         count += ne - old;
         return new Merged(first, count, slots, block, net, freed);
+    }
+
+    /**
+     * Bytes a leaf's records take after the merge (slots and entries, as {@link Node#bytes} counts them;
+     * garbage left in the heap not counted): the unchanged slots before {@code m.first}, then the new suffix,
+     * whose new entries are still in {@code m.block} (below the old heap start).
+     */
+    private static long keptBytes(MemorySegment page, Merged m, int slotBase, int heap, int newHeap) {
+        long n = NodeLayout.HEADER;
+        for (int k = 0; k < m.first; k++) {
+            n += SLOT + entryBytes(page, page.get(INT, slotBase + (long) SLOT * k));
+        }
+        MemorySegment block = MemorySegment.ofArray(m.block);
+        for (int k = 0; k < m.count; k++) {
+            int e = (int) Node.I32.get(m.slots, SLOT * k);
+            n += SLOT + (e >= heap ? entryBytes(page, e) : entryBytes(block, e - newHeap));
+        }
+        return n;
+    }
+
+    private static int entryBytes(MemorySegment seg, long e) {
+        return ENTRY_HEADER + NodeLayout.u16(seg, e) + seg.get(INT, e + 4);
     }
 
     /** Shifts the child starts by the slots added to (or dropped from) the children before each; logs the changed suffix. */
