@@ -208,31 +208,21 @@ public final class BeTree {
                 }
                 throw e;
             }
-            // overflow chains are read after the path validated (their pointers are real) and before it is
-            // validated again: a chain is freed, and its pages may be reused, only by a writer that changed
-            // the node holding its pointer
-            byte[][] deltas = ups == null ? null : new byte[ups.size()][];
-            boolean chained = overflow;
-            try {
+            if (overflow || ups != null) {
+                List<Msg> record = new ArrayList<>(1);
                 if (overflow) {
-                    base = Overflow.read(store, base);
+                    record.add(new Msg(key, PUT | OVERFLOW, 0, base));
                 }
-                for (int k = 0; deltas != null && k < deltas.length; k++) {
-                    Msg u = ups.get(k);
-                    chained |= u.overflow();
-                    deltas[k] = u.overflow() ? Overflow.read(store, u.value()) : u.value();
-                }
-            } catch (RuntimeException e) {
-                if (!validateAll(ids, vs, depth)) {
+                if (!resolveValidated(ups == null ? List.of(record) : List.of(record, ups), ids, vs, depth)) {
                     continue;
                 }
-                throw e;
+                if (overflow) {
+                    base = record.get(0).value();
+                }
             }
-            if (chained && !validateAll(ids, vs, depth)) {
-                continue;
-            }
-            for (int k = deltas == null ? -1 : deltas.length - 1; k >= 0; k--) {
-                base = operator(ups.get(k).operator()).apply(base, deltas[k]);
+            for (int k = ups == null ? -1 : ups.size() - 1; k >= 0; k--) {
+                Msg u = ups.get(k);
+                base = operator(u.operator()).apply(base, u.value());
             }
             return base;
         }
@@ -358,18 +348,7 @@ public final class BeTree {
                     level.subList(cut, level.size()).clear();
                 }
             }
-            boolean chained = false; // see get: chains are read between two validations of the path
-            try {
-                for (List<Msg> level : levels) {
-                    chained |= resolve(level);
-                }
-            } catch (RuntimeException e) {
-                if (!validateAll(ids, vs, depth)) {
-                    continue;
-                }
-                throw e;
-            }
-            if (chained && !validateAll(ids, vs, depth)) {
+            if (!resolveValidated(levels, ids, vs, depth)) {
                 continue;
             }
             List<Msg> recs = levels.get(levels.size() - 1);
@@ -395,9 +374,28 @@ public final class BeTree {
     }
 
     /**
-     * Replaces overflow pointers by the values (readers, between two validations of the path: overflow
-     * pages never change, but are freed with the entry that refers to them); returns whether there was any.
+     * Replaces the overflow pointers in {@code lists} (entries read along the validated path {@code ids},
+     * {@code vs}) by their values; false when the path changed meanwhile (the read must restart). Overflow
+     * pages never change, but a writer frees a chain (and its pages may then be reused) with the change
+     * of the node holding its pointer: so the chains are read after the path validated and kept only if it
+     * validates again; a read that fails in between is a restart if the path changed, else an error.
      */
+    private boolean resolveValidated(List<List<Msg>> lists, long[] ids, long[] vs, int depth) {
+        boolean chained = false;
+        try {
+            for (List<Msg> l : lists) {
+                chained |= resolve(l);
+            }
+        } catch (RuntimeException e) {
+            if (!validateAll(ids, vs, depth)) {
+                return false;
+            }
+            throw e;
+        }
+        return !chained || validateAll(ids, vs, depth);
+    }
+
+    /** Replaces overflow pointers by the values, in place; returns whether there was any. */
     private boolean resolve(List<Msg> msgs) {
         boolean any = false;
         for (int i = 0; i < msgs.size(); i++) {
