@@ -18,6 +18,8 @@ import java.util.function.ToDoubleFunction;
  * strata.pool.dirty.pages                            gauge
  * strata.log.appended.lsn / durable.lsn / checkpoint.lsn   gauges
  * strata.log.fsyncs, strata.store.commits, strata.store.checkpoints   counters
+ * strata.store.allocated.pages / free.pages          gauges (pages in use; freed, not yet reused)
+ * strata.store.page.space.bytes                      gauge (page space taken, against strata.store.capacity)
  * </pre>
  */
 public final class StoreMetrics {
@@ -41,6 +43,9 @@ public final class StoreMetrics {
         counter(registry, "strata.store.commits", store, s -> s.stats().commits(), tags);
         counter(registry, "strata.log.bytes", store, s -> s.stats().logBytes(), tags);
         counter(registry, "strata.store.checkpoints", store, s -> s.stats().checkpoints(), tags);
+        gauge(registry, "strata.store.allocated.pages", store, s -> s.stats().allocatedPages(), tags);
+        gauge(registry, "strata.store.free.pages", store, s -> s.stats().freePages(), tags);
+        gauge(registry, "strata.store.page.space.bytes", store, s -> s.stats().pageSpaceBytes(), tags);
     }
 
     private static void counter(MeterRegistry r, String name, PageStore store, ToDoubleFunction<PageStore> f,

@@ -32,6 +32,14 @@ class StoreMetricsTest {
             assertEquals(1.0, registry.get("strata.pool.misses").tag("partition", "0").functionCounter().count());
             assertTrue(registry.get("strata.pool.hits").tag("partition", "0").functionCounter().count() >= 1);
             assertEquals(4L << 20, registry.get("strata.pool.capacity.bytes").gauge().value());
+            assertEquals(1.0, registry.get("strata.store.allocated.pages").gauge().value());
+            assertEquals(4096.0, registry.get("strata.store.page.space.bytes").gauge().value());
+            try (WriteBatch b = store.newBatch()) {
+                b.free(page);
+                b.commit();
+            }
+            assertEquals(0.0, registry.get("strata.store.allocated.pages").gauge().value());
+            assertEquals(1.0, registry.get("strata.store.free.pages").gauge().value());
         }
         assertTrue(Double.isNaN(registry.get("strata.pool.hits").functionCounter().count()));
     }
