@@ -27,6 +27,7 @@ import java.util.concurrent.CompletionException;
  * byte[] v = idx.get(key);
  * idx.upsert(counterKey, UpsertOperator.ADD_LONG, UpsertOperator.longDelta(1));  // applied lazily
  * for (Iterator<IndexEntry> it = idx.scan(from, to); it.hasNext(); ) { ... }
+ * Index.drop(store, "users");          // frees all its pages
  * }</pre>
  *
  * <p>Thread-safe. Reads never latch (optimistic lock coupling) and see every applied change, committed
@@ -74,6 +75,33 @@ public final class Index {
                 byName.put(name, idx);
             }
             return idx;
+        }
+    }
+
+    /**
+     * Drops the index {@code name} of {@code store}: its catalog entry goes and every page of its tree is
+     * freed, in one durable batch (after a crash the index is whole or gone). The pages are reused once a
+     * checkpoint has recorded the frees. An {@link Index} open on it fails every later call with
+     * {@link IllegalStateException}; calls on it must not run concurrently with the drop. Opening the name
+     * again creates a new, empty index.
+     *
+     * @return whether the index existed
+     */
+    public static boolean drop(PageStore store, String name) {
+        synchronized (OPEN) {
+            Catalog.Entry e = Catalog.find(store, name);
+            if (e == null) {
+                return false;
+            }
+            Map<String, Index> byName = OPEN.get(store);
+            Index open = byName == null ? null : byName.get(name);
+            BeTree tree = open != null ? open.tree
+                    : new BeTree(store, e.root(), e.leafBytes(), e.internalBytes(), List.of());
+            tree.drop(batch -> Catalog.remove(store, batch, name), name);
+            if (byName != null) {
+                byName.remove(name);
+            }
+            return true;
         }
     }
 

@@ -2,7 +2,9 @@ package dev.strata.index;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.strata.compute.PageStore;
@@ -157,6 +159,58 @@ class IndexSpaceTest {
             idx.checkInvariants();
             checkAll(idx, model, keys);
         }
+    }
+
+    @Test
+    void droppingAnIndexFreesItsPagesAndTheNextIndexReusesThem() {
+        byte[] small = "kept".getBytes();
+        long spaceAfterFirst;
+        try (PageStore store = PageStore.open(dir, IndexModelTest.config(8L << 20))) {
+            Index other = Index.open(store, "other");
+            other.put(small, small);
+            Index big = Index.open(store, "big");
+            fill(big, 1); // ~24 MiB through an 8 MiB pool: nodes and overflow pages mostly evicted
+            long before = store.stats().allocatedPages();
+            spaceAfterFirst = store.stats().pageSpaceBytes();
+
+            assertTrue(Index.drop(store, "big"));
+            assertThrows(IllegalStateException.class, () -> big.get(key(1)), "a dropped index refuses reads");
+            assertThrows(IllegalStateException.class, () -> big.put(key(1), small), "and writes");
+            assertFalse(Index.drop(store, "big"), "already gone");
+            long after = store.stats().allocatedPages();
+            assertTrue(after <= 4, "left: the catalog and the other index's root: " + after + " of " + before);
+            assertEquals(before - after, store.stats().freePages());
+            assertArrayEquals(small, other.get(small));
+            store.checkpoint();
+        }
+        try (PageStore store = PageStore.open(dir, IndexModelTest.config(8L << 20))) {
+            Index again = Index.open(store, "big");
+            assertFalse(again.scan(null, null).hasNext(), "the name opens a new, empty index");
+            assertArrayEquals(small, Index.open(store, "other").get(small));
+            byte[][] values = fill(again, 2);
+            assertTrue(store.stats().pageSpaceBytes() <= spaceAfterFirst * 1.1,
+                    "the new index reused the dropped one's pages: " + store.stats().pageSpaceBytes() + " after "
+                            + spaceAfterFirst);
+            for (int k = 0; k < values.length; k += 97) {
+                assertArrayEquals(values[k], again.get(key(k)), "key " + k);
+            }
+            again.checkInvariants();
+        }
+    }
+
+    /** Puts 6,000 keys with 3-9 KiB values, the seed picking the values; returns them. */
+    private static byte[][] fill(Index idx, int seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        byte[][] values = new byte[6000][];
+        for (int k = 0; k < values.length; k += 50) {
+            IndexBatch b = new IndexBatch();
+            for (int j = k; j < k + 50; j++) {
+                values[j] = value(rnd, seed);
+                b.put(key(j), values[j]);
+            }
+            idx.apply(b);
+        }
+        return values;
     }
 
     private static void check(Index idx, TreeMap<Integer, byte[]> model) {

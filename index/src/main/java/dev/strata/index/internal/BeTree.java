@@ -54,6 +54,7 @@ public final class BeTree {
     private final int inlineMax;
     private final UpsertOperator[] operators = new UpsertOperator[256];
     private final ReentrantLock writer = new ReentrantLock();
+    private volatile String droppedAs; // the index's name once dropped: every later call fails
     // counts for stats(); merges run on the writer and the flush helper
     private final LongAdder batches = new LongAdder();
     private final LongAdder messages = new LongAdder();
@@ -114,6 +115,7 @@ public final class BeTree {
 
     /** The value of {@code key}, or {@code null}. Never latches; restarts on concurrent change. */
     public byte[] get(byte[] key) {
+        checkLive();
         MemorySegment mem = store.pageMemory();
         int kh = NodeLayout.head(key);
         long[] ids = new long[8];
@@ -274,6 +276,7 @@ public final class BeTree {
      * that leaf. {@code next[0]} receives the key to continue from, or {@code null} when done.
      */
     public List<IndexEntry> scanChunk(byte[] from, byte[] to, byte[][] next) {
+        checkLive();
         MemorySegment mem = store.pageMemory();
         long[] ids = new long[MAX_DEPTH];
         long[] vs = new long[MAX_DEPTH];
@@ -434,6 +437,7 @@ public final class BeTree {
         messages.add(msgs.size());
         writer.lock();
         try (Txn txn = new Txn(store)) {
+            checkLive();
             for (int i = 0; i < sorted.size(); i++) {
                 Msg m = sorted.get(i);
                 if (m.value() != null && m.value().length > inlineMax) {
@@ -1053,6 +1057,68 @@ public final class BeTree {
         return new IndexStats(batches.sum(), messages.sum(), directBatches.sum(), leafMerges.sum(),
                 leafMergeMessages.sum(), bufferMerges.sum(), bufferMergeMessages.sum(), inPlaceMerges.sum(),
                 leafSplits.sum(), internalSplits.sum(), leafJoins.sum());
+    }
+
+    // =================================================================== drop
+
+    /**
+     * Frees every page of the tree (nodes, overflow chains) in one batch, together with what
+     * {@code alsoInBatch} adds to it (the catalog's change), commits it, and makes every later call on
+     * this tree fail, naming the index as {@code name}. Waits for the writer in progress; reads in
+     * progress may fail. Reads each node once, latching one page at a time (the tree may be far larger
+     * than the pool).
+     */
+    public void drop(java.util.function.Consumer<dev.strata.compute.WriteBatch> alsoInBatch, String name) {
+        writer.lock();
+        try (dev.strata.compute.WriteBatch batch = store.newBatch()) {
+            checkLive();
+            List<Long> pages = new ArrayList<>();
+            java.util.ArrayDeque<Long> todo = new java.util.ArrayDeque<>(List.of(root));
+            while (!todo.isEmpty()) {
+                long id = todo.pop();
+                pages.add(id);
+                Node n;
+                try (var h = store.fixShared(id)) {
+                    n = Node.decode(id, h.segment());
+                }
+                todo.addAll(n.children);
+                for (Msg m : n.entries) {
+                    if (m.overflow()) {
+                        chainPages(m.value(), pages);
+                    }
+                }
+            }
+            for (long id : pages) {
+                batch.free(id);
+            }
+            alsoInBatch.accept(batch);
+            batch.commit();
+            droppedAs = name;
+        } finally {
+            writer.unlock();
+        }
+    }
+
+    /** Adds the pages of the overflow chain {@code pointer} refers to. */
+    private void chainPages(byte[] pointer, List<Long> out) {
+        java.nio.ByteBuffer p = java.nio.ByteBuffer.wrap(pointer).order(java.nio.ByteOrder.nativeOrder());
+        long id = p.getLong(0);
+        int chunks = Overflow.chunks(p.getInt(8));
+        for (int i = 0; i < chunks; i++) {
+            out.add(id);
+            if (i + 1 < chunks) {
+                try (var h = store.fixShared(id)) {
+                    id = h.segment().get(NodeLayout.LONG, 0);
+                }
+            }
+        }
+    }
+
+    private void checkLive() {
+        String name = droppedAs;
+        if (name != null) {
+            throw new IllegalStateException("index '" + name + "' was dropped");
+        }
     }
 
     // =================================================================== checks

@@ -34,6 +34,65 @@ public final class Catalog {
 
     private Catalog() {}
 
+    /** The entry of {@code name}, or {@code null} if the store has no such index. */
+    public static synchronized Entry find(PageStore store, String name) {
+        long cat = PageId.of(store.config().partition(), 0);
+        if (!store.isAllocated(cat)) {
+            return null;
+        }
+        try (PageHandle h = store.fixShared(cat)) {
+            int[] at = new int[1];
+            return locate(store, h.segment(), name, at);
+        }
+    }
+
+    /**
+     * Removes the entry of {@code name} with {@code batch} (the entries after it move up).
+     *
+     * @throws IllegalArgumentException if there is no such index
+     */
+    public static synchronized void remove(PageStore store, WriteBatch batch, String name) {
+        long cat = PageId.of(store.config().partition(), 0);
+        try (PageHandle h = store.fixExclusive(cat)) {
+            MemorySegment page = h.segment();
+            int[] at = new int[1];
+            Entry e = locate(store, page, name, at);
+            if (e == null) {
+                throw new IllegalArgumentException("no index '" + name + "' in " + store.directory());
+            }
+            int size = 18 + name.getBytes(StandardCharsets.UTF_8).length;
+            int count = page.get(NodeLayout.INT, 4);
+            int end = at[0];
+            for (int i = 0, p = 8; i < count; i++) {
+                p += 18 + NodeLayout.u16(page, p);
+                end = p;
+            }
+            batch.move(h, at[0] + size, at[0], end - at[0] - size);
+            batch.write(h, 4, ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(count - 1).array());
+        }
+    }
+
+    /** Finds {@code name} in the catalog page; {@code at[0]} is then its offset (else the end of the entries). */
+    private static Entry locate(PageStore store, MemorySegment page, String name, int[] at) {
+        if (page.get(NodeLayout.INT, 0) != MAGIC) {
+            throw new CorruptionException("page 0 of " + store.directory() + " is not an index catalog");
+        }
+        int count = page.get(NodeLayout.INT, 4);
+        int p = 8;
+        for (int i = 0; i < count; i++) {
+            int len = NodeLayout.u16(page, p);
+            String n = new String(Node.bytes(page, p + 2, len), StandardCharsets.UTF_8);
+            if (n.equals(name)) {
+                at[0] = p;
+                return new Entry(name, page.get(NodeLayout.LONG, p + 2 + len), page.get(NodeLayout.INT, p + 10 + len),
+                        page.get(NodeLayout.INT, p + 14 + len));
+            }
+            p += 18 + len;
+        }
+        at[0] = p;
+        return null;
+    }
+
     /** Finds {@code name}, creating the catalog and an empty tree with the given node sizes if needed. */
     public static synchronized Entry openOrCreate(PageStore store, String name, int leafBytes, int internalBytes) {
         byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
@@ -55,22 +114,13 @@ public final class Catalog {
         }
         try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(cat)) {
             MemorySegment page = h.segment();
-            if (page.get(NodeLayout.INT, 0) != MAGIC) {
-                throw new CorruptionException("page 0 of " + store.directory() + " is not an index catalog");
+            int[] found = new int[1];
+            Entry existing = locate(store, page, name, found);
+            if (existing != null) {
+                return existing;
             }
             int count = page.get(NodeLayout.INT, 4);
-            int at = 8;
-            for (int i = 0; i < count; i++) {
-                int len = NodeLayout.u16(page, at);
-                String n = new String(Node.bytes(page, at + 2, len), StandardCharsets.UTF_8);
-                long root = page.get(NodeLayout.LONG, at + 2 + len);
-                int lb = page.get(NodeLayout.INT, at + 10 + len);
-                int ib = page.get(NodeLayout.INT, at + 14 + len);
-                if (n.equals(name)) {
-                    return new Entry(name, root, lb, ib);
-                }
-                at += 18 + len;
-            }
+            int at = found[0];
             int size = 18 + nameBytes.length;
             if (at + size > PAGE_BYTES) {
                 throw new StrataException("index catalog of " + store.directory() + " is full");

@@ -26,8 +26,13 @@ final class Overflow {
 
     private Overflow() {}
 
+    /** Pages of the chain of a value of {@code length} bytes. */
+    static int chunks(int length) {
+        return Math.max(1, (length + MAX_PAGE - HEADER - 1) / (MAX_PAGE - HEADER));
+    }
+
     static byte[] write(Txn txn, byte[] value) {
-        int chunks = Math.max(1, (value.length + MAX_PAGE - HEADER - 1) / (MAX_PAGE - HEADER));
+        int chunks = chunks(value.length);
         long[] ids = new long[chunks];
         int[] lens = new int[chunks];
         int left = value.length;
@@ -55,7 +60,7 @@ final class Overflow {
         ByteBuffer p = ByteBuffer.wrap(pointer).order(ByteOrder.nativeOrder());
         long id = p.getLong(0);
         int length = p.getInt(8);
-        int chunks = Math.max(1, (length + MAX_PAGE - HEADER - 1) / (MAX_PAGE - HEADER));
+        int chunks = chunks(length);
         for (int i = 0; i < chunks; i++) {
             long next = i + 1 < chunks ? txn.x(id).segment().get(NodeLayout.LONG, 0) : 0;
             txn.free(id);
