@@ -473,7 +473,8 @@ class PageStoreTest {
                 long before = store.stats().checkpointLsn();
                 long lsn = store.checkpoint();
                 assertTrue(lsn > before && lsn < store.stats().durableLsn(),
-                        "the checkpoint moved, but the pinned dirty page held it below the free: " + before + " -> " + lsn);
+                        "the checkpoint moved, but the pinned dirty page held it below the free: "
+                                + before + " -> " + lsn);
                 assertTrue(store.allocate(16384) != freed, "not reusable before a checkpoint covers its free");
             }
             store.checkpoint();
@@ -494,7 +495,8 @@ class PageStoreTest {
             }
             try (WriteBatch batch = store.newBatch(); PageHandle h = store.fixExclusive(a)) {
                 batch.free(a);
-                assertThrows(IllegalStateException.class, () -> batch.write(h, 0, bytes("x")), "written after its free");
+                assertThrows(IllegalStateException.class, () -> batch.write(h, 0, bytes("x")),
+                        "written after its free");
             } // aborted
             assertTrue(store.isAllocated(a));
             try (PageHandle h = store.fixShared(a)) {

@@ -785,7 +785,10 @@ public final class BeTree {
         return child;
     }
 
-    /** After {@link #mergeDown} of child {@code ci}: drops it if it is a leaf left empty, else splits it if it overflows. */
+    /**
+     * After {@link #mergeDown} of child {@code ci}: drops it if it is a leaf left empty (its page freed),
+     * joins it with a neighbour if it is a leaf under a quarter full, else splits it if it overflows.
+     */
     private void linkDown(Txn txn, Node node, int ci, Node child) {
         if (child == null) {
             return;
@@ -797,7 +800,8 @@ public final class BeTree {
             txn.free(child.pageId);
             return;
         }
-        if (child.leaf && node.children.size() > 1 && child.bytes() < child.pageBytes / 4 && joinLeaf(txn, node, ci, child)) {
+        if (child.leaf && node.children.size() > 1 && child.bytes() < child.pageBytes / 4
+                && joinLeaf(txn, node, ci, child)) {
             return;
         }
         splitIfNeeded(txn, node, ci, child);

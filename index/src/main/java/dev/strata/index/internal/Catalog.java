@@ -84,8 +84,8 @@ public final class Catalog {
             String n = new String(Node.bytes(page, p + 2, len), StandardCharsets.UTF_8);
             if (n.equals(name)) {
                 at[0] = p;
-                return new Entry(name, page.get(NodeLayout.LONG, p + 2 + len), page.get(NodeLayout.INT, p + 10 + len),
-                        page.get(NodeLayout.INT, p + 14 + len));
+                return new Entry(name, page.get(NodeLayout.LONG, p + 2 + len),
+                        page.get(NodeLayout.INT, p + 10 + len), page.get(NodeLayout.INT, p + 14 + len));
             }
             p += 18 + len;
         }

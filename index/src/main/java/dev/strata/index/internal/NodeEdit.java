@@ -20,10 +20,11 @@ import java.util.List;
  *
  * <p>The merge follows {@link BeTree#applyToRecords} for leaves and {@link BeTree#mergeBuffer} for
  * buffers: messages of one key are applied oldest first, and in a buffer a PUT or DELETE drops the
- * older messages of its key; the overflow chains of what is dropped or replaced are freed. It declines (returns {@code false} having changed nothing) when the free
- * gap between slots and heap is too small, when deletes would leave a leaf empty or below a quarter
- * of its page (its parent must drop it or join it with a neighbour), or when a leaf message is an UPSERT (which needs the record's old value); the caller then takes
- * the decoding path, which compacts, flushes and splits. Used by the writer only, under the
+ * older messages of its key; the overflow chains of what is dropped or replaced are freed. It
+ * declines (returns {@code false} having changed nothing) when the free gap between slots and heap is
+ * too small, when deletes would leave a leaf empty or below a quarter of its page (its parent must
+ * drop it or join it with a neighbour), or when a leaf message is an UPSERT (which needs the record's
+ * old value); the caller then takes the decoding path, which compacts, flushes and splits. Used by the writer only, under the
  * exclusive latches of its {@link Txn}; never on a node the transaction already decoded.
  */
 final class NodeEdit {
@@ -53,7 +54,8 @@ final class NodeEdit {
         }
         Merged m = merge(page, msgs, plan, leaf, nc, ne, heap, slotBase);
         int newEntries = m.first + m.count;
-        if (leaf && (newEntries == 0 || plan.deletes && keptBytes(page, m, slotBase, heap, newHeap) < page.byteSize() / 4)) {
+        if (leaf && (newEntries == 0
+                || plan.deletes && keptBytes(page, m, slotBase, heap, newHeap) < page.byteSize() / 4)) {
             return false;
         }
         for (byte[] pointer : m.freed) {
@@ -171,7 +173,8 @@ final class NodeEdit {
                 for (int k = i; k < j; k++) {
                     long e = (int) Node.I32.get(oldSlots, SLOT * k);
                     if ((NodeLayout.u8(page, e + 2) & NodeLayout.OVERFLOW) != 0) {
-                        freed.add(Node.bytes(page, e + ENTRY_HEADER + NodeLayout.u16(page, e), NodeLayout.POINTER_BYTES));
+                        long value = e + ENTRY_HEADER + NodeLayout.u16(page, e);
+                        freed.add(Node.bytes(page, value, NodeLayout.POINTER_BYTES));
                     }
                 }
             }
@@ -204,9 +207,9 @@ final class NodeEdit {
     }
 
     /**
-     * Bytes a leaf's records take after the merge (slots and entries, as {@link Node#bytes} counts them;
-     * garbage left in the heap not counted): the unchanged slots before {@code m.first}, then the new suffix,
-     * whose new entries are still in {@code m.block} (below the old heap start).
+     * Bytes a leaf's records take after the merge (slots and entries, as {@link Node#bytes} counts
+     * them; garbage left in the heap not counted): the unchanged slots before {@code m.first}, then the
+     * new suffix, whose new entries are still in {@code m.block} (below the old heap start).
      */
     private static long keptBytes(MemorySegment page, Merged m, int slotBase, int heap, int newHeap) {
         long n = NodeLayout.HEADER;
