@@ -329,8 +329,14 @@ public final class ManagedMount implements Backend {
     }
 
     private void pushLoop() {
+        // a pass starts after an interval (or a flush) unless the last one pushed: a worker that starts
+        // after the first writes must not push them at once, ahead of the interval
+        boolean pushedAny = false;
         while (!closed) {
-            boolean pushedAny = false;
+            if (!pushedAny) {
+                idle();
+            }
+            pushedAny = false;
             for (long c = dirty.nextSet(0); c >= 0 && !closed; c = dirty.nextSet(c + 1)) {
                 if (!pushing.trySet(c)) {
                     continue; // another worker has it in flight; it stays dirty for the next pass
@@ -343,9 +349,6 @@ public final class ManagedMount implements Backend {
                 push(c, last);
                 pushedAny = true;
                 c = last;
-            }
-            if (!pushedAny) {
-                idle();
             }
         }
     }
