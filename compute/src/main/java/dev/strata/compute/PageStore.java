@@ -157,7 +157,7 @@ public final class PageStore implements AutoCloseable {
         PartitionLog pl = null;
         PageSource remote = null;
         try {
-            pf = PageFile.open(dir.resolve("pages"));
+            pf = PageFile.open(dir.resolve("pages"), config.compressPages());
             if (capacityPages > pf.slotLimit()) {
                 throw new StrataException("page space of " + ByteSize.format(config.capacityBytes()) + " is larger than"
                         + " the page file in " + dir + " can hold on this file system ("
@@ -866,9 +866,10 @@ public final class PageStore implements AutoCloseable {
         for (var q : reusable) {
             free += q.size();
         }
+        long[] written = pageFile.bytesWritten();
         return new PageStoreStats(pool.stats(), log.appendedLsn(), log.durableLsn(), checkpointLsn, checkpoints,
                 commits.sum(), logBytes.sum(), log.stats().fsyncs(), allocatedCount(), free + pendingFrees.size(),
-                nextPageNo.get() * PageSize.BASE);
+                nextPageNo.get() * PageSize.BASE, written[0], written[1]);
     }
 
     /**

@@ -16,9 +16,12 @@ import java.util.List;
  * @param segmentBytes size of one log segment file
  * @param memoryNodes memory nodes in front of the local page file (warm tier); empty for none
  * @param memoryReplicas copies of each page kept on memory nodes (at most the number of nodes)
+ * @param compressPages whether page images are written to the page file compressed where that saves at least
+ *                      one 4 KiB block (they are read back either way); on by default
  */
 public record PageStoreConfig(long poolBytes, long capacityBytes, int partition, Duration checkpointInterval,
-        long checkpointLogBytes, long segmentBytes, List<InetSocketAddress> memoryNodes, int memoryReplicas) {
+        long checkpointLogBytes, long segmentBytes, List<InetSocketAddress> memoryNodes, int memoryReplicas,
+        boolean compressPages) {
 
     public PageStoreConfig {
         if (partition < 0 || partition > dev.strata.core.PageId.MAX_PARTITION) {
@@ -42,46 +45,56 @@ public record PageStoreConfig(long poolBytes, long capacityBytes, int partition,
         // pool and capacity are validated by BufferPoolConfig when the store opens
     }
 
-    /** 256 MiB pool over a 64 GiB page space, checkpoints every 30 s or 256 MiB of log, 64 MiB segments. */
+    /**
+     * 256 MiB pool over a 64 GiB page space, checkpoints every 30 s or 256 MiB of log, 64 MiB segments, pages
+     * compressed.
+     */
     public static PageStoreConfig defaults() {
-        return new PageStoreConfig(256L << 20, 64L << 30, 0, Duration.ofSeconds(30), 256L << 20, 64L << 20, List.of(), 2);
+        return new PageStoreConfig(256L << 20, 64L << 30, 0, Duration.ofSeconds(30), 256L << 20, 64L << 20, List.of(), 2,
+                true);
     }
 
     public PageStoreConfig withPool(long bytes) {
         return new PageStoreConfig(bytes, Math.max(capacityBytes, bytes), partition, checkpointInterval,
                 checkpointLogBytes, segmentBytes,
-                memoryNodes, memoryReplicas);
+                memoryNodes, memoryReplicas, compressPages);
     }
 
     public PageStoreConfig withCapacity(long bytes) {
         return new PageStoreConfig(poolBytes, bytes, partition, checkpointInterval, checkpointLogBytes, segmentBytes,
-                memoryNodes, memoryReplicas);
+                memoryNodes, memoryReplicas, compressPages);
     }
 
     public PageStoreConfig withCheckpointInterval(Duration interval) {
         return new PageStoreConfig(poolBytes, capacityBytes, partition, interval, checkpointLogBytes, segmentBytes,
-                memoryNodes, memoryReplicas);
+                memoryNodes, memoryReplicas, compressPages);
     }
 
     public PageStoreConfig withCheckpointLogBytes(long bytes) {
         return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, bytes, segmentBytes,
-                memoryNodes, memoryReplicas);
+                memoryNodes, memoryReplicas, compressPages);
     }
 
     public PageStoreConfig withSegmentBytes(long bytes) {
         return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes, bytes,
-                memoryNodes, memoryReplicas);
+                memoryNodes, memoryReplicas, compressPages);
     }
 
     public PageStoreConfig withPartition(int p) {
         return new PageStoreConfig(poolBytes, capacityBytes, p, checkpointInterval, checkpointLogBytes, segmentBytes,
-                memoryNodes, memoryReplicas);
+                memoryNodes, memoryReplicas, compressPages);
     }
 
     /** Puts memory nodes ({@code host:port}) in front of the local page file, each page on {@code replicas} of them. */
     public PageStoreConfig withMemoryNodes(List<InetSocketAddress> nodes, int replicas) {
         return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes,
-                segmentBytes, nodes, replicas);
+                segmentBytes, nodes, replicas, compressPages);
+    }
+
+    /** Whether page images are stored compressed (see {@link #compressPages()}). */
+    public PageStoreConfig withPageCompression(boolean compress) {
+        return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes,
+                segmentBytes, memoryNodes, memoryReplicas, compress);
     }
 
     @Override
@@ -89,7 +102,7 @@ public record PageStoreConfig(long poolBytes, long capacityBytes, int partition,
         return "strata.store.pool=" + ByteSize.format(poolBytes) + ", capacity=" + ByteSize.format(capacityBytes)
                 + ", partition=" + partition + ", checkpoint-interval=" + checkpointInterval
                 + ", checkpoint-log-bytes=" + ByteSize.format(checkpointLogBytes)
-                + ", segment-bytes=" + ByteSize.format(segmentBytes)
+                + ", segment-bytes=" + ByteSize.format(segmentBytes) + ", compress-pages=" + compressPages
                 + (memoryNodes.isEmpty() ? "" : ", memory-nodes=" + memoryNodes + ", memory-replicas=" + memoryReplicas);
     }
 }

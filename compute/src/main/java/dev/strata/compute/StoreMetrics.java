@@ -20,6 +20,7 @@ import java.util.function.ToDoubleFunction;
  * strata.log.fsyncs, strata.store.commits, strata.store.checkpoints   counters
  * strata.store.allocated.pages / free.pages          gauges (pages in use; freed, not yet reused)
  * strata.store.page.space.bytes                      gauge (page space taken, against strata.store.capacity)
+ * strata.store.page.image.bytes / stored.bytes       counters (page images written; bytes the file took for them)
  * </pre>
  */
 public final class StoreMetrics {
@@ -46,6 +47,8 @@ public final class StoreMetrics {
         gauge(registry, "strata.store.allocated.pages", store, s -> s.stats().allocatedPages(), tags);
         gauge(registry, "strata.store.free.pages", store, s -> s.stats().freePages(), tags);
         gauge(registry, "strata.store.page.space.bytes", store, s -> s.stats().pageSpaceBytes(), tags);
+        counter(registry, "strata.store.page.image.bytes", store, s -> s.stats().pageImageBytes(), tags);
+        counter(registry, "strata.store.page.stored.bytes", store, s -> s.stats().pageStoredBytes(), tags);
     }
 
     private static void counter(MeterRegistry r, String name, PageStore store, ToDoubleFunction<PageStore> f,

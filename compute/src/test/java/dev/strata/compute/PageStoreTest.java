@@ -34,6 +34,45 @@ class PageStoreTest {
     }
 
     @Test
+    void pagesAreStoredCompressedAndReadBackThroughEvictionAndReopen() {
+        // 64 KiB pages of repeated text compress; 6 MiB of them do not all fit a 4 MiB pool, so reads go to the file
+        int pages = 96;
+        long[] ids = new long[pages];
+        java.util.function.IntFunction<byte[]> content =
+                i -> java.util.Arrays.copyOf(bytes(("page " + i + " holds a line that repeats; ").repeat(3000)), 65536);
+        PageStoreConfig config = small();
+        try (PageStore store = PageStore.open(dir, config)) {
+            for (int i = 0; i < pages; i++) {
+                try (WriteBatch b = store.newBatch()) {
+                    ids[i] = b.allocate(65536);
+                    try (PageHandle h = store.fixExclusive(ids[i])) {
+                        b.write(h, 0, content.apply(i));
+                    }
+                    b.commit();
+                }
+            }
+            store.checkpoint();
+            for (int i = 0; i < pages; i++) {
+                try (PageHandle h = store.fixShared(ids[i])) {
+                    assertArrayEquals(content.apply(i), h.segment().toArray(ValueLayout.JAVA_BYTE), "page " + i);
+                }
+            }
+            PageStoreStats stats = store.stats();
+            assertTrue(stats.pageImageBytes() >= (long) pages * 65536, "written " + stats.pageImageBytes());
+            assertTrue(stats.pageStoredBytes() * 8 <= stats.pageImageBytes(),
+                    "stored " + stats.pageStoredBytes() + " for " + stats.pageImageBytes());
+            assertTrue(stats.pool().misses() >= pages, "the reads went to the file: " + stats.pool().misses());
+        }
+        try (PageStore store = PageStore.open(dir, config.withPageCompression(false))) {
+            for (int i = 0; i < pages; i++) {
+                try (PageHandle h = store.fixShared(ids[i])) {
+                    assertArrayEquals(content.apply(i), h.segment().toArray(ValueLayout.JAVA_BYTE), "page " + i);
+                }
+            }
+        }
+    }
+
+    @Test
     void committedPagesSurviveReopen() {
         long page;
         try (PageStore store = PageStore.open(dir, small())) {

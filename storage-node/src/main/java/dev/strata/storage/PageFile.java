@@ -2,6 +2,7 @@ package dev.strata.storage;
 
 import dev.strata.core.Checksums;
 import dev.strata.core.CorruptionException;
+import dev.strata.core.LzCodec;
 import dev.strata.core.PageSize;
 import dev.strata.storage.internal.DoubleWriteBuffer;
 import dev.strata.storage.internal.NativeFile;
@@ -56,6 +57,21 @@ import java.util.function.Consumer;
  * the same for every page: write the slot the descriptor does not name (a page never written names A, so its first
  * image goes to B).
  *
+ * <h2>Compression</h2>
+ * A file opened with compression ({@link #open(Path)} does) compresses each image of more than 4 KiB with
+ * {@link LzCodec} and stores it compressed when that saves at least one 4 KiB block. The image slot then holds,
+ * from its start, the compressed form rounded up to whole blocks:
+ * <pre>
+ *  +----------------+--------------------+-------------------------+--------------------------+
+ *  | "LZ01" (4 B)   | block length (u32) | LzCodec block           | zeros to a 4 KiB boundary |
+ *  +----------------+--------------------+-------------------------+--------------------------+
+ * </pre>
+ * and its descriptor carries the compressed flag and the number of blocks; its CRC covers those blocks. Only
+ * the blocks are written and read back, so a page that compresses 4:1 costs a quarter of the I/O (the slot
+ * keeps its full size in the file's address space; the blocks past the stored ones are not touched). Reads
+ * understand both forms whatever the file was opened with, and images written before compression existed read
+ * as they are.
+ *
  * <h2>Crash safety</h2>
  * Assumed: a 16-byte descriptor {@code pwrite} (never crossing a 512-byte boundary) reaches the device whole or
  * not at all, i.e. sector writes are atomic. Then a descriptor only ever names an intact image: a slot is written
@@ -102,6 +118,10 @@ public final class PageFile implements AutoCloseable {
     private final NativeFile data;
     private final NativeFile meta;
     private final long slotLimit;
+    private final boolean compress;
+    private final LzCodec codec = new LzCodec(); // guarded by writers
+    private final java.util.concurrent.atomic.LongAdder imageBytes = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder storedBytes = new java.util.concurrent.atomic.LongAdder();
     private final ReentrantLock writers = new ReentrantLock();
     /** Shared by a reader across its descriptor and image reads, exclusive while descriptors are switched. */
     private final ReentrantReadWriteLock flipLock = new ReentrantReadWriteLock();
@@ -110,20 +130,28 @@ public final class PageFile implements AutoCloseable {
     private boolean descriptorsInDoubt; // guarded by writers
     private FlipHook flipHook = n -> {}; // guarded by writers
 
-    private PageFile(NativeFile data, NativeFile meta, long slotLimit) {
+    private PageFile(NativeFile data, NativeFile meta, long slotLimit, boolean compress) {
         this.data = data;
         this.meta = meta;
         this.slotLimit = slotLimit;
+        this.compress = compress;
+    }
+
+    /** {@link #open(Path, boolean)} with compression. */
+    public static PageFile open(Path dir) throws IOException {
+        return open(dir, true);
     }
 
     /**
      * Opens (creating if absent) the page file in {@code dir}. Repairs and then deletes a double-write buffer left
      * by the previous version.
      *
+     * @param compress whether images written from now on are stored compressed where that saves space (see the
+     *                 class comment); images are read either way
      * @throws IOException if the file system cannot hold a file larger than 8 TiB, or the store holds pages past
      *                     {@link #slotLimit()}
      */
-    public static PageFile open(Path dir) throws IOException {
+    public static PageFile open(Path dir, boolean compress) throws IOException {
         Files.createDirectories(dir);
         long maxFileSize = NativeFile.maxFileSize(dir.resolve("pages.probe"), 2 * SLOT_B_BASE, PageSize.BASE);
         long slotLimit = Math.min(SLOT_B_BASE, maxFileSize - SLOT_B_BASE) / PageSize.BASE;
@@ -140,7 +168,7 @@ public final class PageFile implements AutoCloseable {
             closeQuietly(data);
             throw e;
         }
-        PageFile file = new PageFile(data, meta, slotLimit);
+        PageFile file = new PageFile(data, meta, slotLimit, compress);
         try {
             // what a killed process left in the page cache becomes durable before anything relies on it
             data.fdatasync();
@@ -208,6 +236,14 @@ public final class PageFile implements AutoCloseable {
                         + " bytes, dst has " + dst.byteSize());
             }
             boolean slotB = PageMetaDescriptor.slotB(d, 0);
+            if ((PageMetaDescriptor.flags(d, 0) & ~PageMetaDescriptor.KNOWN_FLAGS) != 0) {
+                throw new CorruptionException("page " + pageNo + " has a descriptor with unknown flags "
+                        + PageMetaDescriptor.flags(d, 0) + " (written by a newer version?)");
+            }
+            if (PageMetaDescriptor.compressed(d, 0)) {
+                readCompressed(pageNo, d, dst);
+                return PageMetaDescriptor.lsn(d, 0);
+            }
             readFully(data, dst, imageOffset(pageNo, slotB));
             if (Checksums.crc32c(dst) != PageMetaDescriptor.crc(d, 0)) {
                 throw new CorruptionException("page " + pageNo + " (lsn " + PageMetaDescriptor.lsn(d, 0) + ", slot "
@@ -217,6 +253,70 @@ public final class PageFile implements AutoCloseable {
         } finally {
             flipLock.readLock().unlock();
         }
+    }
+
+    private static final int LZ_MAGIC = 0x31305A4C; // "LZ01" little endian
+    private static final int LZ_HEADER = 8;
+
+    /** Reads a compressed image (the caller holds the flip lock) and decompresses it into {@code dst}. */
+    private void readCompressed(long pageNo, ByteBuffer d, MemorySegment dst) throws IOException {
+        int blocks = PageMetaDescriptor.storedBlocks(d, 0);
+        boolean slotB = PageMetaDescriptor.slotB(d, 0);
+        String what = "page " + pageNo + " (lsn " + PageMetaDescriptor.lsn(d, 0) + ", slot " + (slotB ? "B" : "A")
+                + ", compressed)";
+        long stored = (long) blocks * PageSize.BASE;
+        if (blocks == 0 || stored >= dst.byteSize()) {
+            throw new CorruptionException(what + " claims " + blocks + " stored blocks for a page of "
+                    + dst.byteSize() + " bytes");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(stored, PageSize.BASE);
+            readFully(data, buf, imageOffset(pageNo, slotB));
+            if (Checksums.crc32c(buf) != PageMetaDescriptor.crc(d, 0)) {
+                throw new CorruptionException(what + " fails its CRC32C");
+            }
+            int magic = buf.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0);
+            long length = Integer.toUnsignedLong(buf.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4));
+            if (magic != LZ_MAGIC || length > stored - LZ_HEADER) {
+                throw new CorruptionException(what + " has a bad header (magic " + Integer.toHexString(magic)
+                        + ", length " + length + " in " + stored + " stored bytes)");
+            }
+            LzCodec.decompress(buf.asSlice(LZ_HEADER, length), dst);
+        } catch (CorruptionException e) {
+            if (e.getMessage().startsWith("page ")) {
+                throw e;
+            }
+            throw new CorruptionException(what + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Compresses {@code image} into {@code scratch} in the stored layout (see the class comment) if that saves at
+     * least one 4 KiB block; returns the stored bytes, or null to store the image as it is.
+     */
+    private MemorySegment compressed(MemorySegment image, MemorySegment scratch) {
+        long size = image.byteSize();
+        if (!compress || size <= PageSize.BASE) {
+            return null;
+        }
+        long limit = size - PageSize.BASE - LZ_HEADER;
+        long n = codec.compress(image, scratch.asSlice(LZ_HEADER, limit), limit);
+        if (n < 0) {
+            return null;
+        }
+        long stored = (LZ_HEADER + n + PageSize.BASE - 1) / PageSize.BASE * PageSize.BASE;
+        scratch.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0, LZ_MAGIC);
+        scratch.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4, (int) n);
+        scratch.asSlice(LZ_HEADER + n, stored - LZ_HEADER - n).fill((byte) 0);
+        return scratch.asSlice(0, stored);
+    }
+
+    /**
+     * Bytes of page images written since open, and the bytes that went to the file for them (less where images
+     * were stored compressed).
+     */
+    public long[] bytesWritten() {
+        return new long[] {imageBytes.sum(), storedBytes.sum()};
     }
 
     /**
@@ -229,8 +329,9 @@ public final class PageFile implements AutoCloseable {
         try {
             ByteBuffer d = descriptor(pageNo);
             if (PageMetaDescriptor.allocated(d, 0)) {
-                data.willNeed(imageOffset(pageNo, PageMetaDescriptor.slotB(d, 0)),
-                        PageSize.bytes(PageMetaDescriptor.sizeClass(d, 0)));
+                data.willNeed(imageOffset(pageNo, PageMetaDescriptor.slotB(d, 0)), PageMetaDescriptor.compressed(d, 0)
+                        ? (long) PageMetaDescriptor.storedBlocks(d, 0) * PageSize.BASE
+                        : PageSize.bytes(PageMetaDescriptor.sizeClass(d, 0)));
             }
         } catch (IOException e) {
             // a hint: the read that follows reports the error
@@ -289,15 +390,25 @@ public final class PageFile implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment next = arena.allocate((long) chunk.size() * D);
             ByteBuffer nextBuf = next.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            long largest = 0;
+            for (PageImage page : chunk) {
+                largest = Math.max(largest, page.bytes().byteSize());
+            }
+            MemorySegment scratch = compress && largest > PageSize.BASE ? arena.allocate(largest, PageSize.BASE) : null;
             for (int i = 0; i < chunk.size(); i++) {
                 PageImage page = chunk.get(i);
                 // no lock: only this writer (holding `writers`) changes descriptors, and readers never read the
                 // slot the descriptor does not name
                 boolean toB = !PageMetaDescriptor.slotB(descriptor(page.pageNo()), 0);
-                data.write(imageOffset(page.pageNo(), toB), page.bytes());
-                int flags = PageMetaDescriptor.FLAG_ALLOCATED | (toB ? PageMetaDescriptor.FLAG_SLOT_B : 0);
-                PageMetaDescriptor.encode(nextBuf, i * D, page.lsn(), Checksums.crc32c(page.bytes()),
-                        page.sizeClass(), flags);
+                MemorySegment packed = scratch == null ? null : compressed(page.bytes(), scratch);
+                MemorySegment stored = packed == null ? page.bytes() : packed;
+                data.write(imageOffset(page.pageNo(), toB), stored);
+                imageBytes.add(page.bytes().byteSize());
+                storedBytes.add(stored.byteSize());
+                int flags = PageMetaDescriptor.FLAG_ALLOCATED | (toB ? PageMetaDescriptor.FLAG_SLOT_B : 0)
+                        | (packed == null ? 0 : PageMetaDescriptor.FLAG_COMPRESSED);
+                PageMetaDescriptor.encode(nextBuf, i * D, page.lsn(), Checksums.crc32c(stored), page.sizeClass(),
+                        flags, packed == null ? 0 : (int) (stored.byteSize() / PageSize.BASE));
             }
             data.fdatasync();
             flipHook.reached(0);
@@ -423,7 +534,8 @@ public final class PageFile implements AutoCloseable {
             boolean lastSlotFreed = false;
             for (int i = 0; i < pageNos.length; i++) {
                 ByteBuffer d = descriptor(pageNos[i]);
-                int flags = (PageMetaDescriptor.flags(d, 0) & ~PageMetaDescriptor.FLAG_ALLOCATED)
+                int flags = (PageMetaDescriptor.flags(d, 0)
+                        & ~(PageMetaDescriptor.FLAG_ALLOCATED | PageMetaDescriptor.FLAG_COMPRESSED))
                         | PageMetaDescriptor.FLAG_FREED;
                 PageMetaDescriptor.encode(d, 0, PageMetaDescriptor.lsn(d, 0), PageMetaDescriptor.crc(d, 0),
                         sizeClasses[i], flags);

@@ -519,6 +519,90 @@ class PageFileTest {
         }
     }
 
+    /** A page of records as an index leaf holds them: random 16-byte keys, each with the same 100-byte value. */
+    private static PageImage leafLike(long pageNo, int sizeClass, long lsn) {
+        byte[] bytes = new byte[PageSize.bytes(sizeClass)];
+        Random rnd = new Random(pageNo * 31 + lsn);
+        byte[] value = new byte[100];
+        new Random(1).nextBytes(value);
+        for (int at = 64; at + 120 <= bytes.length; at += 120) {
+            for (int k = 0; k < 16; k++) {
+                bytes[at + k] = (byte) rnd.nextInt();
+            }
+            System.arraycopy(value, 0, bytes, at + 20, 100);
+        }
+        return new PageImage(pageNo, sizeClass, lsn, MemorySegment.ofArray(bytes));
+    }
+
+    @Test
+    void compressiblePagesAreStoredCompressedAndReadBackWhole() throws IOException {
+        List<PageImage> pages = List.of(leafLike(0, 2, 1), leafLike(4, 4, 1), image(20, 2, 1), leafLike(24, 0, 1),
+                leafLike(64, 6, 1));
+        long imageBytes = pages.stream().mapToLong(p -> p.bytes().byteSize()).sum();
+        try (PageFile file = PageFile.open(dir)) {
+            file.write(pages);
+            for (PageImage page : pages) {
+                assertArrayEquals(bytesOf(page), readBytes(file, page.pageNo(), page.sizeClass(), page.lsn()));
+            }
+            long[] written = file.bytesWritten();
+            assertEquals(imageBytes, written[0]);
+            // the random 16 KiB page and the 4 KiB page are stored whole, the three others in a fraction
+            long whole = PageSize.bytes(2) + PageSize.bytes(0);
+            assertTrue(written[1] - whole < (imageBytes - whole) / 3, "stored " + written[1] + " of " + imageBytes);
+            assertEquals(0, descriptorBytes(20)[PageMetaDescriptor.FLAGS_OFFSET] & PageMetaDescriptor.FLAG_COMPRESSED);
+            assertEquals(0, descriptorBytes(24)[PageMetaDescriptor.FLAGS_OFFSET] & PageMetaDescriptor.FLAG_COMPRESSED);
+            ByteBuffer d = ByteBuffer.wrap(descriptorBytes(4)).order(ByteOrder.LITTLE_ENDIAN);
+            assertTrue(PageMetaDescriptor.compressed(d, 0));
+            int blocks = PageMetaDescriptor.storedBlocks(d, 0);
+            assertTrue(blocks >= 1 && blocks <= 4, "a 64 KiB leaf in " + blocks + " blocks");
+            // only the stored blocks were written: the rest of the slot is still a hole
+            assertArrayEquals(new byte[PageSize.BASE], readAt(currentSlotOffset(4) + (long) blocks * PageSize.BASE,
+                    PageSize.BASE));
+            file.willNeed(4);
+            // rewrites alternate slots whichever form each image takes
+            file.write(List.of(image(4, 4, 2)));
+            assertArrayEquals(bytesOf(image(4, 4, 2)), readBytes(file, 4, 4, 2));
+            file.write(List.of(leafLike(4, 4, 3)));
+            assertArrayEquals(bytesOf(leafLike(4, 4, 3)), readBytes(file, 4, 4, 3));
+        }
+        // a file opened without compression writes images whole and still reads the compressed ones
+        try (PageFile file = PageFile.open(dir, false)) {
+            assertArrayEquals(bytesOf(leafLike(64, 6, 1)), readBytes(file, 64, 6, 1));
+            file.write(List.of(leafLike(0, 2, 2)));
+            assertEquals(0, descriptorBytes(0)[PageMetaDescriptor.FLAGS_OFFSET] & PageMetaDescriptor.FLAG_COMPRESSED);
+            assertArrayEquals(bytesOf(leafLike(0, 2, 2)), readBytes(file, 0, 2, 2));
+            assertEquals(file.bytesWritten()[0], file.bytesWritten()[1]);
+        }
+    }
+
+    @Test
+    void aDamagedCompressedImageIsReportedAsCorruption() throws IOException {
+        try (PageFile file = PageFile.open(dir)) {
+            file.write(List.of(leafLike(8, 3, 5), leafLike(16, 3, 5)));
+        }
+        // past the stored blocks nothing is read: garbage there changes nothing
+        scribble(dir.resolve("pages.dat"), currentSlotOffset(16) + PageSize.bytes(3) - 100);
+        scribble(dir.resolve("pages.dat"), currentSlotOffset(8) + 2); // the header
+        try (PageFile file = PageFile.open(dir)) {
+            CorruptionException e = assertThrows(CorruptionException.class, () -> readBytes(file, 8, 3, 5));
+            assertTrue(e.getMessage().contains("page 8") && e.getMessage().contains("compressed"), e.getMessage());
+            assertArrayEquals(bytesOf(leafLike(16, 3, 5)), readBytes(file, 16, 3, 5));
+        }
+        // a descriptor naming more stored blocks than the page has, or flags from a newer version
+        byte[] d = descriptorBytes(16);
+        d[PageMetaDescriptor.STORED_BLOCKS_OFFSET] = 8;
+        writeDescriptorBytes(16, d);
+        byte[] d8 = descriptorBytes(8);
+        d8[PageMetaDescriptor.FLAGS_OFFSET] |= 0x40;
+        writeDescriptorBytes(8, d8);
+        try (PageFile file = PageFile.open(dir)) {
+            assertTrue(assertThrows(CorruptionException.class, () -> readBytes(file, 16, 3, 5)).getMessage()
+                    .contains("stored blocks"));
+            assertTrue(assertThrows(CorruptionException.class, () -> readBytes(file, 8, 3, 5)).getMessage()
+                    .contains("unknown flags"));
+        }
+    }
+
     private static void scribble(Path file, long offset) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             ch.write(ByteBuffer.wrap("garbage from a torn write".getBytes()), offset);

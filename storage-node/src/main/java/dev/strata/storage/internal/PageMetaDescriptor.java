@@ -23,13 +23,16 @@ import java.nio.ByteBuffer;
  *  +---------------------------------------------------------------+
  *  |                     CRC32C of image (u32)                     |  8
  *  +---------------+---------------+-------------------------------+
- *  | sizeClass (u8)|  flags (u8)   |        reserved (u16)         | 12
+ *  | sizeClass (u8)|  flags (u8)   |  stored 4 KiB blocks (u16)    | 12
  *  +---------------+---------------+-------------------------------+
  *  flags bit 0: allocated (this slot is the head of a live page)
  *  flags bit 1: current image slot (0 = A at p * 4096, 1 = B at SLOT_B_BASE + p * 4096); kept when freed
  *  flags bit 2: freed (the head of a page that was freed; its size class stays, so the page can be reused);
  *               cleared when the page is written again
- *  flags bits 3..7: zero
+ *  flags bit 3: compressed: the image slot holds the page compressed ({@code PageFile} names the layout) in
+ *               the first "stored blocks" 4 KiB blocks, fewer than the page spans; the CRC covers those blocks
+ *  flags bits 4..7: zero
+ *  stored blocks: 0 unless compressed (older stores wrote zero here: "reserved")
  * </pre>
  */
 public final class PageMetaDescriptor {
@@ -41,16 +44,36 @@ public final class PageMetaDescriptor {
     public static final int FLAG_ALLOCATED = 1;
     public static final int FLAG_SLOT_B = 2;
     public static final int FLAG_FREED = 4;
+    public static final int FLAG_COMPRESSED = 8;
+    public static final int KNOWN_FLAGS = FLAG_ALLOCATED | FLAG_SLOT_B | FLAG_FREED | FLAG_COMPRESSED;
+    public static final int STORED_BLOCKS_OFFSET = 14;
 
     private PageMetaDescriptor() {}
 
     /** Writes one slot at {@code at} of a little-endian buffer. */
     public static void encode(ByteBuffer dst, int at, long lsn, int crc, int sizeClass, int flags) {
+        encode(dst, at, lsn, crc, sizeClass, flags, 0);
+    }
+
+    /** Writes one slot whose image is stored in {@code storedBlocks} 4 KiB blocks (0: not compressed). */
+    public static void encode(ByteBuffer dst, int at, long lsn, int crc, int sizeClass, int flags, int storedBlocks) {
+        if (storedBlocks < 0 || storedBlocks > 0xFFFF) {
+            throw new IllegalArgumentException("stored blocks out of range: " + storedBlocks);
+        }
         dst.putLong(at + LSN_OFFSET, lsn);
         dst.putInt(at + CRC_OFFSET, crc);
         dst.put(at + SIZE_CLASS_OFFSET, (byte) sizeClass);
         dst.put(at + FLAGS_OFFSET, (byte) flags);
-        dst.putShort(at + FLAGS_OFFSET + 1, (short) 0);
+        dst.putShort(at + STORED_BLOCKS_OFFSET, (short) storedBlocks);
+    }
+
+    /** How many 4 KiB blocks the compressed image takes; 0 if the image is not compressed. */
+    public static int storedBlocks(ByteBuffer src, int at) {
+        return src.getShort(at + STORED_BLOCKS_OFFSET) & 0xFFFF;
+    }
+
+    public static boolean compressed(ByteBuffer src, int at) {
+        return (flags(src, at) & FLAG_COMPRESSED) != 0;
     }
 
     public static long lsn(ByteBuffer src, int at) {
