@@ -2,6 +2,9 @@ package dev.strata.core;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -20,11 +23,13 @@ import java.util.Arrays;
  * The last sequence ends the input: it has literals only. A decoder stops when the input is used up and
  * fails unless it has produced exactly the expected number of bytes.
  *
- * <p>An instance holds the compressor's hash table and is not thread-safe; {@link #decompress} is static.
+ * <p>The work is done on heap arrays (the segment methods copy in and out: a bulk copy costs less than the
+ * bounds and liveness checks of many small segment accesses). An instance holds the compressor's hash table and
+ * buffers and is not thread-safe; {@link #decompress} is static and keeps its buffers per thread.
  */
 public final class LzCodec {
-    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
-    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final int MIN_MATCH = 4;
     private static final int MAX_OFFSET = 65535;
     private static final int HASH_BITS = 14;
@@ -32,8 +37,11 @@ public final class LzCodec {
     private static final int TAIL = 12;
     /** After this many misses in a row the search step grows by one, so incompressible input costs little. */
     private static final int SKIP_SHIFT = 6;
+    private static final ThreadLocal<byte[][]> DECODE_BUFFERS = ThreadLocal.withInitial(() -> new byte[2][]);
 
     private final int[] table = new int[1 << HASH_BITS];
+    private byte[] in = new byte[0];
+    private byte[] out = new byte[0];
 
     /** The most bytes {@link #compress} can write for {@code n} bytes of input (all literals). */
     public static long maxCompressedLength(long n) {
@@ -51,55 +59,79 @@ public final class LzCodec {
             throw new IllegalArgumentException("limit " + limit + " exceeds the destination's " + dst.byteSize());
         }
         long n = src.byteSize();
-        if (n > Integer.MAX_VALUE) {
+        if (n > Integer.MAX_VALUE / 2) {
             throw new IllegalArgumentException("input of " + n + " bytes is too large");
         }
+        int max = (int) Math.min(limit, maxCompressedLength(n));
+        if (in.length < n) {
+            in = new byte[(int) n];
+        }
+        if (out.length < max) {
+            out = new byte[max];
+        }
+        MemorySegment.copy(src, ValueLayout.JAVA_BYTE, 0, in, 0, (int) n);
+        int written = compress(in, (int) n, out, max);
+        if (written >= 0) {
+            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, 0, written);
+        }
+        return written;
+    }
+
+    /**
+     * Compresses the first {@code n} bytes of {@code src} into {@code dst}.
+     *
+     * @return the number of bytes written, or -1 if the output would exceed {@code limit} bytes
+     */
+    public int compress(byte[] src, int n, byte[] dst, int limit) {
+        if (n > src.length || limit > dst.length) {
+            throw new IllegalArgumentException("input of " + n + " bytes or limit " + limit + " exceeds its array");
+        }
         Arrays.fill(table, -1);
-        long op = 0;
+        int op = 0;
         int anchor = 0;
         int ip = 0;
-        int end = (int) n - TAIL;
+        int end = n - TAIL;
         int misses = 0;
         while (ip < end) {
-            int v = src.get(INT, ip);
+            int v = (int) INT.get(src, ip);
             int h = (v * 0x9E3779B1) >>> (32 - HASH_BITS);
             int ref = table[h];
             table[h] = ip;
-            if (ref < 0 || ip - ref > MAX_OFFSET || src.get(INT, ref) != v) {
+            if (ref < 0 || ip - ref > MAX_OFFSET || (int) INT.get(src, ref) != v) {
                 ip += 1 + (misses++ >>> SKIP_SHIFT);
                 continue;
             }
             misses = 0;
-            while (ip > anchor && ref > 0 && byteAt(src, ip - 1) == byteAt(src, ref - 1)) {
+            while (ip > anchor && ref > 0 && src[ip - 1] == src[ref - 1]) {
                 ip--;
                 ref--;
             }
-            int len = MIN_MATCH + matchLength(src, ip + MIN_MATCH, ref + MIN_MATCH, (int) n);
+            int len = MIN_MATCH + matchLength(src, ip + MIN_MATCH, ref + MIN_MATCH, n);
             op = sequence(src, anchor, ip - anchor, ip - ref, len, dst, op, limit);
             if (op < 0) {
                 return -1;
             }
             ip += len;
             anchor = ip;
-            if (ip - 2 < end && ip - 2 >= 0) {
-                table[(src.get(INT, ip - 2) * 0x9E3779B1) >>> (32 - HASH_BITS)] = ip - 2;
+            if (ip - 2 < end) {
+                table[((int) INT.get(src, ip - 2) * 0x9E3779B1) >>> (32 - HASH_BITS)] = ip - 2;
             }
         }
-        return sequence(src, anchor, (int) n - anchor, 0, 0, dst, op, limit);
+        return sequence(src, anchor, n - anchor, 0, 0, dst, op, limit);
     }
 
     /** Bytes equal at {@code a} and {@code b}, up to the end of the input at {@code n}. */
-    private static int matchLength(MemorySegment src, int a, int b, int n) {
+    private static int matchLength(byte[] src, int a, int b, int n) {
         int start = a;
         while (a + 8 <= n) {
-            long x = src.get(LONG, a) ^ src.get(LONG, b);
+            long x = (long) LONG.get(src, a) ^ (long) LONG.get(src, b);
             if (x != 0) {
                 return a - start + (Long.numberOfTrailingZeros(x) >>> 3);
             }
             a += 8;
             b += 8;
         }
-        while (a < n && byteAt(src, a) == byteAt(src, b)) {
+        while (a < n && src[a] == src[b]) {
             a++;
             b++;
         }
@@ -107,22 +139,22 @@ public final class LzCodec {
     }
 
     /** Writes one sequence (a match of length 0 ends the block); -1 if it would pass {@code limit}. */
-    private static long sequence(MemorySegment src, int from, int literals, int offset, int matchLen,
-            MemorySegment dst, long op, long limit) {
+    private static int sequence(byte[] src, int from, int literals, int offset, int matchLen, byte[] dst, int op,
+            int limit) {
         int m = matchLen == 0 ? 0 : matchLen - MIN_MATCH;
-        long need = 1 + literals + extensionBytes(literals) + (matchLen == 0 ? 0 : 2 + extensionBytes(m));
+        long need = 1L + literals + extensionBytes(literals) + (matchLen == 0 ? 0 : 2 + extensionBytes(m));
         if (op + need > limit) {
             return -1;
         }
-        dst.set(ValueLayout.JAVA_BYTE, op++, (byte) (Math.min(literals, 15) << 4 | Math.min(m, 15)));
+        dst[op++] = (byte) (Math.min(literals, 15) << 4 | Math.min(m, 15));
         op = extension(dst, op, literals);
-        MemorySegment.copy(src, from, dst, op, literals);
+        System.arraycopy(src, from, dst, op, literals);
         op += literals;
         if (matchLen == 0) {
             return op;
         }
-        dst.set(ValueLayout.JAVA_BYTE, op++, (byte) offset);
-        dst.set(ValueLayout.JAVA_BYTE, op++, (byte) (offset >>> 8));
+        dst[op++] = (byte) offset;
+        dst[op++] = (byte) (offset >>> 8);
         return extension(dst, op, m);
     }
 
@@ -130,16 +162,16 @@ public final class LzCodec {
         return len < 15 ? 0 : (len - 15) / 255 + 1;
     }
 
-    private static long extension(MemorySegment dst, long op, int len) {
+    private static int extension(byte[] dst, int op, int len) {
         if (len < 15) {
             return op;
         }
         len -= 15;
         while (len >= 255) {
-            dst.set(ValueLayout.JAVA_BYTE, op++, (byte) 255);
+            dst[op++] = (byte) 255;
             len -= 255;
         }
-        dst.set(ValueLayout.JAVA_BYTE, op++, (byte) len);
+        dst[op++] = (byte) len;
         return op;
     }
 
@@ -150,71 +182,109 @@ public final class LzCodec {
      *                             {@code dst}'s size; nothing outside {@code dst} is written
      */
     public static void decompress(MemorySegment src, MemorySegment dst) {
-        long n = src.byteSize();
-        long out = dst.byteSize();
-        long ip = 0;
-        long op = 0;
+        if (src.byteSize() > Integer.MAX_VALUE / 2 || dst.byteSize() > Integer.MAX_VALUE / 2) {
+            throw new IllegalArgumentException("block of " + src.byteSize() + " or page of " + dst.byteSize()
+                    + " bytes is too large");
+        }
+        int n = (int) src.byteSize();
+        int size = (int) dst.byteSize();
+        byte[][] buffers = DECODE_BUFFERS.get();
+        if (buffers[0] == null || buffers[0].length < n) {
+            buffers[0] = new byte[Math.max(n, 1 << 16)];
+        }
+        if (buffers[1] == null || buffers[1].length < size) {
+            buffers[1] = new byte[Math.max(size, 1 << 16)];
+        }
+        MemorySegment.copy(src, ValueLayout.JAVA_BYTE, 0, buffers[0], 0, n);
+        decompress(buffers[0], 0, n, buffers[1], size);
+        MemorySegment.copy(buffers[1], 0, dst, ValueLayout.JAVA_BYTE, 0, size);
+    }
+
+    /**
+     * Decompresses {@code src[from, from + n)} into exactly the first {@code size} bytes of {@code dst}.
+     *
+     * @throws CorruptionException if the block is not well formed or does not decode to exactly {@code size} bytes
+     */
+    public static void decompress(byte[] src, int from, int n, byte[] dst, int size) {
+        if (from < 0 || n < 0 || from + n > src.length || size > dst.length) {
+            throw new IllegalArgumentException("block [" + from + ", +" + n + ") or size " + size + " out of range");
+        }
+        int end = from + n;
+        int ip = from;
+        int op = 0;
         while (true) {
-            if (ip >= n) {
+            if (ip >= end) {
                 throw new CorruptionException("compressed block ends without its last sequence");
             }
-            int token = byteAt(src, ip++);
-            long literals = token >>> 4;
+            int token = src[ip++] & 0xFF;
+            int literals = token >>> 4;
             if (literals == 15) {
                 int b;
                 do {
-                    if (ip >= n) {
+                    if (ip >= end) {
                         throw new CorruptionException("compressed block: truncated literal length at input " + ip);
                     }
-                    b = byteAt(src, ip++);
+                    b = src[ip++] & 0xFF;
                     literals += b;
+                    if (literals > size) {
+                        throw new CorruptionException("compressed block: " + literals + "+ literals for a page of "
+                                + size + " bytes");
+                    }
                 } while (b == 255);
             }
-            if (literals > n - ip || literals > out - op) {
-                throw new CorruptionException("compressed block: " + literals + " literals at input " + ip
-                        + " overrun the input (" + n + ") or the output (" + out + ")");
+            if (literals > end - ip || literals > size - op) {
+                throw new CorruptionException("compressed block: " + literals + " literals at input " + (ip - from)
+                        + " overrun the input (" + n + ") or the output (" + size + ")");
             }
-            MemorySegment.copy(src, ip, dst, op, literals);
+            System.arraycopy(src, ip, dst, op, literals);
             ip += literals;
             op += literals;
-            if (ip == n) {
+            if (ip == end) {
                 break;
             }
-            if (n - ip < 2) {
-                throw new CorruptionException("compressed block: truncated match offset at input " + ip);
+            if (end - ip < 2) {
+                throw new CorruptionException("compressed block: truncated match offset at input " + (ip - from));
             }
-            int offset = byteAt(src, ip) | byteAt(src, ip + 1) << 8;
+            int offset = (src[ip] & 0xFF) | (src[ip + 1] & 0xFF) << 8;
             ip += 2;
-            long len = (token & 15) + MIN_MATCH;
+            int len = (token & 15) + MIN_MATCH;
             if ((token & 15) == 15) {
                 int b;
                 do {
-                    if (ip >= n) {
+                    if (ip >= end) {
                         throw new CorruptionException("compressed block: truncated match length at input " + ip);
                     }
-                    b = byteAt(src, ip++);
+                    b = src[ip++] & 0xFF;
                     len += b;
+                    if (len > size) {
+                        throw new CorruptionException("compressed block: a match of " + len + "+ bytes for a page of "
+                                + size + " bytes");
+                    }
                 } while (b == 255);
             }
-            if (offset == 0 || offset > op || len > out - op) {
+            if (offset == 0 || offset > op || len > size - op) {
                 throw new CorruptionException("compressed block: match of " + len + " bytes at offset " + offset
-                        + " from output " + op + " of " + out + " is out of range");
+                        + " from output " + op + " of " + size + " is out of range");
             }
-            long from = op - offset;
-            long left = len;
-            while (left > 0) { // the copied span doubles each round, so source and target never overlap
-                long chunk = Math.min(left, op - from);
-                MemorySegment.copy(dst, from, dst, op, chunk);
-                op += chunk;
-                left -= chunk;
+            int from0 = op - offset;
+            if (offset >= len) {
+                System.arraycopy(dst, from0, dst, op, len);
+                op += len;
+            } else if (offset == 1) {
+                Arrays.fill(dst, op, op + len, dst[from0]);
+                op += len;
+            } else {
+                int left = len;
+                while (left > 0) { // the copied span doubles each round, so source and target never overlap
+                    int chunk = Math.min(left, op - from0);
+                    System.arraycopy(dst, from0, dst, op, chunk);
+                    op += chunk;
+                    left -= chunk;
+                }
             }
         }
-        if (op != out) {
-            throw new CorruptionException("compressed block decodes to " + op + " bytes, expected " + out);
+        if (op != size) {
+            throw new CorruptionException("compressed block decodes to " + op + " bytes, expected " + size);
         }
-    }
-
-    private static int byteAt(MemorySegment s, long at) {
-        return s.get(ValueLayout.JAVA_BYTE, at) & 0xFF;
     }
 }

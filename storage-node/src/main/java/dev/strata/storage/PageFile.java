@@ -120,6 +120,7 @@ public final class PageFile implements AutoCloseable {
     private final long slotLimit;
     private final boolean compress;
     private final LzCodec codec = new LzCodec(); // guarded by writers
+    private MemorySegment writeScratch; // guarded by writers
     private final java.util.concurrent.atomic.LongAdder imageBytes = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder storedBytes = new java.util.concurrent.atomic.LongAdder();
     private final ReentrantLock writers = new ReentrantLock();
@@ -262,32 +263,43 @@ public final class PageFile implements AutoCloseable {
     private void readCompressed(long pageNo, ByteBuffer d, MemorySegment dst) throws IOException {
         int blocks = PageMetaDescriptor.storedBlocks(d, 0);
         boolean slotB = PageMetaDescriptor.slotB(d, 0);
-        String what = "page " + pageNo + " (lsn " + PageMetaDescriptor.lsn(d, 0) + ", slot " + (slotB ? "B" : "A")
-                + ", compressed)";
         long stored = (long) blocks * PageSize.BASE;
         if (blocks == 0 || stored >= dst.byteSize()) {
-            throw new CorruptionException(what + " claims " + blocks + " stored blocks for a page of "
+            throw new CorruptionException(describe(pageNo, d) + " claims " + blocks + " stored blocks for a page of "
                     + dst.byteSize() + " bytes");
         }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(stored, PageSize.BASE);
-            readFully(data, buf, imageOffset(pageNo, slotB));
-            if (Checksums.crc32c(buf) != PageMetaDescriptor.crc(d, 0)) {
-                throw new CorruptionException(what + " fails its CRC32C");
-            }
-            int magic = buf.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0);
-            long length = Integer.toUnsignedLong(buf.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4));
-            if (magic != LZ_MAGIC || length > stored - LZ_HEADER) {
-                throw new CorruptionException(what + " has a bad header (magic " + Integer.toHexString(magic)
-                        + ", length " + length + " in " + stored + " stored bytes)");
-            }
+        MemorySegment buf = readBuffer(stored);
+        readFully(data, buf, imageOffset(pageNo, slotB));
+        if (Checksums.crc32c(buf) != PageMetaDescriptor.crc(d, 0)) {
+            throw new CorruptionException(describe(pageNo, d) + " fails its CRC32C");
+        }
+        int magic = buf.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0);
+        long length = Integer.toUnsignedLong(buf.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4));
+        if (magic != LZ_MAGIC || length > stored - LZ_HEADER) {
+            throw new CorruptionException(describe(pageNo, d) + " has a bad header (magic "
+                    + Integer.toHexString(magic) + ", length " + length + " in " + stored + " stored bytes)");
+        }
+        try {
             LzCodec.decompress(buf.asSlice(LZ_HEADER, length), dst);
         } catch (CorruptionException e) {
-            if (e.getMessage().startsWith("page ")) {
-                throw e;
-            }
-            throw new CorruptionException(what + ": " + e.getMessage());
+            throw new CorruptionException(describe(pageNo, d) + ": " + e.getMessage());
         }
+    }
+
+    private static String describe(long pageNo, ByteBuffer d) {
+        return "page " + pageNo + " (lsn " + PageMetaDescriptor.lsn(d, 0) + ", slot "
+                + (PageMetaDescriptor.slotB(d, 0) ? "B" : "A") + ", compressed)";
+    }
+
+    /** Per reading thread, for compressed images: freeing native memory per read costs more than decoding. */
+    private static final ThreadLocal<MemorySegment[]> READ_BUFFER = ThreadLocal.withInitial(() -> new MemorySegment[1]);
+
+    private static MemorySegment readBuffer(long bytes) {
+        MemorySegment[] held = READ_BUFFER.get();
+        if (held[0] == null || held[0].byteSize() < bytes) {
+            held[0] = Arena.ofAuto().allocate(Math.max(bytes, 1 << 16), PageSize.BASE);
+        }
+        return held[0].asSlice(0, bytes);
     }
 
     /**
@@ -394,7 +406,10 @@ public final class PageFile implements AutoCloseable {
             for (PageImage page : chunk) {
                 largest = Math.max(largest, page.bytes().byteSize());
             }
-            MemorySegment scratch = compress && largest > PageSize.BASE ? arena.allocate(largest, PageSize.BASE) : null;
+            if (compress && largest > PageSize.BASE && (writeScratch == null || writeScratch.byteSize() < largest)) {
+                writeScratch = Arena.ofAuto().allocate(largest, PageSize.BASE);
+            }
+            MemorySegment scratch = compress && largest > PageSize.BASE ? writeScratch : null;
             for (int i = 0; i < chunk.size(); i++) {
                 PageImage page = chunk.get(i);
                 // no lock: only this writer (holding `writers`) changes descriptors, and readers never read the

@@ -93,7 +93,9 @@ public final class IndexBench {
         volatile CompletableFuture<Long> last = CompletableFuture.completedFuture(0L);
 
         StrataEngine(Path dir, long poolBytes) {
-            store = PageStore.open(dir, PageStoreConfig.defaults().withPool(poolBytes).withCapacity(64L << 30));
+            // -Dstrata.bench.compress-pages=false: page images written whole, for an A/B of page compression
+            store = PageStore.open(dir, PageStoreConfig.defaults().withPool(poolBytes).withCapacity(64L << 30)
+                    .withPageCompression(Boolean.parseBoolean(System.getProperty("strata.bench.compress-pages", "true"))));
             idx = Index.open(store, "bench");
         }
 
