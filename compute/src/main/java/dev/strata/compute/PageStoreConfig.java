@@ -50,8 +50,8 @@ public record PageStoreConfig(long poolBytes, long capacityBytes, int partition,
      * compressed.
      */
     public static PageStoreConfig defaults() {
-        return new PageStoreConfig(256L << 20, 64L << 30, 0, Duration.ofSeconds(30), 256L << 20, 64L << 20, List.of(), 2,
-                true);
+        return new PageStoreConfig(256L << 20, 64L << 30, 0, Duration.ofSeconds(30), 256L << 20, 64L << 20, List.of(),
+                2, true);
     }
 
     public PageStoreConfig withPool(long bytes) {

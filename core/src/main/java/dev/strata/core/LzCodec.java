@@ -219,18 +219,9 @@ public final class LzCodec {
             int token = src[ip++] & 0xFF;
             int literals = token >>> 4;
             if (literals == 15) {
-                int b;
-                do {
-                    if (ip >= end) {
-                        throw new CorruptionException("compressed block: truncated literal length at input " + ip);
-                    }
-                    b = src[ip++] & 0xFF;
-                    literals += b;
-                    if (literals > size) {
-                        throw new CorruptionException("compressed block: " + literals + "+ literals for a page of "
-                                + size + " bytes");
-                    }
-                } while (b == 255);
+                long r = extended(src, ip, end, literals, size, "literal count");
+                literals = (int) (r >>> 32);
+                ip = (int) r;
             }
             if (literals > end - ip || literals > size - op) {
                 throw new CorruptionException("compressed block: " + literals + " literals at input " + (ip - from)
@@ -249,18 +240,9 @@ public final class LzCodec {
             ip += 2;
             int len = (token & 15) + MIN_MATCH;
             if ((token & 15) == 15) {
-                int b;
-                do {
-                    if (ip >= end) {
-                        throw new CorruptionException("compressed block: truncated match length at input " + ip);
-                    }
-                    b = src[ip++] & 0xFF;
-                    len += b;
-                    if (len > size) {
-                        throw new CorruptionException("compressed block: a match of " + len + "+ bytes for a page of "
-                                + size + " bytes");
-                    }
-                } while (b == 255);
+                long r = extended(src, ip, end, len, size, "match length");
+                len = (int) (r >>> 32);
+                ip = (int) r;
             }
             if (offset == 0 || offset > op || len > size - op) {
                 throw new CorruptionException("compressed block: match of " + len + " bytes at offset " + offset
@@ -286,5 +268,25 @@ public final class LzCodec {
         if (op != size) {
             throw new CorruptionException("compressed block decodes to " + op + " bytes, expected " + size);
         }
+    }
+
+    /**
+     * Reads the extension bytes of a length field at {@code ip}: {@code (length << 32) | next input position}.
+     * A length past {@code size} can only be damage, so it fails there (and cannot overflow).
+     */
+    private static long extended(byte[] src, int ip, int end, int length, int size, String what) {
+        int b;
+        do {
+            if (ip >= end) {
+                throw new CorruptionException("compressed block: truncated " + what + " at input " + ip);
+            }
+            b = src[ip++] & 0xFF;
+            length += b;
+            if (length > size) {
+                throw new CorruptionException("compressed block: " + what + " " + length + "+ for a page of "
+                        + size + " bytes");
+            }
+        } while (b == 255);
+        return (long) length << 32 | ip;
     }
 }

@@ -95,7 +95,8 @@ public final class IndexBench {
         StrataEngine(Path dir, long poolBytes) {
             // -Dstrata.bench.compress-pages=false: page images written whole, for an A/B of page compression
             store = PageStore.open(dir, PageStoreConfig.defaults().withPool(poolBytes).withCapacity(64L << 30)
-                    .withPageCompression(Boolean.parseBoolean(System.getProperty("strata.bench.compress-pages", "true"))));
+                    .withPageCompression(Boolean.parseBoolean(
+                            System.getProperty("strata.bench.compress-pages", "true"))));
             idx = Index.open(store, "bench");
         }
 
