@@ -93,7 +93,8 @@ import java.util.function.Consumer;
  * stores never create one.
  *
  * <h2>Concurrency</h2>
- * Thread-safe: writers are serialized; readers run concurrently with each other and with a writer's image writes
+ * Thread-safe: writers are serialized (each compresses and checksums its images first, concurrently with the
+ * others); readers run concurrently with each other and with a writer's image writes
  * and {@code fdatasync}s, and are excluded only while descriptors are being switched. Interrupt-safe: the files are
  * {@link NativeFile}s, so interrupting a reading or writing thread (say, one whose buffer-pool miss lands here)
  * neither fails the call nor closes the files for everyone else, as an interruptible {@code FileChannel} would. A
@@ -119,8 +120,6 @@ public final class PageFile implements AutoCloseable {
     private final NativeFile meta;
     private final long slotLimit;
     private final boolean compress;
-    private final LzCodec codec = new LzCodec(); // guarded by writers
-    private MemorySegment writeScratch; // guarded by writers
     private final java.util.concurrent.atomic.LongAdder imageBytes = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder storedBytes = new java.util.concurrent.atomic.LongAdder();
     private final ReentrantLock writers = new ReentrantLock();
@@ -303,24 +302,52 @@ public final class PageFile implements AutoCloseable {
     }
 
     /**
-     * Compresses {@code image} into {@code scratch} in the stored layout (see the class comment) if that saves at
-     * least one 4 KiB block; returns the stored bytes, or null to store the image as it is.
+     * Per writing thread: the codec, and the buffer its compressed images go to (compression runs before the
+     * writers lock is taken; a buffer kept per thread, because allocating and freeing native memory per page
+     * costs more than compressing it).
      */
-    private MemorySegment compressed(MemorySegment image, MemorySegment scratch) {
-        long size = image.byteSize();
-        if (!compress || size <= PageSize.BASE) {
-            return null;
+    private static final ThreadLocal<LzCodec> CODEC = ThreadLocal.withInitial(LzCodec::new);
+    private static final ThreadLocal<MemorySegment[]> PACK_BUFFER = ThreadLocal.withInitial(() -> new MemorySegment[1]);
+
+    /** What goes to the file for one image: the bytes, their CRC32C, and the stored blocks (0: whole image). */
+    private record Stored(MemorySegment bytes, int crc, int blocks) {}
+
+    /** The stored forms of {@code pages}, compressed ones in this thread's pack buffer (valid until its next call). */
+    private Stored[] stored(List<PageImage> pages) {
+        Stored[] stored = new Stored[pages.size()];
+        long bound = 0;
+        for (PageImage page : pages) {
+            bound += Math.max(0, page.bytes().byteSize() - PageSize.BASE);
         }
-        long limit = size - PageSize.BASE - LZ_HEADER;
-        long n = codec.compress(image, scratch.asSlice(LZ_HEADER, limit), limit);
-        if (n < 0) {
-            return null;
+        MemorySegment pack = null;
+        if (compress && bound > 0) {
+            MemorySegment[] held = PACK_BUFFER.get();
+            if (held[0] == null || held[0].byteSize() < bound) {
+                held[0] = Arena.ofAuto().allocate(Math.max(bound, 1 << 20), PageSize.BASE);
+            }
+            pack = held[0];
         }
-        long stored = (LZ_HEADER + n + PageSize.BASE - 1) / PageSize.BASE * PageSize.BASE;
-        scratch.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0, LZ_MAGIC);
-        scratch.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4, (int) n);
-        scratch.asSlice(LZ_HEADER + n, stored - LZ_HEADER - n).fill((byte) 0);
-        return scratch.asSlice(0, stored);
+        long at = 0;
+        for (int i = 0; i < stored.length; i++) {
+            MemorySegment image = pages.get(i).bytes();
+            long size = image.byteSize();
+            if (pack != null && size > PageSize.BASE) {
+                long limit = size - PageSize.BASE - LZ_HEADER;
+                long n = CODEC.get().compress(image, pack.asSlice(at + LZ_HEADER, limit), limit);
+                if (n >= 0) {
+                    long bytes = (LZ_HEADER + n + PageSize.BASE - 1) / PageSize.BASE * PageSize.BASE;
+                    MemorySegment out = pack.asSlice(at, bytes);
+                    out.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0, LZ_MAGIC);
+                    out.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4, (int) n);
+                    out.asSlice(LZ_HEADER + n).fill((byte) 0);
+                    stored[i] = new Stored(out, Checksums.crc32c(out), (int) (bytes / PageSize.BASE));
+                    at += bytes;
+                    continue;
+                }
+            }
+            stored[i] = new Stored(image, Checksums.crc32c(image), 0);
+        }
+        return stored;
     }
 
     /**
@@ -359,12 +386,15 @@ public final class PageFile implements AutoCloseable {
      *                                  later write fails too until the file is reopened
      */
     public void write(List<PageImage> pages) throws IOException {
+        for (PageImage page : pages) {
+            checkFits(page);
+        }
+        // compressing and checksumming need no lock: the caller keeps the images stable until this returns,
+        // so several threads' writes compress at once and the lock covers only their I/O
+        Stored[] stored = stored(pages);
         writers.lock();
         try {
             checkWritable();
-            for (PageImage page : pages) {
-                checkFits(page);
-            }
             Set<Long> inChunk = new HashSet<>();
             int from = 0;
             while (from < pages.size()) {
@@ -381,7 +411,7 @@ public final class PageFile implements AutoCloseable {
                     bytes += page.bytes().byteSize();
                     to++;
                 }
-                writeChunk(pages.subList(from, to));
+                writeChunk(pages.subList(from, to), java.util.Arrays.copyOfRange(stored, from, to));
                 from = to;
             }
         } finally {
@@ -398,32 +428,22 @@ public final class PageFile implements AutoCloseable {
         }
     }
 
-    private void writeChunk(List<PageImage> chunk) throws IOException {
+    private void writeChunk(List<PageImage> chunk, Stored[] stored) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment next = arena.allocate((long) chunk.size() * D);
             ByteBuffer nextBuf = next.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-            long largest = 0;
-            for (PageImage page : chunk) {
-                largest = Math.max(largest, page.bytes().byteSize());
-            }
-            if (compress && largest > PageSize.BASE && (writeScratch == null || writeScratch.byteSize() < largest)) {
-                writeScratch = Arena.ofAuto().allocate(largest, PageSize.BASE);
-            }
-            MemorySegment scratch = compress && largest > PageSize.BASE ? writeScratch : null;
             for (int i = 0; i < chunk.size(); i++) {
                 PageImage page = chunk.get(i);
                 // no lock: only this writer (holding `writers`) changes descriptors, and readers never read the
                 // slot the descriptor does not name
                 boolean toB = !PageMetaDescriptor.slotB(descriptor(page.pageNo()), 0);
-                MemorySegment packed = scratch == null ? null : compressed(page.bytes(), scratch);
-                MemorySegment stored = packed == null ? page.bytes() : packed;
-                data.write(imageOffset(page.pageNo(), toB), stored);
+                Stored s = stored[i];
+                data.write(imageOffset(page.pageNo(), toB), s.bytes());
                 imageBytes.add(page.bytes().byteSize());
-                storedBytes.add(stored.byteSize());
+                storedBytes.add(s.bytes().byteSize());
                 int flags = PageMetaDescriptor.FLAG_ALLOCATED | (toB ? PageMetaDescriptor.FLAG_SLOT_B : 0)
-                        | (packed == null ? 0 : PageMetaDescriptor.FLAG_COMPRESSED);
-                PageMetaDescriptor.encode(nextBuf, i * D, page.lsn(), Checksums.crc32c(stored), page.sizeClass(),
-                        flags, packed == null ? 0 : (int) (stored.byteSize() / PageSize.BASE));
+                        | (s.blocks() == 0 ? 0 : PageMetaDescriptor.FLAG_COMPRESSED);
+                PageMetaDescriptor.encode(nextBuf, i * D, page.lsn(), s.crc(), page.sizeClass(), flags, s.blocks());
             }
             data.fdatasync();
             flipHook.reached(0);

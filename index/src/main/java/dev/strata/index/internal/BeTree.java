@@ -709,36 +709,45 @@ public final class BeTree {
     }
 
     /**
-     * Merges the chosen children on this thread and a helper, alternately (the fullest first on each),
-     * and returns once both are done; a failure on either is thrown after both stopped, so that an abort
+     * Merges the chosen children on this thread and a helper, each taking the next child not yet taken
+     * (right to left, the order they were prefetched in), so that a thread held up by a slow read or a
+     * deep flush does not leave the other waiting with its share done; returns once both are done. A
+     * failure on either stops both from taking more and is thrown after both stopped, so that an abort
      * never restores pages that a merge is still changing.
      */
     private void mergeDownInParallel(Txn txn, Node node, boolean[] chosen, int[] start, int[] end,
             List<Msg> entries, Node[] merged) {
         int nc = chosen.length;
-        List<Integer> mine = new ArrayList<>();
-        List<Integer> theirs = new ArrayList<>();
+        int[] queue = new int[nc];
+        int queued = 0;
         for (int ci = nc - 1; ci >= 0; ci--) {
             if (chosen[ci]) {
-                (mine.size() <= theirs.size() ? mine : theirs).add(ci);
+                queue[queued++] = ci;
             }
         }
+        int total = queued;
         long[] ids = new long[nc];
         List<List<Msg>> moved = new ArrayList<>(nc);
         for (int ci = 0; ci < nc; ci++) {
             ids[ci] = node.children.get(ci);
             moved.add(chosen[ci] ? new ArrayList<>(entries.subList(start[ci], end[ci])) : null);
         }
-        java.util.concurrent.Future<?> helper = FlushHelper.submit(() -> {
-            for (int ci : theirs) {
-                merged[ci] = mergeDown(txn, ids[ci], moved.get(ci));
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        Runnable work = () -> {
+            try {
+                for (int k; (k = next.getAndIncrement()) < total; ) {
+                    int ci = queue[k];
+                    merged[ci] = mergeDown(txn, ids[ci], moved.get(ci));
+                }
+            } catch (RuntimeException | Error e) {
+                next.set(total);
+                throw e;
             }
-        });
+        };
+        java.util.concurrent.Future<?> helper = FlushHelper.submit(work);
         Throwable failure = null;
         try {
-            for (int ci : mine) {
-                merged[ci] = mergeDown(txn, ids[ci], moved.get(ci));
-            }
+            work.run();
         } catch (RuntimeException | Error e) {
             failure = e;
         }
