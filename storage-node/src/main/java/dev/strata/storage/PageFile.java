@@ -10,14 +10,17 @@ import dev.strata.storage.internal.PageMetaDescriptor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
@@ -120,8 +123,8 @@ public final class PageFile implements AutoCloseable {
     private final NativeFile meta;
     private final long slotLimit;
     private final boolean compress;
-    private final java.util.concurrent.atomic.LongAdder imageBytes = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder storedBytes = new java.util.concurrent.atomic.LongAdder();
+    private final LongAdder imageBytes = new LongAdder();
+    private final LongAdder storedBytes = new LongAdder();
     private final ReentrantLock writers = new ReentrantLock();
     /** Shared by a reader across its descriptor and image reads, exclusive while descriptors are switched. */
     private final ReentrantReadWriteLock flipLock = new ReentrantReadWriteLock();
@@ -272,8 +275,8 @@ public final class PageFile implements AutoCloseable {
         if (Checksums.crc32c(buf) != PageMetaDescriptor.crc(d, 0)) {
             throw new CorruptionException(describe(pageNo, d) + " fails its CRC32C");
         }
-        int magic = buf.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0);
-        long length = Integer.toUnsignedLong(buf.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4));
+        int magic = buf.get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+        long length = Integer.toUnsignedLong(buf.get(ValueLayout.JAVA_INT_UNALIGNED, 4));
         if (magic != LZ_MAGIC || length > stored - LZ_HEADER) {
             throw new CorruptionException(describe(pageNo, d) + " has a bad header (magic "
                     + Integer.toHexString(magic) + ", length " + length + " in " + stored + " stored bytes)");
@@ -337,8 +340,8 @@ public final class PageFile implements AutoCloseable {
                 if (n >= 0) {
                     long bytes = (LZ_HEADER + n + PageSize.BASE - 1) / PageSize.BASE * PageSize.BASE;
                     MemorySegment out = pack.asSlice(at, bytes);
-                    out.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0, LZ_MAGIC);
-                    out.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4, (int) n);
+                    out.set(ValueLayout.JAVA_INT_UNALIGNED, 0, LZ_MAGIC);
+                    out.set(ValueLayout.JAVA_INT_UNALIGNED, 4, (int) n);
                     out.asSlice(LZ_HEADER + n).fill((byte) 0);
                     stored[i] = new Stored(out, Checksums.crc32c(out), (int) (bytes / PageSize.BASE));
                     at += bytes;
@@ -411,7 +414,7 @@ public final class PageFile implements AutoCloseable {
                     bytes += page.bytes().byteSize();
                     to++;
                 }
-                writeChunk(pages.subList(from, to), java.util.Arrays.copyOfRange(stored, from, to));
+                writeChunk(pages.subList(from, to), Arrays.copyOfRange(stored, from, to));
                 from = to;
             }
         } finally {
