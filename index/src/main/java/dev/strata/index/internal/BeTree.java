@@ -709,11 +709,8 @@ public final class BeTree {
     }
 
     /**
-     * Merges the chosen children on this thread and a helper, each taking the next child not yet taken
-     * (right to left, the order they were prefetched in), so that a thread held up by a slow read or a
-     * deep flush does not leave the other waiting with its share done; returns once both are done. A
-     * failure on either stops both from taking more and is thrown after both stopped, so that an abort
-     * never restores pages that a merge is still changing.
+     * Merges the chosen children on this thread and a helper ({@link FlushHelper#forEach}), right to left
+     * (the order they were prefetched in); returns once both are done.
      */
     private void mergeDownInParallel(Txn txn, Node node, boolean[] chosen, int[] start, int[] end,
             List<Msg> entries, Node[] merged) {
@@ -725,47 +722,16 @@ public final class BeTree {
                 queue[queued++] = ci;
             }
         }
-        int total = queued;
         long[] ids = new long[nc];
         List<List<Msg>> moved = new ArrayList<>(nc);
         for (int ci = 0; ci < nc; ci++) {
             ids[ci] = node.children.get(ci);
             moved.add(chosen[ci] ? new ArrayList<>(entries.subList(start[ci], end[ci])) : null);
         }
-        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
-        Runnable work = () -> {
-            try {
-                for (int k; (k = next.getAndIncrement()) < total; ) {
-                    int ci = queue[k];
-                    merged[ci] = mergeDown(txn, ids[ci], moved.get(ci));
-                }
-            } catch (RuntimeException | Error e) {
-                next.set(total);
-                throw e;
-            }
-        };
-        java.util.concurrent.Future<?> helper = FlushHelper.submit(work);
-        Throwable failure = null;
-        try {
-            work.run();
-        } catch (RuntimeException | Error e) {
-            failure = e;
-        }
-        try {
-            FlushHelper.await(helper);
-        } catch (RuntimeException | Error e) {
-            if (failure == null) {
-                failure = e;
-            } else {
-                failure.addSuppressed(e);
-            }
-        }
-        if (failure instanceof RuntimeException e) {
-            throw e;
-        }
-        if (failure instanceof Error e) {
-            throw e;
-        }
+        FlushHelper.forEach(queued, k -> {
+            int ci = queue[k];
+            merged[ci] = mergeDown(txn, ids[ci], moved.get(ci));
+        });
     }
 
     /**

@@ -2,6 +2,8 @@ package dev.strata.index.internal;
 
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -29,6 +31,55 @@ final class FlushHelper {
 
     static Future<?> submit(Runnable task) {
         return POOL.submit(task);
+    }
+
+    /**
+     * Runs {@code task} for 0 .. {@code count - 1} on the calling thread and a helper, each taking the next
+     * index not yet taken, so that a thread held up (a slow read, a large node) does not leave the other
+     * waiting with its share done; returns once both stopped. A failure on either stops both from taking
+     * more and is thrown after both stopped (with the other's failure, if any, suppressed), so that an
+     * abort never restores pages a task is still changing. Without a helper, runs all on the caller.
+     */
+    static void forEach(int count, IntConsumer task) {
+        if (!available() || count < 2) {
+            for (int k = 0; k < count; k++) {
+                task.accept(k);
+            }
+            return;
+        }
+        AtomicInteger next = new AtomicInteger();
+        Runnable work = () -> {
+            try {
+                for (int k; (k = next.getAndIncrement()) < count; ) {
+                    task.accept(k);
+                }
+            } catch (RuntimeException | Error e) {
+                next.set(count);
+                throw e;
+            }
+        };
+        Future<?> helper = submit(work);
+        Throwable failure = null;
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            failure = e;
+        }
+        try {
+            await(helper);
+        } catch (RuntimeException | Error e) {
+            if (failure == null) {
+                failure = e;
+            } else {
+                failure.addSuppressed(e);
+            }
+        }
+        if (failure instanceof RuntimeException e) {
+            throw e;
+        }
+        if (failure instanceof Error e) {
+            throw e;
+        }
     }
 
     /**

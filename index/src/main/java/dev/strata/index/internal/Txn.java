@@ -16,8 +16,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * changed or read for change, all held until the batch is sealed ({@link #commitAsync}) or aborted
  * ({@link #close}), so optimistic readers that saw any of those pages fail validation. Decoded nodes
  * are cached per page. Writes are diffs against the current page bytes. The pages of disjoint subtrees
- * may be latched, decoded and changed from two threads (a parallel flush); a page only ever from one,
- * and committing, aborting and {@link #writeNodes} from the writer's thread after the helper stopped.
+ * may be latched, decoded and changed from two threads (a parallel flush), and dirty nodes written from
+ * two ({@link #writeNodes}); a page only ever from one, and committing and aborting from the writer's
+ * thread after the helper stopped.
  */
 final class Txn implements AutoCloseable {
     private static final int BLOCK = 64;
@@ -114,24 +115,47 @@ final class Txn implements AutoCloseable {
         }
     }
 
-    /** Writes every dirty decoded node: as the diff between its image and the page, or compacted in place. */
+    /**
+     * Fewest dirty nodes worth handing half of to the flush helper: below this, waking it costs more
+     * than the encoding it would take over.
+     */
+    private static final int PARALLEL_NODES = 8;
+
+    /**
+     * Writes every dirty decoded node: as the diff between its image and the page, or compacted in place.
+     * Each node's page is written by one thread; with enough of them the writer and the flush helper share
+     * the nodes ({@link FlushHelper#forEach}: encoding a node and diffing or compacting it into its page
+     * was a third of a writer's time, and the helper is idle while the writer does it).
+     */
     void writeNodes() {
+        List<Node> dirty = new ArrayList<>();
         for (Node n : nodes.values()) {
             if (n.dirty) {
-                if (untouched.remove(n.pageId)) {
-                    writeFresh(n.pageId, n.encode());
-                    n.dirty = false;
-                    continue;
-                }
-                byte[] image = n.encode(x(n.pageId).segment());
-                if (image != null) {
-                    writeImage(n.pageId, image);
-                } else {
-                    writeCompacted(n);
-                }
-                n.dirty = false;
+                dirty.add(n);
             }
         }
+        if (dirty.size() >= PARALLEL_NODES) {
+            FlushHelper.forEach(dirty.size(), k -> writeNode(dirty.get(k)));
+        } else {
+            for (Node n : dirty) {
+                writeNode(n);
+            }
+        }
+    }
+
+    private void writeNode(Node n) {
+        if (untouched.remove(n.pageId)) {
+            writeFresh(n.pageId, n.encode());
+            n.dirty = false;
+            return;
+        }
+        byte[] image = n.encode(x(n.pageId).segment());
+        if (image != null) {
+            writeImage(n.pageId, image);
+        } else {
+            writeCompacted(n);
+        }
+        n.dirty = false;
     }
 
     /**

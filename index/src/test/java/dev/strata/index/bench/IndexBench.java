@@ -380,6 +380,7 @@ public final class IndexBench {
                         deleteTree(dir);
                         try (Engine e = open(engine, dir, memory)) {
                             int per = n / threads;
+                            Map<String, Long> tc0 = threadCpu();
                             long c0 = processCpuNanos();
                             long w = timed(pool, threads, t -> {
                                 e.write(keys, t * per, t == threads - 1 ? n : (t + 1) * per, value);
@@ -389,6 +390,7 @@ public final class IndexBench {
                             e.sync();
                             w += System.nanoTime() - s0;
                             record(results, engine, order, "write", threads, n, w, processCpuNanos() - c0);
+                            printThreadCpu(engine + " " + order + " write", tc0, threadCpu());
                             if (!reads) {
                                 continue; // closes the engine; the next store deletes its directory first
                             }
@@ -459,6 +461,38 @@ public final class IndexBench {
     }
 
     /** CPU time of this process so far (all threads), or 0 where the JVM does not report it. */
+    /** CPU nanoseconds of every live thread, by name (threads of one name summed); with -Dstrata.bench.thread-cpu=true. */
+    static Map<String, Long> threadCpu() {
+        Map<String, Long> m = new java.util.TreeMap<>();
+        if (!Boolean.getBoolean("strata.bench.thread-cpu")) {
+            return m;
+        }
+        var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        for (long id : mx.getAllThreadIds()) {
+            var info = mx.getThreadInfo(id);
+            long cpu = mx.getThreadCpuTime(id);
+            if (info != null && cpu > 0) {
+                m.merge(info.getThreadName().replaceAll("-?\\d+$", ""), cpu, Long::sum);
+            }
+        }
+        return m;
+    }
+
+    /** Prints the threads that used at least 5 ms of CPU between two {@link #threadCpu} snapshots. */
+    static void printThreadCpu(String what, Map<String, Long> before, Map<String, Long> after) {
+        if (after.isEmpty()) {
+            return;
+        }
+        StringBuilder sb = new StringBuilder("  thread CPU (ms) in " + what + ":");
+        after.forEach((name, cpu) -> {
+            long d = cpu - before.getOrDefault(name, 0L);
+            if (d >= 5_000_000L) {
+                sb.append(' ').append(name).append('=').append(d / 1_000_000L);
+            }
+        });
+        System.out.println(sb);
+    }
+
     static long processCpuNanos() {
         if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
                 instanceof com.sun.management.OperatingSystemMXBean os) {

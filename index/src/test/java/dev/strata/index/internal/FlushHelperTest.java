@@ -1,0 +1,75 @@
+package dev.strata.index.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.junit.jupiter.api.Test;
+
+class FlushHelperTest {
+    @Test
+    void runsEveryIndexExactlyOnce() {
+        for (int count : new int[] {0, 1, 2, 7, 1000}) {
+            AtomicIntegerArray runs = new AtomicIntegerArray(Math.max(1, count));
+            Set<String> threads = ConcurrentHashMap.newKeySet();
+            FlushHelper.forEach(count, k -> {
+                runs.incrementAndGet(k);
+                threads.add(Thread.currentThread().getName());
+                spin(20_000);
+            });
+            for (int k = 0; k < count; k++) {
+                assertEquals(1, runs.get(k), "index " + k + " of " + count);
+            }
+            assertTrue(threads.size() <= 2, "ran on " + threads);
+        }
+    }
+
+    @Test
+    void aFailureStopsBothAndIsThrownOnceBothStopped() {
+        for (int failAt : new int[] {0, 5, 63}) {
+            AtomicInteger running = new AtomicInteger();
+            AtomicInteger started = new AtomicInteger();
+            IllegalStateException boom = new IllegalStateException("task " + failAt);
+            IllegalStateException thrown = assertThrows(IllegalStateException.class,
+                    () -> FlushHelper.forEach(64, k -> {
+                        running.incrementAndGet();
+                        started.incrementAndGet();
+                        try {
+                            spin(200_000);
+                            if (k == failAt) {
+                                throw boom;
+                            }
+                        } finally {
+                            running.decrementAndGet();
+                        }
+                    }));
+            assertSame(boom, thrown);
+            assertEquals(0, running.get(), "a task still ran after forEach returned");
+            // the failing thread takes no more; the other finishes the one it holds and stops
+            assertTrue(started.get() <= failAt + 3, started.get() + " started, failure at " + failAt);
+        }
+    }
+
+    @Test
+    void anErrorIsRethrownAsItself() {
+        AssertionError err = new AssertionError("from a task");
+        AssertionError thrown = assertThrows(AssertionError.class, () -> FlushHelper.forEach(16, k -> {
+            if (k == 9) {
+                throw err;
+            }
+        }));
+        assertSame(err, thrown);
+    }
+
+    private static void spin(long nanos) {
+        long end = System.nanoTime() + nanos;
+        while (System.nanoTime() < end) {
+            Thread.onSpinWait();
+        }
+    }
+}
