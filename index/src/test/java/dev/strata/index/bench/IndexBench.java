@@ -365,53 +365,12 @@ public final class IndexBench {
                 System.out.println("-- end of warm-up");
             }
             for (String order : orders) {
-                int[] keys = new int[n];
-                for (int i = 0; i < n; i++) {
-                    keys[i] = i;
-                }
-                if (order.equals("rnd")) {
-                    shuffle(keys, new Random(42 + rep));
-                }
+                int[] keys = keys(order, n, rep);
                 int[] readOrder = keys.clone();
                 shuffle(readOrder, new Random(99 + rep));
                 for (String engine : engines) {
                     for (int threads : threadCounts) {
-                        Path dir = root.resolve(engine + "-" + order + "-" + threads);
-                        deleteTree(dir);
-                        try (Engine e = open(engine, dir, memory)) {
-                            int per = n / threads;
-                            Map<String, Long> tc0 = threadCpu();
-                            long c0 = processCpuNanos();
-                            long w = timed(pool, threads, t -> {
-                                e.write(keys, t * per, t == threads - 1 ? n : (t + 1) * per, value);
-                                return 0L;
-                            });
-                            long s0 = System.nanoTime();
-                            e.sync();
-                            w += System.nanoTime() - s0;
-                            record(results, engine, order, "write", threads, n, w, processCpuNanos() - c0);
-                            printThreadCpu(engine + " " + order + " write", tc0, threadCpu());
-                            if (!reads) {
-                                continue; // closes the engine; the next store deletes its directory first
-                            }
-                            long r = timed(pool, threads, t -> {
-                                long sum = e.readKeys(readOrder, t * per, t == threads - 1 ? n : (t + 1) * per);
-                                if (sum != (t == threads - 1 ? n - t * per : per)) {
-                                    throw new IllegalStateException(engine + " read checksum " + sum);
-                                }
-                                return sum;
-                            });
-                            record(results, engine, order, "readKey", threads, n, r);
-                            long q = timed(pool, threads, t -> {
-                                long c = e.readSeq();
-                                if (c != n) {
-                                    throw new IllegalStateException(engine + " iterated " + c + " of " + n);
-                                }
-                                return c;
-                            });
-                            record(results, engine, order, "readSeq", threads, (long) n * threads, q);
-                        }
-                        deleteTree(dir);
+                        runEngine(pool, results, engine, order, threads, keys, readOrder, value, root, memory, reads);
                     }
                 }
             }
@@ -442,6 +401,66 @@ public final class IndexBench {
         }
     }
 
+    /** The keys 0 .. n-1, in order or (rnd) shuffled with a seed of the round. */
+    static int[] keys(String order, int n, int rep) {
+        int[] keys = new int[n];
+        for (int i = 0; i < n; i++) {
+            keys[i] = i;
+        }
+        if (order.equals("rnd")) {
+            shuffle(keys, new Random(42 + rep));
+        }
+        return keys;
+    }
+
+    /**
+     * One engine's phases on a fresh store: write, then (with {@code reads}) readKey and readSeq. Kept out
+     * of {@link #main}'s loop so that the JIT compiles it as a method once: as part of that loop it was
+     * compiled on-stack-replacement, about a second of C2 time that landed in the first phase of a round
+     * (Strata's sequential 1-thread write) whenever that compiled loop was thrown away.
+     */
+    static void runEngine(ExecutorService pool, Map<String, List<Double>> results, String engine, String order,
+            int threads, int[] keys, int[] readOrder, byte[] value, Path root, long memory, boolean reads)
+            throws Exception {
+        int n = keys.length;
+        Path dir = root.resolve(engine + "-" + order + "-" + threads);
+        deleteTree(dir);
+        try (Engine e = open(engine, dir, memory)) {
+            int per = n / threads;
+            Map<String, Long> tc0 = threadCpu();
+            long c0 = processCpuNanos();
+            long w = timed(pool, threads, t -> {
+                e.write(keys, t * per, t == threads - 1 ? n : (t + 1) * per, value);
+                return 0L;
+            });
+            long s0 = System.nanoTime();
+            e.sync();
+            w += System.nanoTime() - s0;
+            record(results, engine, order, "write", threads, n, w, processCpuNanos() - c0);
+            printThreadCpu(engine + " " + order + " write", tc0, threadCpu());
+            if (!reads) {
+                return; // closes the engine; the next store deletes its directory first
+            }
+            long r = timed(pool, threads, t -> {
+                long sum = e.readKeys(readOrder, t * per, t == threads - 1 ? n : (t + 1) * per);
+                if (sum != (t == threads - 1 ? n - t * per : per)) {
+                    throw new IllegalStateException(engine + " read checksum " + sum);
+                }
+                return sum;
+            });
+            record(results, engine, order, "readKey", threads, n, r);
+            long q = timed(pool, threads, t -> {
+                long c = e.readSeq();
+                if (c != n) {
+                    throw new IllegalStateException(engine + " iterated " + c + " of " + n);
+                }
+                return c;
+            });
+            record(results, engine, order, "readSeq", threads, (long) n * threads, q);
+        }
+        deleteTree(dir);
+    }
+
     static void record(Map<String, List<Double>> results, String engine, String order, String phase, int threads,
             long ops, long nanos) {
         record(results, engine, order, phase, threads, ops, nanos, -1);
@@ -461,7 +480,10 @@ public final class IndexBench {
     }
 
     /** CPU time of this process so far (all threads), or 0 where the JVM does not report it. */
-    /** CPU nanoseconds of every live thread, by name (threads of one name summed); with -Dstrata.bench.thread-cpu=true. */
+    /**
+     * CPU nanoseconds of every live thread, by name (threads of one name summed), and under the name with
+     * " sys" appended the part spent in the kernel; with -Dstrata.bench.thread-cpu=true.
+     */
     static Map<String, Long> threadCpu() {
         Map<String, Long> m = new java.util.TreeMap<>();
         if (!Boolean.getBoolean("strata.bench.thread-cpu")) {
@@ -471,8 +493,11 @@ public final class IndexBench {
         for (long id : mx.getAllThreadIds()) {
             var info = mx.getThreadInfo(id);
             long cpu = mx.getThreadCpuTime(id);
+            long user = mx.getThreadUserTime(id);
             if (info != null && cpu > 0) {
-                m.merge(info.getThreadName().replaceAll("-?\\d+$", ""), cpu, Long::sum);
+                String name = info.getThreadName().replaceAll("-?\\d+$", "");
+                m.merge(name, cpu, Long::sum);
+                m.merge(name + " sys", Math.max(0, cpu - user), Long::sum);
             }
         }
         return m;
