@@ -224,6 +224,23 @@ public final class BufferPool implements AutoCloseable {
         return table.pageLsn(pageNo);
     }
 
+    /**
+     * True when page {@code pageNo} is evicted and the next tier holds an image of it at LSN {@code lsn} or
+     * later: a page leaves the pool only clean, so its last change (or the image it was read with) went to
+     * the tier, durably, before it did. A checkpoint then need not fault it back in to make its allocation
+     * at {@code lsn} durable. False for a page defined fresh and never loaded, or resident, or changing
+     * state meanwhile. Latches nothing.
+     */
+    public boolean evictedWithImageSince(long pageNo, long lsn) {
+        checkPage(pageNo);
+        long w = table.load(pageNo);
+        if (state(w) != EVICTED || table.fresh(pageNo)) {
+            return false;
+        }
+        long pageLsn = table.pageLsn(pageNo);
+        return pageLsn >= lsn && lsn > 0 && table.load(pageNo) == w; // every transition bumps the version
+    }
+
     /** No-steal: an open batch changed this page; it stays resident and is not written back until unpinned. */
     public void pin(long pageNo) {
         checkPage(pageNo);

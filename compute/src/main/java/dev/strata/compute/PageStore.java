@@ -123,6 +123,8 @@ public final class PageStore implements AutoCloseable {
     private final LongAdder active = new LongAdder();
     private final LongAdder commits = new LongAdder();
     private final LongAdder logBytes = new LongAdder();
+    /** Allocations a checkpoint found already written back (see materializeAllocations). */
+    private final LongAdder materializeSkips = new LongAdder();
     private final AtomicLong inflight = new AtomicLong();
     private final java.util.TreeSet<Long> appliedOutOfOrder = new java.util.TreeSet<>();
     private long appliedLsn;
@@ -803,8 +805,10 @@ public final class PageStore implements AutoCloseable {
     }
 
     /**
-     * Makes every allocation committed up to {@code applied} resident and dirty (its zero image then
-     * goes to the page file with the next write-back); returns the smallest LSN of those left pending.
+     * Makes every allocation committed up to {@code applied} durable in the page file before the log that
+     * holds it may go: a page already written back since (and evicted) is there; any other is made
+     * resident and dirty, so that the checkpoint writes it (its zero image, if nothing changed it).
+     * Returns the smallest LSN of those left pending.
      */
     private long materializeAllocations(long applied) {
         long minPending = Long.MAX_VALUE;
@@ -820,6 +824,12 @@ public final class PageStore implements AutoCloseable {
             if (a.lsn() > applied) {
                 later.add(a);
                 minPending = Math.min(minPending, a.lsn());
+                continue;
+            }
+            if (pool.evictedWithImageSince(a.pageNo(), a.lsn())) {
+                // written back since its allocation and evicted: the page file has it, allocated; faulting
+                // it back in would read it and write it back again (out of memory, most new pages)
+                materializeSkips.increment();
                 continue;
             }
             pool.lockExclusive(a.pageNo());
@@ -854,6 +864,11 @@ public final class PageStore implements AutoCloseable {
             n += Long.bitCount(allocatedBits.get(i));
         }
         return n;
+    }
+
+    /** Allocations that checkpoints found already written back, so left unread (for tests). */
+    long materializeSkips() {
+        return materializeSkips.sum();
     }
 
     /** The tier under the buffer pool: the local page file, or memory nodes in front of it. */

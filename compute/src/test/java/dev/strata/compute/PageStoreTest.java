@@ -375,6 +375,58 @@ class PageStoreTest {
         }
     }
 
+    @Test
+    void aCheckpointLeavesNewPagesAlreadyWrittenBackUnreadAndTheyOutliveACrash(@TempDir Path images) throws Exception {
+        int pages = 3000; // 12 MiB of new 4 KiB pages, each written, through a 4 MiB pool
+        List<Long> ids = new ArrayList<>();
+        Path image;
+        try (PageStore store = PageStore.open(dir, small())) {
+            for (int i = 0; i < pages; i += 100) {
+                try (WriteBatch b = store.newBatch()) {
+                    for (int j = i; j < i + 100; j++) {
+                        long id = b.allocate(4096);
+                        ids.add(id);
+                        try (PageHandle h = store.fixExclusive(id)) {
+                            b.putLong(h, 8 * (j % 500), 1_000_000L + j);
+                        }
+                    }
+                    b.commit();
+                }
+            }
+            PageStoreStats before = store.stats();
+            assertTrue(before.pool().evictions() > pages / 2, "most new pages left the pool: " + before);
+            store.checkpoint();
+            PageStoreStats after = store.stats();
+            // the evicted ones were written back with their allocation: the checkpoint reads none of them
+            assertEquals(before.pool().bytesRead(), after.pool().bytesRead(), "checkpoint read pages back");
+            assertEquals(before.pool().misses(), after.pool().misses(), "checkpoint faulted pages in");
+            assertTrue(store.materializeSkips() > pages / 2, "skipped " + store.materializeSkips());
+            byte[] filler = new byte[4000];
+            for (int i = 0; i < 12; i++) { // ~2.4 MiB of log over the first 50 pages: older segments seal
+                try (WriteBatch b = store.newBatch()) {
+                    for (int k = 0; k < 50; k++) {
+                        try (PageHandle h = store.fixExclusive(ids.get(k))) {
+                            b.write(h, 0, filler);
+                        }
+                    }
+                    b.commit();
+                }
+            }
+            store.checkpoint(); // the log that allocated them is trimmed
+            image = crashImage(dir, images.resolve("crash"));
+        }
+        java.io.File[] segments = image.resolve("log").toFile().listFiles();
+        assertTrue(segments != null && segments.length <= 3, "old segments were trimmed: " + java.util.Arrays.toString(segments));
+        try (PageStore store = PageStore.open(image, small())) {
+            assertEquals(ids.size(), store.stats().allocatedPages());
+            for (int j = 50; j < pages; j++) {
+                try (PageHandle h = store.fixShared(ids.get(j))) {
+                    assertEquals(1_000_000L + j, h.getLong(8 * (j % 500)), "page " + j);
+                }
+            }
+        }
+    }
+
     /**
      * A crash image of a running store: its files as they are now (the commits so far are durable in them).
      * Copied with {@code cp --sparse=always}: the page file's apparent size is over 8 TiB, nearly all holes.
