@@ -380,6 +380,7 @@ class PageStoreTest {
         int pages = 3000; // 12 MiB of new 4 KiB pages, each written, through a 4 MiB pool
         List<Long> ids = new ArrayList<>();
         Path image;
+        java.util.Set<String> allocatingSegments;
         try (PageStore store = PageStore.open(dir, small())) {
             for (int i = 0; i < pages; i += 100) {
                 try (WriteBatch b = store.newBatch()) {
@@ -393,7 +394,7 @@ class PageStoreTest {
                     b.commit();
                 }
             }
-            java.util.Set<String> allocatingSegments = java.util.Set.of(dir.resolve("log").toFile().list());
+            allocatingSegments = java.util.Set.of(dir.resolve("log").toFile().list());
             PageStoreStats before = store.stats();
             assertTrue(before.pool().evictions() > pages / 2, "most new pages left the pool: " + before);
             store.checkpoint();
