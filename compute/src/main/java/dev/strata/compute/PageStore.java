@@ -472,6 +472,7 @@ public final class PageStore implements AutoCloseable {
         if (batch.isEmpty()) {
             return CompletableFuture.completedFuture(log.durableLsn());
         }
+        int payloadLength = batch.payloadLength();
         byte[] payload = batch.payload();
         List<Long> pages = List.copyOf(batch.pages());
         List<Long> allocatedPages = List.copyOf(batch.allocated());
@@ -479,13 +480,15 @@ public final class PageStore implements AutoCloseable {
         inflight.incrementAndGet();
         CompletableFuture<Long> appended;
         try {
-            appended = waiting ? log.appendAndCommit(epoch, payload) : log.append(epoch, payload);
+            appended = waiting ? log.appendAndCommit(epoch, payload, payloadLength)
+                    : log.append(epoch, payload, payloadLength);
         } catch (RuntimeException e) {
             inflight.decrementAndGet();
             fail(e);
             throw e;
         }
         return appended.handle((lsn, err) -> {
+            BatchFormat.Encoder.recycle(payload); // written (or never will be): the log is done with it
             try {
                 if (err != null) {
                     fail(err);
@@ -504,8 +507,8 @@ public final class PageStore implements AutoCloseable {
                 }
                 markApplied(lsn);
                 commits.increment();
-                logBytes.add(payload.length);
-                if (logBytesSinceCheckpoint.addAndGet(payload.length) >= config.checkpointLogBytes()
+                logBytes.add(payloadLength);
+                if (logBytesSinceCheckpoint.addAndGet(payloadLength) >= config.checkpointLogBytes()
                         && checkpointQueued.compareAndSet(false, true)) {
                     checkpointer.execute(this::backgroundCheckpoint);
                 }

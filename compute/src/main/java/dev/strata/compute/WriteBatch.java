@@ -180,9 +180,18 @@ public final class WriteBatch implements AutoCloseable {
         return store.commit(this, waiting);
     }
 
-    /** The batch's log payload; called once, at commit (the encoder's buffer is then reused). */
+    /** Bytes of the batch's log payload ({@link #payload}); read it first. */
+    int payloadLength() {
+        return encoder.sizeBytes();
+    }
+
+    /**
+     * The batch's log payload in the first {@link #payloadLength} bytes of the encoder's own buffer (not a copy:
+     * a batch's payload may be megabytes); called once, at commit. The caller hands the buffer back with
+     * {@link BatchFormat.Encoder#recycle} once the log is done with it.
+     */
     byte[] payload() {
-        return encoder.finish();
+        return encoder.release();
     }
 
     /** Pages this batch changed: pinned until it commits or aborts. */

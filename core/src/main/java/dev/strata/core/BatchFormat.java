@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The payload of one log record: the entries of a committed write batch. Shared by the embedded
@@ -54,28 +55,46 @@ public final class BatchFormat {
     }
 
     /**
-     * Appends entries to a growable heap buffer. Not thread-safe. {@link #finish()} hands the grown
-     * buffer to the next encoder created on the same thread (buffers up to {@link #SPARE_MAX} bytes),
-     * so that a thread committing batch after batch grows its buffer once instead of doubling it from
-     * a few hundred bytes for every batch (which was over a third of all bytes an index load allocated).
+     * Appends entries to a growable heap buffer. Not thread-safe. Buffers are reused: {@link #finish()}
+     * and {@link #recycle} give one back to a small shared pool (up to {@link #SPARES} buffers of up to
+     * {@link #SPARE_MAX} bytes) that new encoders take from, so that batch after batch grows its buffer
+     * once instead of doubling it from a few hundred bytes for every batch (which was over a third of
+     * all bytes an index load allocated).
      */
     public static final class Encoder {
-        /** Largest buffer a thread keeps for its next encoder. */
+        /** Largest buffer the pool keeps. */
         public static final int SPARE_MAX = 16 << 20;
+        /** Buffers the pool keeps. */
+        static final int SPARES = 4;
         private static final byte[] NONE = new byte[0];
-        private static final ThreadLocal<byte[]> SPARE = new ThreadLocal<>();
+        private static final AtomicReferenceArray<byte[]> POOL = new AtomicReferenceArray<>(SPARES);
 
         private byte[] buf;
         private int pos = 4;
         private int count;
 
         public Encoder() {
-            byte[] spare = SPARE.get();
-            if (spare != null) {
-                SPARE.remove();
-                buf = spare;
-            } else {
-                buf = new byte[256];
+            byte[] spare = null;
+            for (int i = 0; i < SPARES && spare == null; i++) {
+                if (POOL.get(i) != null) {
+                    spare = POOL.getAndSet(i, null);
+                }
+            }
+            buf = spare != null ? spare : new byte[256];
+        }
+
+        /**
+         * Gives a buffer that {@link #release} returned back to the pool, once nothing reads it any more
+         * (dropped if the pool is full or the buffer is larger than {@link #SPARE_MAX}).
+         */
+        public static void recycle(byte[] buffer) {
+            if (buffer.length == 0 || buffer.length > SPARE_MAX) {
+                return;
+            }
+            for (int i = 0; i < SPARES; i++) {
+                if (POOL.get(i) == null && POOL.compareAndSet(i, null, buffer)) {
+                    return;
+                }
             }
         }
 
@@ -147,13 +166,22 @@ public final class BatchFormat {
 
         /**
          * The encoded payload (a copy, like {@link #toBytes()}); the encoder is then empty and its buffer
-         * goes to the next encoder created on this thread.
+         * goes back to the pool.
          */
         public byte[] finish() {
             byte[] out = toBytes();
-            if (buf.length <= SPARE_MAX) {
-                SPARE.set(buf);
-            }
+            recycle(release());
+            return out;
+        }
+
+        /**
+         * The encoder's own buffer, holding the payload in its first {@link #sizeBytes()} bytes (read that
+         * first): no copy. The encoder is then empty, with no buffer; the caller owns this one and may hand
+         * it to {@link #recycle} once done with it.
+         */
+        public byte[] release() {
+            MemorySegment.ofArray(buf).set(INT, 0, count);
+            byte[] out = buf;
             buf = NONE;
             reset();
             return out;

@@ -3,6 +3,7 @@ package dev.strata.core;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -126,5 +127,25 @@ class BatchFormatTest {
                 decode(sample()));
         // a finished encoder stays usable
         assertEquals(List.of("free 3"), decode(big.free(3).finish()));
+    }
+    @Test
+    void releasedBufferHoldsThePayloadUncopiedAndARecycledOneLeaksNoBytes() {
+        BatchFormat.Encoder e = new BatchFormat.Encoder();
+        for (int i = 0; i < 50; i++) {
+            e.delta(i, 8, MemorySegment.ofArray(new byte[1000]).fill((byte) 0x5A));
+        }
+        byte[] copy = e.toBytes();
+        int length = e.sizeBytes();
+        byte[] released = e.release();
+        assertTrue(released.length >= length);
+        assertArrayEquals(copy, Arrays.copyOf(released, length));
+        assertEquals(0, e.count());
+        assertEquals(List.of("free 3"), decode(e.free(3).toBytes()), "a released encoder stays usable");
+        BatchFormat.Encoder.recycle(released);
+        assertEquals(List.of("alloc 7/2", "delta 7@100=[1, 2, 3]", "free 9", "move 7 64@4000->4096"),
+                decode(sample()));
+        BatchFormat.Encoder.recycle(new byte[BatchFormat.Encoder.SPARE_MAX + 1]); // too large to keep: dropped
+        BatchFormat.Encoder.recycle(new byte[0]);
+        assertEquals(List.of("free 1"), decode(new BatchFormat.Encoder().free(1).finish()));
     }
 }

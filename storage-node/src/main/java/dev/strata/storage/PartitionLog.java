@@ -68,8 +68,18 @@ public final class PartitionLog implements AutoCloseable {
      * @throws IllegalArgumentException if the payload is larger than {@link LogConfig#maxRecordBytes()}
      */
     public CompletableFuture<Long> append(long epoch, byte[] payload) {
-        checkPayload(payload);
+        checkPayload(payload, payload == null ? 0 : payload.length);
         return writer.submit(epoch, payload);
+    }
+
+    /**
+     * As {@link #append(long, byte[])} for the payload {@code payload[0, length)}, without copying it: the array
+     * must not change until the future completes (its bytes were then written, or never will be), after which the
+     * caller may reuse it.
+     */
+    public CompletableFuture<Long> append(long epoch, byte[] payload, int length) {
+        checkPayload(payload, length);
+        return writer.submit(epoch, payload, length);
     }
 
     /**
@@ -81,8 +91,14 @@ public final class PartitionLog implements AutoCloseable {
      * @throws IllegalArgumentException if the payload is larger than {@link LogConfig#maxRecordBytes()}
      */
     public CompletableFuture<Long> appendAndCommit(long epoch, byte[] payload) {
-        checkPayload(payload);
+        checkPayload(payload, payload == null ? 0 : payload.length);
         return writer.submitAndCommit(epoch, payload);
+    }
+
+    /** As {@link #appendAndCommit(long, byte[])} for the payload {@code payload[0, length)} (see {@link #append}). */
+    public CompletableFuture<Long> appendAndCommit(long epoch, byte[] payload, int length) {
+        checkPayload(payload, length);
+        return writer.submitAndCommit(epoch, payload, length);
     }
 
     /**
@@ -90,15 +106,19 @@ public final class PartitionLog implements AutoCloseable {
      * (else the future fails with {@link LsnGapException}).
      */
     public CompletableFuture<Long> appendAt(long lsn, long epoch, byte[] payload) {
-        checkPayload(payload);
+        checkPayload(payload, payload == null ? 0 : payload.length);
         return writer.submitAt(lsn, epoch, payload);
     }
 
-    private void checkPayload(byte[] payload) {
+    private void checkPayload(byte[] payload, int length) {
         Objects.requireNonNull(payload, "payload");
-        if (payload.length > config.maxRecordBytes()) {
+        if (length < 0 || length > payload.length) {
+            throw new IllegalArgumentException("payload length " + length + " outside an array of " + payload.length
+                    + " bytes");
+        }
+        if (length > config.maxRecordBytes()) {
             throw new IllegalArgumentException(
-                    "record of " + payload.length + " bytes exceeds maxRecordBytes " + config.maxRecordBytes());
+                    "record of " + length + " bytes exceeds maxRecordBytes " + config.maxRecordBytes());
         }
     }
 

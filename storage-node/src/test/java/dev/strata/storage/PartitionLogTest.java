@@ -80,6 +80,46 @@ class PartitionLogTest {
     }
 
     @Test
+    void appendsThePayloadPrefixItIsGivenAndRejectsALengthOutsideTheArray() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, LogConfig.defaults())) {
+            byte[] buffer = "record-1 and stale bytes of an earlier batch".getBytes(StandardCharsets.UTF_8);
+            assertEquals(1, log.append(2, buffer, 8).join());
+            assertEquals(2, log.appendAndCommit(2, buffer, 0).join());
+            assertThrows(IllegalArgumentException.class, () -> log.append(2, buffer, buffer.length + 1));
+            assertThrows(IllegalArgumentException.class, () -> log.appendAndCommit(2, buffer, -1));
+            List<Seen> seen = replayAll(log, 0);
+            assertEquals(2, seen.size());
+            assertArrayEquals(payload(1), seen.get(0).payload());
+            assertArrayEquals(new byte[0], seen.get(1).payload());
+        }
+    }
+
+    /**
+     * Synced records leave the page cache (they would push out what the store's reads need): after 8 MiB of
+     * records, at most the last MiB of them and the zeros preallocated ahead are cached ({@code fincore}).
+     */
+    @Test
+    void syncedRecordsLeaveThePageCache() throws Exception {
+        Path fincore = Path.of("/usr/bin/fincore");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(fincore), "needs fincore (util-linux)");
+        try (PartitionLog log = PartitionLog.open(dir, new LogConfig(64 << 20, 1 << 20))) {
+            byte[] record = new byte[64 << 10];
+            java.util.Arrays.fill(record, (byte) 7);
+            for (int i = 0; i < 128; i++) {
+                log.append(1, record).join();
+            }
+            Path segment = segmentFiles(dir).getFirst();
+            Process p = new ProcessBuilder(fincore.toString(), "--bytes", "--noheadings", "--output", "RES",
+                    segment.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            assertEquals(0, p.waitFor(), out);
+            long cached = Long.parseLong(out);
+            assertTrue(Files.size(segment) >= 8 << 20, "segment holds the records");
+            assertTrue(cached <= 3 << 20, "cached bytes of the log segment: " + cached);
+        }
+    }
+
+    @Test
     void reopensAfterCloseAndContinuesLsns() throws IOException {
         PartitionLog first = PartitionLog.open(dir, LogConfig.defaults());
         List<CompletableFuture<Long>> futures = new ArrayList<>();

@@ -48,7 +48,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * unknown, and only reopening (recovery) can say what is durable.
  */
 public final class LogWriter {
-    private record Request(long lsn, long epoch, byte[] payload, CompletableFuture<Long> future) {}
+    /** The record's payload is {@code payload[0, length)}. */
+    private record Request(long lsn, long epoch, byte[] payload, int length, CompletableFuture<Long> future) {}
 
     /** Zeros kept written ahead of the records: one journaled sync per this many bytes of log. */
     public static final int PREALLOCATE_CHUNK = 1 << 20;
@@ -79,6 +80,7 @@ public final class LogWriter {
     private NativeFile active;
     private long activeBytes;
     private long allocatedBytes;
+    private long uncachedBytes; // the prefix of the active segment dropped from the page cache
     private Arena bufferArena = Arena.ofShared();
     private MemorySegment buffer = bufferArena.allocate(INITIAL_BUFFER);
     private int buffered;
@@ -113,7 +115,15 @@ public final class LogWriter {
 
     /** Owner path: enqueues a record under the next LSN. */
     public CompletableFuture<Long> submit(long epoch, byte[] payload) {
-        return submit(false, 0, epoch, payload, true);
+        return submit(epoch, payload, payload.length);
+    }
+
+    /**
+     * Owner path for the payload {@code payload[0, length)}: the array is the log's until the future completes
+     * (then its bytes were written, or never will be).
+     */
+    public CompletableFuture<Long> submit(long epoch, byte[] payload, int length) {
+        return submit(false, 0, epoch, payload, length, true);
     }
 
     /**
@@ -124,7 +134,12 @@ public final class LogWriter {
      * does. The returned future therefore always completes, waited on or not.
      */
     public CompletableFuture<Long> submitAndCommit(long epoch, byte[] payload) {
-        CompletableFuture<Long> future = submit(false, 0, epoch, payload, !canHelp());
+        return submitAndCommit(epoch, payload, payload.length);
+    }
+
+    /** As {@link #submitAndCommit(long, byte[])} for the payload {@code payload[0, length)} (see {@link #submit}). */
+    public CompletableFuture<Long> submitAndCommit(long epoch, byte[] payload, int length) {
+        CompletableFuture<Long> future = submit(false, 0, epoch, payload, length, !canHelp());
         if (!future.isDone()) {
             help();
         }
@@ -133,10 +148,11 @@ public final class LogWriter {
 
     /** Replica path: enqueues a record whose LSN must be exactly the next one. */
     public CompletableFuture<Long> submitAt(long lsn, long epoch, byte[] payload) {
-        return submit(true, lsn, epoch, payload, true);
+        return submit(true, lsn, epoch, payload, payload.length, true);
     }
 
-    private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, byte[] payload, boolean wake) {
+    private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, byte[] payload, int length,
+            boolean wake) {
         Request request;
         lock.lock();
         try {
@@ -152,7 +168,7 @@ public final class LogWriter {
             if (given && lsn != nextLsn) {
                 return CompletableFuture.failedFuture(new LsnGapException(nextLsn, lsn));
             }
-            request = new Request(nextLsn++, epoch, payload, new AppendFuture<>());
+            request = new Request(nextLsn++, epoch, payload, length, new AppendFuture<>());
             highestEpoch = epoch;
             appendedLsn = request.lsn;
             pending.add(request);
@@ -300,7 +316,7 @@ public final class LogWriter {
     private Throwable writeAndSync(List<Request> batch) {
         try {
             for (Request request : batch) {
-                int frame = LogRecordDescriptor.frameLength(request.payload.length);
+                int frame = LogRecordDescriptor.frameLength(request.length);
                 long size = activeBytes + buffered;
                 if (active == null) {
                     openSegment(request.lsn);
@@ -308,6 +324,7 @@ public final class LogWriter {
                     flush();
                     active.fdatasync();
                     fsyncs++;
+                    active.dontNeed(uncachedBytes, allocatedBytes - uncachedBytes);
                     active.close();
                     openSegment(request.lsn);
                 }
@@ -320,12 +337,14 @@ public final class LogWriter {
                         bufferArena = grown;
                     }
                 }
-                buffered += LogRecordDescriptor.encode(buffer, buffered, request.lsn, request.epoch, request.payload);
+                buffered += LogRecordDescriptor.encode(buffer, buffered, request.lsn, request.epoch, request.payload,
+                        request.length);
             }
             flush();
             preallocate();
             active.fdatasync();
             fsyncs++;
+            dropSynced();
             groups++;
             recordsWritten += batch.size();
         } catch (Throwable e) { // also Errors: a committer that dies silently would leave futures hanging
@@ -369,11 +388,29 @@ public final class LogWriter {
         allocatedBytes = target;
     }
 
+    /** Synced records are dropped from the page cache once this many bytes of them are cached. */
+    private static final long UNCACHE_BYTES = 1 << 20;
+
+    /**
+     * Drops the synced records of the active segment from the page cache, in steps of {@link #UNCACHE_BYTES}. Only
+     * recovery and a replica catching up read them again, while every byte appended would otherwise take a place
+     * in the cache that the page file's images need: out of memory, with a memory limit that counts the cache, an
+     * insert load logs several times its data, and the log pushed the images its misses read out of the cache.
+     */
+    private void dropSynced() {
+        long upTo = activeBytes & ~(UNCACHE_BYTES - 1);
+        if (upTo > uncachedBytes) {
+            active.dontNeed(uncachedBytes, upTo - uncachedBytes);
+            uncachedBytes = upTo;
+        }
+    }
+
     private void openSegment(long firstLsn) throws IOException {
         Path file = dir.resolve(SegmentFiles.name(firstLsn));
         active = NativeFile.createNew(file);
         activeBytes = 0;
         allocatedBytes = 0;
+        uncachedBytes = 0;
         SegmentFiles.fsyncDirectory(dir);
         segments.put(firstLsn, file);
     }

@@ -67,6 +67,7 @@ public final class NativeFile implements AutoCloseable {
     private static final MethodHandle LSEEK;
     private static final MethodHandle FADVISE;
     private static final int POSIX_FADV_WILLNEED = 3;
+    private static final int POSIX_FADV_DONTNEED = 4;
     private static final MethodHandle STRERROR;
     private static final VarHandle ERRNO;
     private static final ThreadLocal<MemorySegment> CALL_STATE;
@@ -431,6 +432,19 @@ public final class NativeFile implements AutoCloseable {
      * returns false (and does nothing else) if the kernel refused it or the file is closed.
      */
     public boolean willNeed(long offset, long length) {
+        return advise(offset, length, POSIX_FADV_WILLNEED);
+    }
+
+    /**
+     * {@code posix_fadvise(POSIX_FADV_DONTNEED)}: asks the kernel to drop the clean cached pages of
+     * {@code [offset, offset + length)} (dirty ones stay until written back). A hint: returns false (and does
+     * nothing else) if the kernel refused it or the file is closed.
+     */
+    public boolean dontNeed(long offset, long length) {
+        return advise(offset, length, POSIX_FADV_DONTNEED);
+    }
+
+    private boolean advise(long offset, long length, int advice) {
         if (offset < 0 || length <= 0) {
             return false;
         }
@@ -440,7 +454,7 @@ public final class NativeFile implements AutoCloseable {
             return false;
         }
         try {
-            return (int) FADVISE.invokeExact(fd, offset, length, POSIX_FADV_WILLNEED) == 0;
+            return (int) FADVISE.invokeExact(fd, offset, length, advice) == 0;
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
