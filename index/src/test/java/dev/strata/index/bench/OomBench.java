@@ -64,12 +64,30 @@ public final class OomBench {
             double rate = n / ((System.nanoTime() - t0) / 1e9);
             System.out.printf("RESULT %s %.0f%n", engine, rate);
             System.out.println(engine + " storage I/O of the process (/proc/self/io): " + storageIo());
+            System.out.println(engine + " CPU of the process (/proc/self/stat): " + processCpu(n));
             if (e instanceof IndexBench.StrataEngine s) {
                 System.out.println("strata stats: " + s.store.stats());
                 System.out.println("strata index: " + s.idx.stats());
             }
         }
         IndexBench.deleteTree(dir);
+    }
+
+    /**
+     * CPU this process used so far, user and kernel, and per insert: steadier than the rate on a shared
+     * machine, where waits and steal move the rate more than the work done does.
+     */
+    private static String processCpu(long inserts) {
+        try {
+            String stat = java.nio.file.Files.readString(Path.of("/proc/self/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            double user = Long.parseLong(f[11]) / 100.0; // utime and stime, in clock ticks (USER_HZ = 100)
+            double sys = Long.parseLong(f[12]) / 100.0;
+            return String.format("%.1f s (user %.1f s, system %.1f s), %.2f us per insert", user + sys, user, sys,
+                    (user + sys) * 1e6 / inserts);
+        } catch (java.io.IOException | RuntimeException ex) {
+            return "unavailable (" + ex.getMessage() + ")";
+        }
     }
 
     /** Bytes read from and written to storage by this process so far (page-cache hits excluded). */
