@@ -68,7 +68,7 @@ public final class PartitionLog implements AutoCloseable {
      * @throws IllegalArgumentException if the payload is larger than {@link LogConfig#maxRecordBytes()}
      */
     public CompletableFuture<Long> append(long epoch, byte[] payload) {
-        checkPayload(payload, payload == null ? 0 : payload.length);
+        checkPayload(payload);
         return writer.submit(epoch, payload);
     }
 
@@ -91,7 +91,7 @@ public final class PartitionLog implements AutoCloseable {
      * @throws IllegalArgumentException if the payload is larger than {@link LogConfig#maxRecordBytes()}
      */
     public CompletableFuture<Long> appendAndCommit(long epoch, byte[] payload) {
-        checkPayload(payload, payload == null ? 0 : payload.length);
+        checkPayload(payload);
         return writer.submitAndCommit(epoch, payload);
     }
 
@@ -106,8 +106,12 @@ public final class PartitionLog implements AutoCloseable {
      * (else the future fails with {@link LsnGapException}).
      */
     public CompletableFuture<Long> appendAt(long lsn, long epoch, byte[] payload) {
-        checkPayload(payload, payload == null ? 0 : payload.length);
+        checkPayload(payload);
         return writer.submitAt(lsn, epoch, payload);
+    }
+
+    private void checkPayload(byte[] payload) {
+        checkPayload(Objects.requireNonNull(payload, "payload"), payload.length);
     }
 
     private void checkPayload(byte[] payload, int length) {
