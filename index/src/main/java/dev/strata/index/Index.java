@@ -227,6 +227,15 @@ public final class Index {
         return tree.stats();
     }
 
+    /**
+     * Walks the whole tree for its page counts and leaf fill ({@link IndexShape}). Holds the index's
+     * writer lock meanwhile and reads every node, so it takes as long as a scan (out of memory,
+     * every page not in the pool is read): for tools and tests, not for a hot path.
+     */
+    public IndexShape shape() {
+        return tree.shape();
+    }
+
     /** Height of the tree: 1 while the root is a leaf. */
     public int height() {
         return tree.height();

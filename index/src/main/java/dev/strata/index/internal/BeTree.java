@@ -13,6 +13,7 @@ import static dev.strata.index.internal.NodeLayout.UPSERT;
 import dev.strata.compute.PageStore;
 import dev.strata.core.CorruptionException;
 import dev.strata.index.IndexEntry;
+import dev.strata.index.IndexShape;
 import dev.strata.index.IndexStats;
 import dev.strata.index.UpsertOperator;
 import java.lang.foreign.MemorySegment;
@@ -455,6 +456,7 @@ public final class BeTree {
             } else if (!NodeEdit.tryMerge(txn, root, sorted)) {
                 Node r = txn.load(root);
                 if (r.leaf) {
+                    r.grew(appends(r, sorted));
                     r.entries = applyToRecords(r.entries, sorted, txn);
                 } else {
                     r.entries = mergeBuffer(r.entries, sorted, txn);
@@ -470,6 +472,20 @@ public final class BeTree {
         } finally {
             writer.unlock();
         }
+    }
+
+    /**
+     * Whether merging {@code msgs} (sorted by key) into leaf {@code n} appends to it: they all sort after
+     * its records and carry at least an eighth of its page (a stray message past the last record, as
+     * random writes bring now and then, does not make a leaf one that is being loaded in order; nor
+     * does a first batch into an empty leaf, which is sorted whatever order its keys came in).
+     */
+    private static boolean appends(Node n, List<Msg> msgs) {
+        if (msgs.isEmpty() || n.entries.isEmpty()
+                || Keys.compare(msgs.get(0).key(), n.entries.get(n.entries.size() - 1).key()) <= 0) {
+            return false;
+        }
+        return footprint(msgs) >= n.pageBytes / 8;
     }
 
     private static long footprint(List<Msg> msgs) {
@@ -570,6 +586,8 @@ public final class BeTree {
     /** Splits child {@code ci} of {@code node} if it overflows, linking the new parts in after it. */
     private void splitIfNeeded(Txn txn, Node node, int ci, Node child) {
         if (needsSplit(txn, child)) {
+            // the node grows at its end only if its last child was appended to and split
+            node.grew(ci == node.children.size() - 1 && child.appendedOnly());
             List<Node> parts = new ArrayList<>();
             List<byte[]> seps = new ArrayList<>();
             split(txn, child, parts, seps);
@@ -584,10 +602,15 @@ public final class BeTree {
         if (!n.fits()) {
             return true;
         }
-        if (n.leaf || n.children.size() <= (store.poolOutgrown() ? outOfMemoryFanout : leafParentFanout)) {
+        if (n.leaf || n.children.size() <= fanoutLimit()) {
             return false;
         }
         return n.pageId != root || n.children.size() > maxFanout || isLeaf(txn, n.children.get(0));
+    }
+
+    /** The most children of an internal node below the root. */
+    private int fanoutLimit() {
+        return store.poolOutgrown() ? outOfMemoryFanout : leafParentFanout;
     }
 
     /**
@@ -752,6 +775,7 @@ public final class BeTree {
         Node child = txn.load(id);
         child.dirty = true;
         if (child.leaf) {
+            child.grew(appends(child, moved));
             child.entries = applyToRecords(child.entries, moved, txn);
         } else {
             child.entries = mergeBuffer(child.entries, moved, txn);
@@ -825,9 +849,13 @@ public final class BeTree {
         if (n.children.size() < 2 || (n.children.size() == 2 && !n.fits())) {
             throw new IllegalStateException("internal node " + n.pageId + " cannot be split to fit");
         }
-        int m = n.children.size() / 2;
+        // halves, unless the node only grew at its end: then the left part keeps all the children it
+        // may have (and the right part at least two), as leaves keep their first parts full
+        int size = n.children.size();
+        int m = n.appendedOnly() && size > fanoutLimit() ? Math.min(fanoutLimit(), size - 2) : size / 2;
         byte[] sep = n.pivots.get(m - 1);
         Node right = txn.allocate(n.pageBytes, false);
+        right.growthOf(n);
         right.children.addAll(n.children.subList(m, n.children.size()));
         right.pivots.addAll(n.pivots.subList(m, n.pivots.size()));
         n.children.subList(m, n.children.size()).clear();
@@ -867,12 +895,15 @@ public final class BeTree {
         int target = capacity * 9 / 10;
         int k = Math.max(2, (total + target - 1) / target);
         int per = (total + k - 1) / k;
+        // a leaf loaded in ascending order fills its first parts to the page, the last takes the rest;
+        // any other is divided evenly, each part about 90% full at most
+        boolean pack = n.appendedOnly();
         List<List<Msg>> groups = new ArrayList<>();
         List<Msg> cur = new ArrayList<>();
         int curBytes = 0;
         for (Msg m : all) {
             if (!cur.isEmpty() && (curBytes + m.footprint() > capacity
-                    || (curBytes >= per && groups.size() < k - 1))) {
+                    || (!pack && curBytes >= per && groups.size() < k - 1))) {
                 groups.add(cur);
                 cur = new ArrayList<>();
                 curBytes = 0;
@@ -896,6 +927,7 @@ public final class BeTree {
     private void splitRoot(Txn txn, Node r) {
         while (needsSplit(txn, r)) {
             Node copy = txn.allocate(r.leaf ? leafBytes : internalBytes, r.leaf);
+            copy.growthOf(r);
             copy.children.addAll(r.children);
             copy.pivots.addAll(r.pivots);
             copy.entries = r.entries;
@@ -1270,6 +1302,40 @@ public final class BeTree {
             max = Math.max(max, maxChildren(c, false));
         }
         return max;
+    }
+
+    /** Page counts and leaf fill of the whole tree, walked under the writer lock. */
+    public IndexShape shape() {
+        writer.lock();
+        try {
+            long[] counts = new long[6]; // internal nodes, leaves, records, buffered, leaf bytes, used
+            int h = shape(root, counts);
+            return new IndexShape(h, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
+        } finally {
+            writer.unlock();
+        }
+    }
+
+    /** Adds the subtree under {@code id} to {@code counts}; returns its height. */
+    private int shape(long id, long[] counts) {
+        Node n;
+        try (var h = store.fixShared(id)) {
+            n = Node.decode(id, h.segment());
+        }
+        if (n.leaf) {
+            counts[1]++;
+            counts[2] += n.entries.size();
+            counts[4] += n.pageBytes;
+            counts[5] += n.bytes();
+            return 1;
+        }
+        counts[0]++;
+        counts[3] += n.entries.size();
+        int height = 0;
+        for (long c : n.children) {
+            height = shape(c, counts);
+        }
+        return height + 1;
     }
 
     /** Height of the tree (1 = the root is a leaf). */

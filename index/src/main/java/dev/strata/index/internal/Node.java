@@ -29,6 +29,11 @@ final class Node {
     IdentityHashMap<Object, Integer> origin;
     /** True when decoded from its page (so unchanged items may keep their offsets). */
     boolean decoded;
+    /** How the current batch has changed this node so far; decides how a split divides it. */
+    private byte growth;
+    private static final byte UNCHANGED = 0;
+    private static final byte APPENDED = 1;
+    private static final byte CHANGED = 2;
 
     Node(long pageId, int pageBytes, boolean leaf) {
         this.pageId = pageId;
@@ -140,6 +145,28 @@ final class Node {
 
     boolean fits() {
         return bytes() <= pageBytes;
+    }
+
+    /**
+     * Records a change of this batch: {@code atEnd} if it only added records (or children) after all
+     * the node had, as a load in ascending key order does; any other change makes the node changed.
+     */
+    void grew(boolean atEnd) {
+        growth = growth != CHANGED && atEnd ? APPENDED : CHANGED;
+    }
+
+    /**
+     * Whether every change of this batch added past the node's end. Such a node is split with its
+     * first parts full: an ascending load never comes back to them, so half-full parts would stay
+     * half full (B-trees' rightmost split; LMDB's {@code MDB_APPEND} fills its pages too).
+     */
+    boolean appendedOnly() {
+        return growth == APPENDED;
+    }
+
+    /** Takes over how {@code other} was changed (a root's content moving into a new child). */
+    void growthOf(Node other) {
+        growth = other.growth;
     }
 
     /**

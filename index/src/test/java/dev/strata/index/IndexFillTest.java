@@ -1,0 +1,131 @@
+package dev.strata.index;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.strata.compute.PageStore;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A load in ascending key order leaves full pages behind it, as LMDB's {@code MDB_APPEND} does: the
+ * leaves and internal nodes it splits keep their first parts full, since it never comes back to
+ * them. Any other load divides what it splits evenly, so that later inserts find room. A packed tree
+ * stays correct when later writes land between its keys.
+ */
+class IndexFillTest {
+    @TempDir
+    Path dir;
+
+    private static final int KEYS = 200_000;
+
+    private static byte[] key(int k) {
+        return ByteBuffer.allocate(4).putInt(k).array();
+    }
+
+    private static byte[] value(int k, int round) {
+        byte[] v = new byte[100];
+        Arrays.fill(v, (byte) (k * 31 + round));
+        return v;
+    }
+
+    private static void load(Index idx, int[] order, int perBatch, TreeMap<byte[], byte[]> model) {
+        for (int i = 0; i < order.length; i += perBatch) {
+            IndexBatch b = new IndexBatch();
+            for (int j = i; j < Math.min(order.length, i + perBatch); j++) {
+                b.put(key(order[j]), value(order[j], 0));
+                model.put(key(order[j]), value(order[j], 0));
+            }
+            idx.apply(b);
+        }
+    }
+
+    @Test
+    void anAscendingLoadFillsItsLeavesAndInternalNodes() {
+        // large batches go straight to the leaves, small ones through the buffers; both append
+        for (int perBatch : new int[] {10_000, 50}) {
+            try (PageStore store = PageStore.open(dir.resolve("b" + perBatch), IndexModelTest.config(256L << 20))) {
+                Index idx = Index.open(store, "asc");
+                int[] order = new int[KEYS];
+                Arrays.setAll(order, i -> 2 * i); // even keys: the odd ones land between them below
+                TreeMap<byte[], byte[]> model = new TreeMap<>(Arrays::compareUnsigned);
+                load(idx, order, perBatch, model);
+                IndexShape s = idx.shape();
+                // an even split at ~90% (what every split did before) fills leaves 85-90%
+                assertTrue(s.leafFill() >= 0.97, perBatch + " per batch: " + s);
+                // 64 children per node above the leaves (IndexOptions' 64 KiB internal nodes): full
+                // nodes but the last of each level, where halving splits leave them 32-64 children
+                assertTrue(s.internalNodes() <= s.leaves() / 60 + 2, perBatch + " per batch: " + s);
+                assertEquals(idx.height(), s.height(), s.toString());
+                assertEquals(idx.checkInvariants(), s.records(), s.toString());
+                assertEquals(KEYS, s.records() + s.bufferedMessages(), s.toString());
+
+                // later writes between the packed keys split full leaves and stay correct
+                SplittableRandom rnd = new SplittableRandom(perBatch);
+                for (int round = 1; round <= 3; round++) {
+                    IndexBatch b = new IndexBatch();
+                    for (int i = 0; i < 5_000; i++) {
+                        int k = rnd.nextInt(2 * KEYS);
+                        if (rnd.nextInt(4) == 0) {
+                            b.delete(key(k));
+                            model.remove(key(k));
+                        } else {
+                            b.put(key(k), value(k, round));
+                            model.put(key(k), value(k, round));
+                        }
+                    }
+                    idx.apply(b);
+                }
+                check(idx, model);
+            }
+        }
+    }
+
+    @Test
+    void randomAndDescendingLoadsSplitEvenly() {
+        int[] random = new int[KEYS];
+        Arrays.setAll(random, i -> i);
+        SplittableRandom rnd = new SplittableRandom(3);
+        for (int i = KEYS - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            int t = random[i];
+            random[i] = random[j];
+            random[j] = t;
+        }
+        int[] descending = new int[KEYS];
+        Arrays.setAll(descending, i -> KEYS - i);
+        for (int[] order : new int[][] {random, descending}) {
+            String name = order == random ? "random" : "descending";
+            try (PageStore store = PageStore.open(dir.resolve(name), IndexModelTest.config(256L << 20))) {
+                Index idx = Index.open(store, name);
+                TreeMap<byte[], byte[]> model = new TreeMap<>(Arrays::compareUnsigned);
+                load(idx, order, 1_000, model);
+                IndexShape s = idx.shape();
+                // no part is packed: each split leaves room in every part for the keys still to come
+                assertTrue(s.leafFill() > 0.5 && s.leafFill() < 0.92, name + ": " + s);
+                check(idx, model);
+            }
+        }
+    }
+
+    private static void check(Index idx, TreeMap<byte[], byte[]> model) {
+        Iterator<IndexEntry> it = idx.scan(null, null);
+        for (Map.Entry<byte[], byte[]> e : model.entrySet()) {
+            assertTrue(it.hasNext(), "scan ended early");
+            IndexEntry got = it.next();
+            assertArrayEquals(e.getKey(), got.key());
+            assertArrayEquals(e.getValue(), got.value());
+        }
+        assertFalse(it.hasNext(), "scan returned a key the model lacks");
+        idx.checkInvariants();
+    }
+}
