@@ -23,16 +23,22 @@ public final class IndexDemo {
      * @param loadPerSecond puts per second, durable at the end of the load
      * @param pointReadsPerSecond random point reads per second
      * @param scanPerSecond entries per second of a full scan
-     * @param height tree height after the load
+     * @param shape the tree after the load: height, pages, leaf fill
      * @param loadNanos time of the load
      * @param writes what the tree did with the load (merges, what they carried, splits)
      */
     public record Figures(long keys, double loadPerSecond, double pointReadsPerSecond, double scanPerSecond,
-            int height, long loadNanos, IndexStats writes) {
+            IndexShape shape, long loadNanos, IndexStats writes) {
+        /** Tree height after the load. */
+        public int height() {
+            return shape.height();
+        }
+
         @Override
         public String toString() {
-            return String.format("index: %,d keys loaded at %,.0f/s, point reads %,.0f/s, scan %,.0f entries/s, height %d"
-                    + "%n  index writes: %s", keys, loadPerSecond, pointReadsPerSecond, scanPerSecond, height, writes);
+            return String.format("index: %,d keys loaded at %,.0f/s, point reads %,.0f/s, scan %,.0f entries/s"
+                    + "%n  index tree: %s%n  index writes: %s", keys, loadPerSecond, pointReadsPerSecond,
+                    scanPerSecond, shape, writes);
         }
     }
 
@@ -93,7 +99,7 @@ public final class IndexDemo {
         }
         long scanNanos = System.nanoTime() - t2;
         return new Figures(keys, rate(keys, loadNanos), rate(reads, readNanos), rate(scanned, scanNanos),
-                idx.height(), loadNanos, writes);
+                idx.shape(), loadNanos, writes);
     }
 
     private static double rate(long n, long nanos) {

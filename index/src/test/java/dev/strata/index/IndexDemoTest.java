@@ -32,6 +32,8 @@ class IndexDemoTest {
             }
             assertEquals(50_000, n);
             assertTrue(f.height() >= 2, f.toString());
+            assertEquals(50_000, f.shape().records() + f.shape().bufferedMessages(), f.toString());
+            assertTrue(f.shape().leaves() > 1 && f.shape().leafFill() > 0.5, f.toString());
         }
     }
 }
