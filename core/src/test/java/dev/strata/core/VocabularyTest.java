@@ -88,6 +88,48 @@ class VocabularyTest {
         }
     }
 
+    @Test
+    void dontNeedOfManyRangesDropsExactlyThoseRanges() throws Exception {
+        try (NativeMemory m = NativeMemory.reserve(1L << 30)) {
+            // 1,500 ranges of 16 KiB with a kept 16 KiB page between them: more than one call's 1,024 ranges
+            int n = 1_500;
+            long[] offsets = new long[n + 1];
+            long[] lengths = new long[n + 1];
+            for (int i = 0; i < n; i++) {
+                offsets[i] = 32_768L * i;
+                lengths[i] = 16_384;
+                m.segment().set(ValueLayout.JAVA_LONG, offsets[i] + 16_376, i + 1L); // the range's last bytes
+                m.segment().set(ValueLayout.JAVA_LONG, offsets[i] + 16_384, -(i + 1L)); // the page after it
+            }
+            offsets[n] = 1L << 29; // past count: ignored
+            lengths[n] = 4096;
+            m.segment().set(ValueLayout.JAVA_LONG, 1L << 29, 99L);
+            long before = residentBytes();
+            m.dontNeed(offsets, lengths, n);
+            long dropped = before - residentBytes();
+            for (int i = 0; i < n; i++) {
+                assertEquals(0L, m.segment().get(ValueLayout.JAVA_LONG, offsets[i] + 16_376), "range " + i);
+                assertEquals(-(i + 1L), m.segment().get(ValueLayout.JAVA_LONG, offsets[i] + 16_384), "after " + i);
+            }
+            assertEquals(99L, m.segment().get(ValueLayout.JAVA_LONG, 1L << 29));
+            // each range had one 4 KiB page touched: its memory is given back, batched or not
+            assertTrue(dropped >= (n - 100) * 4096L, "resident memory fell by only " + dropped + " bytes");
+            // process_madvise takes MADV_DONTNEED for the calling process from Linux 6.13 (and glibc 2.36)
+            String[] release = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease"))
+                    .trim().split("[.-]");
+            int major = Integer.parseInt(release[0]);
+            int minor = Integer.parseInt(release[1]);
+            boolean glibc = java.lang.foreign.Linker.nativeLinker().defaultLookup().find("process_madvise").isPresent();
+            if (glibc && (major > 6 || (major == 6 && minor >= 13))) {
+                assertTrue(NativeMemory.batchedDontNeed(), "one call per 1,024 ranges on Linux " + major + "." + minor);
+            }
+            long[] bad = {(1L << 30) - 4096};
+            assertThrows(IndexOutOfBoundsException.class, () -> m.dontNeed(bad, new long[] {8192}, 1));
+            assertThrows(IndexOutOfBoundsException.class, () -> m.dontNeed(bad, new long[] {4096}, 2));
+            m.dontNeed(new long[0], new long[0], 0);
+        }
+    }
+
     private static long residentBytes() throws java.io.IOException {
         String[] statm = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/statm")).trim().split(" ");
         return Long.parseLong(statm[1]) * 4096;
