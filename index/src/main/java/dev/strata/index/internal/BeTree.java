@@ -456,7 +456,7 @@ public final class BeTree {
             } else if (!NodeEdit.tryMerge(txn, root, sorted)) {
                 Node r = txn.load(root);
                 if (r.leaf) {
-                    r.grew(appends(r, sorted));
+                    r.grew(edge(r, sorted));
                     r.entries = applyToRecords(r.entries, sorted, txn);
                 } else {
                     r.entries = mergeBuffer(r.entries, sorted, txn);
@@ -475,17 +475,20 @@ public final class BeTree {
     }
 
     /**
-     * Whether merging {@code msgs} (sorted by key) into leaf {@code n} appends to it: they all sort after
-     * its records and carry at least an eighth of its page (a stray message past the last record, as
-     * random writes bring now and then, does not make a leaf one that is being loaded in order; nor
-     * does a first batch into an empty leaf, which is sorted whatever order its keys came in).
+     * Where merging {@code msgs} (sorted by key) into leaf {@code n} adds to it: {@link Node#AT_END} if they
+     * all sort after its records, {@link Node#AT_START} if all before, and carry at least an eighth of its
+     * page; else {@link Node#ELSEWHERE} (a stray message past the last record, as random writes bring now
+     * and then, does not make a leaf one that is being loaded in order; nor does a first batch into an
+     * empty leaf, which is sorted whatever order its keys came in).
      */
-    private static boolean appends(Node n, List<Msg> msgs) {
-        if (msgs.isEmpty() || n.entries.isEmpty()
-                || Keys.compare(msgs.get(0).key(), n.entries.get(n.entries.size() - 1).key()) <= 0) {
-            return false;
+    private static byte edge(Node n, List<Msg> msgs) {
+        if (msgs.isEmpty() || n.entries.isEmpty()) {
+            return Node.ELSEWHERE;
         }
-        return footprint(msgs) >= n.pageBytes / 8;
+        byte where = Keys.compare(msgs.get(0).key(), n.entries.get(n.entries.size() - 1).key()) > 0 ? Node.AT_END
+                : Keys.compare(msgs.get(msgs.size() - 1).key(), n.entries.get(0).key()) < 0 ? Node.AT_START
+                : Node.ELSEWHERE;
+        return where != Node.ELSEWHERE && footprint(msgs) >= n.pageBytes / 8 ? where : Node.ELSEWHERE;
     }
 
     private static long footprint(List<Msg> msgs) {
@@ -586,8 +589,10 @@ public final class BeTree {
     /** Splits child {@code ci} of {@code node} if it overflows, linking the new parts in after it. */
     private void splitIfNeeded(Txn txn, Node node, int ci, Node child) {
         if (needsSplit(txn, child)) {
-            // the node grows at its end only if its last child was appended to and split
-            node.grew(ci == node.children.size() - 1 && child.appendedOnly());
+            // the node grows at an end only if the child there grew at that end and splits
+            byte g = child.growth();
+            boolean atEdge = g == Node.AT_END ? ci == node.children.size() - 1 : g == Node.AT_START && ci == 0;
+            node.grew(atEdge ? g : Node.ELSEWHERE);
             List<Node> parts = new ArrayList<>();
             List<byte[]> seps = new ArrayList<>();
             split(txn, child, parts, seps);
@@ -775,7 +780,7 @@ public final class BeTree {
         Node child = txn.load(id);
         child.dirty = true;
         if (child.leaf) {
-            child.grew(appends(child, moved));
+            child.grew(edge(child, moved));
             child.entries = applyToRecords(child.entries, moved, txn);
         } else {
             child.entries = mergeBuffer(child.entries, moved, txn);
@@ -849,10 +854,15 @@ public final class BeTree {
         if (n.children.size() < 2 || (n.children.size() == 2 && !n.fits())) {
             throw new IllegalStateException("internal node " + n.pageId + " cannot be split to fit");
         }
-        // halves, unless the node only grew at its end: then the left part keeps all the children it
-        // may have (and the right part at least two), as leaves keep their first parts full
+        // halves, unless the node only grew at one end: then the part the load has passed keeps all the
+        // children it may have (and the other at least two), as leaves keep those parts full
         int size = n.children.size();
-        int m = n.appendedOnly() && size > fanoutLimit() ? Math.min(fanoutLimit(), size - 2) : size / 2;
+        int m = size / 2;
+        if (size > fanoutLimit() && n.growth() == Node.AT_END) {
+            m = Math.min(fanoutLimit(), size - 2);
+        } else if (size > fanoutLimit() && n.growth() == Node.AT_START) {
+            m = Math.max(2, size - fanoutLimit());
+        }
         byte[] sep = n.pivots.get(m - 1);
         Node right = txn.allocate(n.pageBytes, false);
         right.growthOf(n);
@@ -895,13 +905,16 @@ public final class BeTree {
         int target = capacity * 9 / 10;
         int k = Math.max(2, (total + target - 1) / target);
         int per = (total + k - 1) / k;
-        // a leaf loaded in ascending order fills its first parts to the page, the last takes the rest;
-        // any other is divided evenly, each part about 90% full at most
-        boolean pack = n.appendedOnly();
+        // a leaf loaded in ascending order fills its first parts to the page and the last takes the rest,
+        // one loaded in descending order its last parts and the first the rest; any other is divided
+        // evenly, each part about 90% full at most
+        boolean pack = n.growth() == Node.AT_END || n.growth() == Node.AT_START;
+        boolean backwards = n.growth() == Node.AT_START;
         List<List<Msg>> groups = new ArrayList<>();
         List<Msg> cur = new ArrayList<>();
         int curBytes = 0;
-        for (Msg m : all) {
+        for (int i = 0; i < all.size(); i++) {
+            Msg m = all.get(backwards ? all.size() - 1 - i : i);
             if (!cur.isEmpty() && (curBytes + m.footprint() > capacity
                     || (!pack && curBytes >= per && groups.size() < k - 1))) {
                 groups.add(cur);
@@ -912,6 +925,12 @@ public final class BeTree {
             curBytes += m.footprint();
         }
         groups.add(cur);
+        if (backwards) { // built from the last record down: put the parts and their records in key order
+            java.util.Collections.reverse(groups);
+            for (List<Msg> g : groups) {
+                java.util.Collections.reverse(g);
+            }
+        }
         n.entries = groups.get(0);
         n.dirty = true;
         parts.add(n);

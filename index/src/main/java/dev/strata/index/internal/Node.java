@@ -32,8 +32,10 @@ final class Node {
     /** How the current batch has changed this node so far; decides how a split divides it. */
     private byte growth;
     private static final byte UNCHANGED = 0;
-    private static final byte APPENDED = 1;
-    private static final byte CHANGED = 2;
+    /** Where a change of this batch went: past the node's end, before its start, or elsewhere. */
+    static final byte AT_END = 1;
+    static final byte AT_START = 2;
+    static final byte ELSEWHERE = 3;
 
     Node(long pageId, int pageBytes, boolean leaf) {
         this.pageId = pageId;
@@ -148,20 +150,23 @@ final class Node {
     }
 
     /**
-     * Records a change of this batch: {@code atEnd} if it only added records (or children) after all
-     * the node had, as a load in ascending key order does; any other change makes the node changed.
+     * Records a change of this batch: {@link #AT_END} if it only added records (or children) after all
+     * the node had, as a load in ascending key order does; {@link #AT_START} if only before them (a
+     * descending load); {@link #ELSEWHERE} otherwise. Changes at both ends make it changed elsewhere.
      */
-    void grew(boolean atEnd) {
-        growth = growth != CHANGED && atEnd ? APPENDED : CHANGED;
+    void grew(byte where) {
+        growth = growth == UNCHANGED || growth == where ? where : ELSEWHERE;
     }
 
     /**
-     * Whether every change of this batch added past the node's end. Such a node is split with its
-     * first parts full: an ascending load never comes back to them, so half-full parts would stay
-     * half full (B-trees' rightmost split; LMDB's {@code MDB_APPEND} fills its pages too).
+     * {@link #AT_END} if every change of this batch added past the node's end, {@link #AT_START} if every
+     * change added before its start, else something else. Such a node is split with the parts the load
+     * has passed full: an ascending load never comes back to the first parts, a descending one to the
+     * last, so half-full parts would stay half full (B-trees' rightmost split; LMDB's {@code MDB_APPEND}
+     * fills its pages too).
      */
-    boolean appendedOnly() {
-        return growth == APPENDED;
+    byte growth() {
+        return growth;
     }
 
     /** Takes over how {@code other} was changed (a root's content moving into a new child). */
