@@ -18,10 +18,17 @@ public interface PageSource extends AutoCloseable {
     long read(long pageNo, int sizeClass, MemorySegment dst) throws IOException;
 
     /**
-     * Writes a batch of page images; each page lands atomically and the batch is durable in this
-     * tier on return. The segments are valid only during the call.
+     * Writes a batch of page images; each page lands atomically. The batch is durable in this tier by
+     * the next {@link #sync} (a tier may make it durable at once; readers see it at once either way).
+     * The segments are valid only during the call.
      */
     void write(List<PageWrite> pages) throws IOException;
+
+    /**
+     * Makes every batch {@link #write} returned from so far durable in this tier (a checkpoint calls it
+     * before letting the log go). The default does nothing, for tiers whose writes are durable on return.
+     */
+    default void sync() throws IOException {}
 
     /**
      * A hint that the page will be {@link #read} soon: a tier may start fetching it without waiting.

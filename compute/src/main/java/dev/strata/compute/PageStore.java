@@ -751,6 +751,9 @@ public final class PageStore implements AutoCloseable {
             if (flushLsn > 0) {
                 awaitPinnedWriteBacks(flushLsn);
             }
+            // write-backs (these and every eviction's) are durable in the tier only once synced: before the
+            // checkpoint record lets redo skip the log below it
+            tier.sync();
             long minDirty = Math.min(pool.minDirtyLsn(), minPending);
             long lsn = minDirty == Long.MAX_VALUE ? applied : Math.min(applied, minDirty - 1);
             List<PendingFree> covered = new java.util.ArrayList<>(frees.size());
@@ -809,7 +812,8 @@ public final class PageStore implements AutoCloseable {
 
     /**
      * Makes every allocation committed up to {@code applied} durable in the page file before the log that
-     * holds it may go: a page already written back since (and evicted) is there; any other is made
+     * holds it may go: a page already written back since (and evicted) is there once the checkpoint syncs
+     * the tier; any other is made
      * resident and dirty, so that the checkpoint writes it (its zero image, if nothing changed it).
      * Returns the smallest LSN of those left pending.
      */

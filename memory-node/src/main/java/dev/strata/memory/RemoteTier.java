@@ -210,6 +210,12 @@ public final class RemoteTier implements PageSource {
     }
 
     /** Closes the memory-node clients (if owned) and then the lower tier. */
+    /** The memory nodes hold what they acknowledged; the tier below is synced. */
+    @Override
+    public void sync() throws IOException {
+        below.sync();
+    }
+
     @Override
     public void close() throws IOException {
         try {

@@ -53,10 +53,15 @@ import java.util.function.Consumer;
  * {@code tar -S}, {@code rsync -S}).
  *
  * <h2>Writes, out of place</h2>
- * {@link #write} puts each image in the slot its page's descriptor does not name, {@code fdatasync}s
+ * {@link #write} puts each image in the slot its page's descriptor on disk does not name, {@code fdatasync}s
  * {@code pages.dat}, then, holding the descriptor lock exclusively, rewrites each descriptor to name that slot with
  * the new LSN and CRC, and {@code fdatasync}s {@code pages.meta}: every image is written once, with two
- * {@code fdatasync}s per chunk of at most {@link #MAX_CHUNK_BYTES}. A freed page keeps its slot bit, so the rule is
+ * {@code fdatasync}s per chunk of at most {@link #MAX_CHUNK_BYTES}. {@link #writeDeferred} writes the images the
+ * same way but keeps their new descriptors in memory, pending, until {@link #sync} (or until
+ * {@link #SYNC_PENDING_BYTES} of them are pending) does the two {@code fdatasync}s and the switches for all of
+ * them at once; readers go by the pending descriptors meanwhile. A page written again while its descriptor is
+ * pending is written over its pending image (the durable one still names the other slot), with readers of the
+ * file held off for that write. A freed page keeps its slot bit, so the rule is
  * the same for every page: write the slot the descriptor does not name (a page never written names A, so its first
  * image goes to B).
  *
@@ -78,16 +83,19 @@ import java.util.function.Consumer;
  * <h2>Crash safety</h2>
  * Assumed: a 16-byte descriptor {@code pwrite} (never crossing a 512-byte boundary) reaches the device whole or
  * not at all, i.e. sector writes are atomic. Then a descriptor only ever names an intact image: a slot is written
- * only while its page's descriptor names the other slot (and readers hold the descriptor lock across their
- * descriptor and image reads, so none still reads a slot once it stopped being current); a descriptor is switched
- * to a slot only after that slot's image is durable; and a switch is durable before the call returns. A crash
+ * only while its page's descriptor on disk names the other slot (and readers hold the descriptor lock across their
+ * descriptor and image reads, so none still reads a slot once it stopped being current, or while its pending
+ * image is rewritten); a descriptor is switched to a slot only after that slot's image is durable; and a switch is
+ * durable before {@link #write} or {@link #sync} returns. A crash
  * before a descriptor switch reached the disk leaves it naming the previous image, untouched since; after, the new
  * one. So each page of a write reads as before or after it (atomic per page, not per call, as with the double-write
  * buffer before); the LSN says which, and the log redoes the rest. The CRC still catches real corruption of the
  * current image. Opening {@code fdatasync}s both files first, so that descriptors a killed process switched only in
- * the page cache are durable before this one writes the slots they stopped naming. If a descriptor write or the
- * {@code pages.meta} {@code fdatasync} fails, the file refuses further writes until reopened: the next write of a
- * page could otherwise overwrite the slot its durable descriptor still names.
+ * the page cache are durable before this one writes the slots they stopped naming. If a sync's {@code fdatasync}
+ * or descriptor write fails, the file refuses further writes until reopened: the next write of a page could
+ * otherwise overwrite the slot its durable descriptor still names, or switch a descriptor to an image the failed
+ * {@code fdatasync} left off the disk. A crash with descriptors pending loses those writes only: each page then
+ * reads as at the last sync.
  *
  * <h2>Stores of the previous version</h2>
  * A store that still has a double-write buffer ({@code pages.dwb}) is repaired from it once on open, as the previous
@@ -126,12 +134,26 @@ public final class PageFile implements AutoCloseable {
     private final LongAdder imageBytes = new LongAdder();
     private final LongAdder storedBytes = new LongAdder();
     private final ReentrantLock writers = new ReentrantLock();
-    /** Shared by a reader across its descriptor and image reads, exclusive while descriptors are switched. */
+    /**
+     * Shared by a reader across its descriptor and image reads; exclusive while descriptors are switched or made
+     * pending, and while a pending image is rewritten.
+     */
     private final ReentrantReadWriteLock flipLock = new ReentrantReadWriteLock();
     private volatile long slotsInUse;
     private boolean closed; // guarded by writers
     private boolean descriptorsInDoubt; // guarded by writers
     private FlipHook flipHook = n -> {}; // guarded by writers
+    /**
+     * Descriptors of images written by {@link #writeDeferred} and not yet switched in {@code pages.meta}, by page:
+     * what readers go by until {@link #sync}. Changed under {@code writers} and the flip lock's write lock; looked
+     * up by readers under its read lock (or, for hints, without).
+     */
+    private final java.util.concurrent.ConcurrentHashMap<Long, byte[]> pending =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private long pendingStoredBytes; // guarded by writers
+    /** A deferred write syncs once this many stored bytes, or {@link #SYNC_PENDING_PAGES} pages, are pending. */
+    static final long SYNC_PENDING_BYTES = 32L << 20;
+    static final int SYNC_PENDING_PAGES = 8192;
 
     private PageFile(NativeFile data, NativeFile meta, long slotLimit, boolean compress) {
         this.data = data;
@@ -389,6 +411,36 @@ public final class PageFile implements AutoCloseable {
      *                                  later write fails too until the file is reopened
      */
     public void write(List<PageImage> pages) throws IOException {
+        write(pages, true);
+    }
+
+    /**
+     * As {@link #write}, but the images become durable only at the next {@link #sync} (or when this file syncs by
+     * itself, every {@link #SYNC_PENDING_BYTES} of them): until then {@code pages.meta} on disk still names each
+     * page's previous image, which stays untouched, so a crash leaves every page as it was at the last sync. Reads
+     * see the new images at once. A page written again before the sync overwrites its pending image in place
+     * (readers of that page wait meanwhile). For a tier under a write-ahead log, whose checkpoint calls
+     * {@link #sync}: evictions then cost no {@code fdatasync} each.
+     */
+    public void writeDeferred(List<PageImage> pages) throws IOException {
+        write(pages, false);
+    }
+
+    /**
+     * Makes every image written so far durable: {@code fdatasync}s {@code pages.dat}, switches the pending
+     * descriptors in {@code pages.meta}, and {@code fdatasync}s it. Does nothing if nothing is pending.
+     */
+    public void sync() throws IOException {
+        writers.lock();
+        try {
+            checkWritable();
+            syncPending();
+        } finally {
+            writers.unlock();
+        }
+    }
+
+    private void write(List<PageImage> pages, boolean durable) throws IOException {
         for (PageImage page : pages) {
             checkFits(page);
         }
@@ -416,6 +468,9 @@ public final class PageFile implements AutoCloseable {
                 }
                 writeChunk(pages.subList(from, to), Arrays.copyOfRange(stored, from, to));
                 from = to;
+                if (durable || pendingStoredBytes >= SYNC_PENDING_BYTES || pending.size() >= SYNC_PENDING_PAGES) {
+                    syncPending();
+                }
             }
         } finally {
             writers.unlock();
@@ -431,43 +486,88 @@ public final class PageFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes a chunk's images into the slots their durable descriptors do not name and makes their descriptors
+     * pending (see {@link #pending}). An image whose page already has a pending one overwrites that slot, which
+     * readers may be reading: those writes hold the flip lock exclusively. The caller holds {@code writers}.
+     */
     private void writeChunk(List<PageImage> chunk, Stored[] stored) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment next = arena.allocate((long) chunk.size() * D);
-            ByteBuffer nextBuf = next.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        byte[][] next = new byte[chunk.size()][];
+        boolean[] overwrite = new boolean[chunk.size()];
+        for (int i = 0; i < chunk.size(); i++) {
+            PageImage page = chunk.get(i);
+            // the slot the durable descriptor does not name: a crash before the next sync leaves that
+            // descriptor, and the image it names, as they are
+            boolean toB = !PageMetaDescriptor.slotB(durableDescriptor(page.pageNo()), 0);
+            Stored s = stored[i];
+            int flags = PageMetaDescriptor.FLAG_ALLOCATED | (toB ? PageMetaDescriptor.FLAG_SLOT_B : 0)
+                    | (s.blocks() == 0 ? 0 : PageMetaDescriptor.FLAG_COMPRESSED);
+            next[i] = new byte[D];
+            PageMetaDescriptor.encode(ByteBuffer.wrap(next[i]).order(ByteOrder.LITTLE_ENDIAN), 0, page.lsn(), s.crc(),
+                    page.sizeClass(), flags, s.blocks());
+            overwrite[i] = pending.containsKey(page.pageNo());
+            if (!overwrite[i]) {
+                // no reader reads this slot: no descriptor it can see names it
+                data.write(imageOffset(page.pageNo(), toB), s.bytes());
+            }
+        }
+        flipLock.writeLock().lock();
+        try {
             for (int i = 0; i < chunk.size(); i++) {
                 PageImage page = chunk.get(i);
-                // no lock: only this writer (holding `writers`) changes descriptors, and readers never read the
-                // slot the descriptor does not name
-                boolean toB = !PageMetaDescriptor.slotB(descriptor(page.pageNo()), 0);
-                Stored s = stored[i];
-                data.write(imageOffset(page.pageNo(), toB), s.bytes());
-                imageBytes.add(page.bytes().byteSize());
-                storedBytes.add(s.bytes().byteSize());
-                int flags = PageMetaDescriptor.FLAG_ALLOCATED | (toB ? PageMetaDescriptor.FLAG_SLOT_B : 0)
-                        | (s.blocks() == 0 ? 0 : PageMetaDescriptor.FLAG_COMPRESSED);
-                PageMetaDescriptor.encode(nextBuf, i * D, page.lsn(), s.crc(), page.sizeClass(), flags, s.blocks());
-            }
-            data.fdatasync();
-            flipHook.reached(0);
-            descriptorsInDoubt = true;
-            flipLock.writeLock().lock();
-            try {
-                for (int i = 0; i < chunk.size(); i++) {
-                    PageImage page = chunk.get(i);
-                    meta.write(page.pageNo() * D, next.asSlice((long) i * D, D));
-                    long end = page.pageNo() + PageSize.slots(page.sizeClass());
-                    if (end > slotsInUse) {
-                        slotsInUse = end;
-                    }
-                    flipHook.reached(i + 1);
+                if (overwrite[i]) {
+                    data.write(imageOffset(page.pageNo(), PageMetaDescriptor.slotB(
+                            ByteBuffer.wrap(next[i]).order(ByteOrder.LITTLE_ENDIAN), 0)), stored[i].bytes());
                 }
-            } finally {
-                flipLock.writeLock().unlock();
+                pending.put(page.pageNo(), next[i]);
+                long end = page.pageNo() + PageSize.slots(page.sizeClass());
+                if (end > slotsInUse) {
+                    slotsInUse = end;
+                }
             }
-            meta.fdatasync();
-            descriptorsInDoubt = false;
+        } finally {
+            flipLock.writeLock().unlock();
         }
+        for (int i = 0; i < chunk.size(); i++) {
+            imageBytes.add(chunk.get(i).bytes().byteSize());
+            storedBytes.add(stored[i].bytes().byteSize());
+            pendingStoredBytes += stored[i].bytes().byteSize();
+        }
+    }
+
+    /**
+     * Makes the pending images durable, then switches their descriptors on disk and makes those durable (the
+     * caller holds {@code writers}). If a descriptor write or the second {@code fdatasync} fails, the file refuses
+     * further writes until reopened.
+     */
+    private void syncPending() throws IOException {
+        if (pending.isEmpty()) {
+            return;
+        }
+        // in doubt from here: after a failed fdatasync the kernel may report the next one clean without the
+        // images being on disk, so the pending descriptors must never be switched by this instance
+        descriptorsInDoubt = true;
+        data.fdatasync();
+        flipHook.reached(0);
+        long[] pages = new long[pending.size()];
+        int n = 0;
+        for (long p : pending.keySet()) {
+            pages[n++] = p;
+        }
+        Arrays.sort(pages, 0, n); // in file order
+        flipLock.writeLock().lock();
+        try {
+            for (int i = 0; i < n; i++) {
+                meta.write(pages[i] * D, MemorySegment.ofArray(pending.get(pages[i])));
+                pending.remove(pages[i]);
+                flipHook.reached(i + 1);
+            }
+        } finally {
+            flipLock.writeLock().unlock();
+        }
+        pendingStoredBytes = 0;
+        meta.fdatasync();
+        descriptorsInDoubt = false;
     }
 
     /** The metadata of the page headed at {@code pageNo}; {@code allocated=false} and LSN 0 if never written. */
@@ -476,8 +576,20 @@ public final class PageFile implements AutoCloseable {
         return decode(pageNo, descriptor(pageNo), 0);
     }
 
-    /** The descriptor of {@code pageNo} in a little-endian buffer; zeros past the end of {@code pages.meta}. */
+    /**
+     * The descriptor of {@code pageNo} readers go by, in a little-endian buffer: its pending one if it has one, else
+     * the one in {@code pages.meta} (zeros past its end).
+     */
     private ByteBuffer descriptor(long pageNo) throws IOException {
+        byte[] p = pending.get(pageNo);
+        if (p != null) {
+            return ByteBuffer.wrap(p.clone()).order(ByteOrder.LITTLE_ENDIAN); // callers may encode into theirs
+        }
+        return durableDescriptor(pageNo);
+    }
+
+    /** The descriptor of {@code pageNo} in {@code pages.meta}, pending ones aside. */
+    private ByteBuffer durableDescriptor(long pageNo) throws IOException {
         byte[] slot = new byte[D];
         meta.read(pageNo * D, MemorySegment.ofArray(slot));
         return ByteBuffer.wrap(slot).order(ByteOrder.LITTLE_ENDIAN);
@@ -494,6 +606,7 @@ public final class PageFile implements AutoCloseable {
 
     /** Visits the metadata of every allocated page head in page order. */
     public void forEachAllocated(Consumer<PageMeta> visitor) throws IOException {
+        syncForScan();
         scan(PageMetaDescriptor::allocated, visitor);
     }
 
@@ -502,7 +615,15 @@ public final class PageFile implements AutoCloseable {
      * page order: pages whose numbers may be handed out again (with their size class).
      */
     public void forEachFreed(Consumer<PageMeta> visitor) throws IOException {
+        syncForScan();
         scan((d, at) -> !PageMetaDescriptor.allocated(d, at) && PageMetaDescriptor.freed(d, at), visitor);
+    }
+
+    /** Scans read {@code pages.meta}: pending descriptors are switched there first (scans are for open and tools). */
+    private void syncForScan() throws IOException {
+        if (!pending.isEmpty()) {
+            sync();
+        }
     }
 
     private void scan(java.util.function.BiPredicate<ByteBuffer, Integer> wanted, Consumer<PageMeta> visitor)
@@ -568,6 +689,7 @@ public final class PageFile implements AutoCloseable {
         writers.lock();
         try {
             checkWritable();
+            syncPending(); // a freed descriptor keeps the current slot: the one a pending write switched to
             descriptorsInDoubt = true;
             boolean lastSlotFreed = false;
             for (int i = 0; i < pageNos.length; i++) {
@@ -623,14 +745,15 @@ public final class PageFile implements AutoCloseable {
             throw new IllegalStateException("page file is closed");
         }
         if (descriptorsInDoubt) {
-            throw new IOException("an earlier write of pages.meta failed, so which image slots its descriptors name "
+            throw new IOException("an earlier sync of the page file failed, so which image slots its descriptors name "
                     + "on disk is unknown; reopen the page file");
         }
     }
 
     /**
-     * Test hook, called by {@link #write} after a chunk's images are durable with 0 and after each descriptor
-     * write with the number written so far; throwing from it stops the write there, as a crash would.
+     * Test hook, called whenever pending descriptors are switched ({@link #write} after each chunk, {@link #sync}):
+     * with 0 once the images are durable, then after each descriptor write (in page order) with the number written
+     * so far; throwing from it stops the switches there, as a crash would.
      */
     void onFlip(FlipHook hook) {
         writers.lock();
@@ -648,6 +771,13 @@ public final class PageFile implements AutoCloseable {
         try {
             if (closed) {
                 return;
+            }
+            if (!pending.isEmpty() && !descriptorsInDoubt) {
+                try {
+                    syncPending(); // a clean close keeps what was written
+                } catch (IOException | RuntimeException e) {
+                    // as a crash would: each page reads as at the last sync
+                }
             }
             closed = true;
             closeQuietly(meta);

@@ -33,6 +33,11 @@ public final class FileTier implements PageSource {
         for (PageWrite w : pages) {
             images.add(new PageImage(w.pageNo(), w.sizeClass(), w.lsn(), w.bytes()));
         }
-        file.write(images);
+        file.writeDeferred(images); // durable at the next sync: a checkpoint's, or the file's own every 32 MiB
+    }
+
+    @Override
+    public void sync() throws IOException {
+        file.sync();
     }
 }
