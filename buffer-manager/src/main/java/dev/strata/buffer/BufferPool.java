@@ -228,8 +228,8 @@ public final class BufferPool implements AutoCloseable {
      * True when page {@code pageNo} is evicted and the next tier holds an image of it at LSN {@code lsn} or
      * later: a page leaves the pool only clean, so its last change (or the image it was read with) went to
      * the tier before it did (durably by the tier's next {@link PageSource#sync}). A checkpoint, which syncs
-     * the tier, then need not fault it back in to make its allocation at {@code lsn} durable. False for a page defined fresh and never loaded, or resident, or changing
-     * state meanwhile. Latches nothing.
+     * the tier, then need not fault it back in to make its allocation at {@code lsn} durable. False for a
+     * page defined fresh and never loaded, or resident, or changing state meanwhile. Latches nothing.
      */
     public boolean evictedWithImageSince(long pageNo, long lsn) {
         checkPage(pageNo);

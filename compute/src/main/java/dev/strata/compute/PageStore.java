@@ -813,8 +813,8 @@ public final class PageStore implements AutoCloseable {
     /**
      * Makes every allocation committed up to {@code applied} durable in the page file before the log that
      * holds it may go: a page already written back since (and evicted) is there once the checkpoint syncs
-     * the tier; any other is made
-     * resident and dirty, so that the checkpoint writes it (its zero image, if nothing changed it).
+     * the tier; any other is made resident and dirty, so that the checkpoint writes it (its zero image, if
+     * nothing changed it).
      * Returns the smallest LSN of those left pending.
      */
     private long materializeAllocations(long applied) {

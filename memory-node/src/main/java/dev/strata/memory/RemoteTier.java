@@ -209,13 +209,13 @@ public final class RemoteTier implements PageSource {
                 writeBacks.sum(), memoryFailures.sum(), prefetchedCount.sum());
     }
 
-    /** Closes the memory-node clients (if owned) and then the lower tier. */
     /** The memory nodes hold what they acknowledged; the tier below is synced. */
     @Override
     public void sync() throws IOException {
         below.sync();
     }
 
+    /** Closes the memory-node clients (if owned) and then the lower tier. */
     @Override
     public void close() throws IOException {
         try {
