@@ -118,9 +118,7 @@ public final class NativeMemory implements AutoCloseable {
 
     /** Releases the physical pages of {@code [offset, offset+length)}; the range then reads as zeros. */
     public void dontNeed(long offset, long length) {
-        if (offset < 0 || length < 0 || offset + length > segment.byteSize()) {
-            throw new IndexOutOfBoundsException("range [" + offset + ", +" + length + ") outside reservation");
-        }
+        checkRange(offset, length);
         if (length == 0) {
             return;
         }
@@ -150,10 +148,7 @@ public final class NativeMemory implements AutoCloseable {
             throw new IndexOutOfBoundsException("count " + count + " outside the arrays");
         }
         for (int i = 0; i < count; i++) {
-            if (offsets[i] < 0 || lengths[i] < 0 || offsets[i] + lengths[i] > segment.byteSize()) {
-                throw new IndexOutOfBoundsException("range [" + offsets[i] + ", +" + lengths[i]
-                        + ") outside reservation");
-            }
+            checkRange(offsets[i], lengths[i]);
         }
         for (int from = 0; from < count; from += MAX_IOV) {
             int n = Math.min(MAX_IOV, count - from);
@@ -199,9 +194,7 @@ public final class NativeMemory implements AutoCloseable {
      * where the kernel lacks transparent huge pages.
      */
     public boolean hugePages(long offset, long length, boolean on) {
-        if (offset < 0 || length < 0 || offset + length > segment.byteSize()) {
-            throw new IndexOutOfBoundsException("range [" + offset + ", +" + length + ") outside reservation");
-        }
+        checkRange(offset, length);
         if (length == 0) {
             return false;
         }
@@ -223,9 +216,7 @@ public final class NativeMemory implements AutoCloseable {
      * faults as before).
      */
     public boolean populateWrite(long offset, long length) {
-        if (offset < 0 || length < 0 || offset + length > segment.byteSize()) {
-            throw new IndexOutOfBoundsException("range [" + offset + ", +" + length + ") outside reservation");
-        }
+        checkRange(offset, length);
         if (length == 0 || populateUnsupported) {
             return false;
         }
@@ -241,6 +232,12 @@ public final class NativeMemory implements AutoCloseable {
             return rc == 0;
         } catch (Throwable t) {
             return false;
+        }
+    }
+
+    private void checkRange(long offset, long length) {
+        if (offset < 0 || length < 0 || offset + length > segment.byteSize()) {
+            throw new IndexOutOfBoundsException("range [" + offset + ", +" + length + ") outside reservation");
         }
     }
 
