@@ -133,6 +133,8 @@ public final class PageStore implements AutoCloseable {
     // pages dirty since this LSN or earlier are written back by their next batch before it changes them (0: none)
     private volatile long checkpointFlushLsn;
     private long previousCheckpointApplied; // guarded by checkpointLock
+    /** Test hook: runs in {@link #checkpoint} right after the tier's sync. */
+    private volatile Runnable afterTierSync = () -> {};
     private volatile Lifecycle lifecycle = Lifecycle.OPEN;
     private volatile Throwable failure;
 
@@ -752,9 +754,14 @@ public final class PageStore implements AutoCloseable {
                 awaitPinnedWriteBacks(flushLsn);
             }
             // write-backs (these and every eviction's) are durable in the tier only once synced: before the
-            // checkpoint record lets redo skip the log below it
-            tier.sync();
+            // checkpoint record lets redo skip the log below it. The dirty pages are counted before the sync, never
+            // after: a page an eviction writes back between the two would count neither as dirty nor as synced
+            // (its image pending in the tier), and a crash before the tier's next sync would lose its changes
+            // (a writeBack clears recLsn only once the tier accepted the image, so the sync covers every page the
+            // count found clean)
             long minDirty = Math.min(pool.minDirtyLsn(), minPending);
+            tier.sync();
+            afterTierSync.run();
             long lsn = minDirty == Long.MAX_VALUE ? applied : Math.min(applied, minDirty - 1);
             List<PendingFree> covered = new java.util.ArrayList<>(frees.size());
             for (PendingFree f : frees) {
@@ -871,6 +878,16 @@ public final class PageStore implements AutoCloseable {
             n += Long.bitCount(allocatedBits.get(i));
         }
         return n;
+    }
+
+    /** Sets the hook {@link #checkpoint} runs right after the tier's sync (for tests). */
+    void afterTierSync(Runnable hook) {
+        afterTierSync = hook;
+    }
+
+    /** Writes back every dirty, unpinned page now, as an eviction would (for tests). */
+    void writeBackDirty() {
+        pool.writeBackDirty();
     }
 
     /** Allocations that checkpoints found already written back, so left unread (for tests). */
