@@ -49,6 +49,45 @@ class BufferPoolHugePagesTest {
     }
 
     @Test
+    void theBackgroundThreadFaultsInTheHugePagePrefixAheadOfNewPagesAndNeverPastThePool() throws Exception {
+        assumeTrue(thpOffered(), "transparent huge pages are off on this machine");
+        long pool = 64L << 20;
+        try (BufferPool bp = BufferPool.create(BufferPoolConfig.of(pool, 4 * pool), new MemoryPageSource())) {
+            assertTrue(bp.adviseHugePages());
+            bp.startBackgroundEviction("test-evictor");
+            Thread.sleep(50);
+            assertEquals(0, bp.prefaultedBytes(), "nothing faulted in before the first new page");
+            long pages = (4L << 20) / 16384; // 4 MiB of new pages, defined but never written
+            for (long i = 0; i < pages; i++) {
+                bp.defineFreshPage(pageNo(i), PageSize.classOf(16384));
+            }
+            long expected = (4L << 20) + BufferPool.PREFAULT_AHEAD_BYTES;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (bp.prefaultedBytes() < expected && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            Thread.sleep(50);
+            assertEquals(expected, bp.prefaultedBytes(), "faulted in up to 32 MiB past the new pages, no further");
+            assertTrue(smapsKb(bp, "Rss") * 1024 >= expected - (2L << 20), "resident " + smapsKb(bp, "Rss") + " KiB");
+            assertTrue(smapsKb(bp, "AnonHugePages") * 1024 >= expected - (4L << 20),
+                    "on huge pages: " + smapsKb(bp, "AnonHugePages") + " KiB");
+            for (long i = 0; i < pool / 16384; i++) { // new pages up to the pool's end: the prefix, and no further
+                bp.defineFreshPage(pageNo(i), PageSize.classOf(16384));
+            }
+            deadline = System.nanoTime() + 10_000_000_000L;
+            while (bp.prefaultedBytes() < pool && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertEquals(pool, bp.prefaultedBytes());
+            for (long i = 0; i < 2 * pool / 16384; i++) { // two pools' worth: evicts
+                write(bp, i);
+            }
+            assertTrue(bp.hasEvicted());
+            assertTrue(smapsKb(bp, "Rss") * 1024 <= pool + (2L << 20), "resident " + smapsKb(bp, "Rss") + " KiB");
+        }
+    }
+
+    @Test
     void aPoolNotAdvisedStaysOnSmallPagesWhateverTheSystemDefault() {
         try (BufferPool pool = BufferPool.create(BufferPoolConfig.of(POOL, SPACE), new MemoryPageSource())) {
             for (long i = 0; i < PAGES_16K / 2; i++) {

@@ -500,7 +500,37 @@ public final class IndexBench {
                 m.merge(name + " sys", Math.max(0, cpu - user), Long::sum);
             }
         }
+        jvmThreadCpu(m);
         return m;
+    }
+
+    /**
+     * Adds the CPU of the JVM's own threads (compilers, GC, VM thread), which the thread MXBean does not list,
+     * from {@code /proc/self/task/<tid>/stat} (clock ticks of 10 ms): what a phase's process CPU spends beyond
+     * the engine's threads.
+     */
+    static void jvmThreadCpu(Map<String, Long> m) {
+        java.io.File[] tasks = new java.io.File("/proc/self/task").listFiles();
+        if (tasks == null) {
+            return;
+        }
+        for (java.io.File t : tasks) {
+            try {
+                String comm = java.nio.file.Files.readString(t.toPath().resolve("comm")).trim();
+                String group = comm.startsWith("C2 Compiler") ? "jvm-C2" : comm.startsWith("C1 Compiler") ? "jvm-C1"
+                        : comm.startsWith("GC Thread") || comm.startsWith("G1 ") ? "jvm-GC"
+                        : comm.equals("VM Thread") ? "jvm-VM" : null;
+                if (group == null) {
+                    continue;
+                }
+                String stat = java.nio.file.Files.readString(t.toPath().resolve("stat"));
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
+                m.merge(group, ticks * 10_000_000L, Long::sum);
+            } catch (java.io.IOException | RuntimeException e) {
+                // the thread ended meanwhile
+            }
+        }
     }
 
     /** Prints the threads that used at least 5 ms of CPU between two {@link #threadCpu} snapshots. */
