@@ -65,12 +65,34 @@ public final class OomBench {
             System.out.printf("RESULT %s %.0f%n", engine, rate);
             System.out.println(engine + " storage I/O of the process (/proc/self/io): " + storageIo());
             System.out.println(engine + " CPU of the process (/proc/self/stat): " + processCpu(n));
+            System.out.println(engine + " CPU by thread (s): " + threadCpu());
             if (e instanceof IndexBench.StrataEngine s) {
                 System.out.println("strata stats: " + s.store.stats());
                 System.out.println("strata index: " + s.idx.stats());
             }
         }
         IndexBench.deleteTree(dir);
+    }
+
+    /** CPU each thread (Java threads by name, digits dropped; the JVM's compilers and GC) used so far. */
+    private static String threadCpu() {
+        java.util.Map<String, Long> m = new java.util.TreeMap<>();
+        var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        for (long id : mx.getAllThreadIds()) {
+            var info = mx.getThreadInfo(id);
+            long cpu = mx.getThreadCpuTime(id);
+            if (info != null && cpu > 0) {
+                m.merge(info.getThreadName().replaceAll("-?\\d+$", ""), cpu, Long::sum);
+            }
+        }
+        IndexBench.jvmThreadCpu(m);
+        StringBuilder sb = new StringBuilder();
+        m.forEach((name, cpu) -> {
+            if (cpu >= 100_000_000L) {
+                sb.append(sb.isEmpty() ? "" : ", ").append(name).append(' ').append(String.format("%.1f", cpu / 1e9));
+            }
+        });
+        return sb.toString();
     }
 
     /**
