@@ -87,6 +87,36 @@ class LzCodecTest {
         assertEquals(leafBlock, codec.compress(MemorySegment.ofArray(leaf), MemorySegment.ofArray(out), leafBlock));
     }
 
+    /**
+     * One codec compresses input after input without clearing its hash table: a position left by a longer
+     * earlier input (past the current one's end, over the same zeros) must never be taken for a match, and
+     * the table's position numbering wraps after 2 GiB of input in all.
+     */
+    @Test
+    void oneCodecKeepsCompressingCorrectlyAcrossCallsAndThroughItsTablesWrap() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        byte[] zeros = new byte[65536];
+        roundTrip(zeros);
+        byte[] shortOne = new byte[3000];
+        shortOne[1500] = 7;
+        roundTrip(shortOne); // zeros at the long input's hashed positions, which lie past this one's end
+        byte[] big = new byte[16 << 20];
+        long total = 0;
+        for (int i = 0; total < (2L << 30) + (64L << 20); i++) {
+            Arrays.fill(big, (byte) 0);
+            int at = rnd.nextInt(big.length - 8192);
+            byte[] noise = new byte[4096];
+            rnd.nextBytes(noise);
+            System.arraycopy(noise, 0, big, at, noise.length);
+            System.arraycopy(noise, 0, big, at + 4096, noise.length); // a match 4 KiB back
+            roundTrip(big);
+            total += big.length + 1;
+            byte[] small = leafLike(16384, i);
+            roundTrip(small);
+            total += small.length + 1;
+        }
+    }
+
     @Test
     void aMisfitLimitIsRefused() {
         assertThrows(IllegalArgumentException.class,
