@@ -485,10 +485,12 @@ public final class IndexBench {
      * " sys" appended the part spent in the kernel; with -Dstrata.bench.thread-cpu=true.
      */
     static Map<String, Long> threadCpu() {
+        return Boolean.getBoolean("strata.bench.thread-cpu") ? allThreadCpu() : new java.util.TreeMap<>();
+    }
+
+    /** CPU of every thread by name (digits dropped), with its kernel part as {@code "<name> sys"}, and the JVM's. */
+    static Map<String, Long> allThreadCpu() {
         Map<String, Long> m = new java.util.TreeMap<>();
-        if (!Boolean.getBoolean("strata.bench.thread-cpu")) {
-            return m;
-        }
         var mx = java.lang.management.ManagementFactory.getThreadMXBean();
         for (long id : mx.getAllThreadIds()) {
             var info = mx.getThreadInfo(id);

@@ -76,19 +76,9 @@ public final class OomBench {
 
     /** CPU each thread (Java threads by name, digits dropped; the JVM's compilers and GC) used so far. */
     private static String threadCpu() {
-        java.util.Map<String, Long> m = new java.util.TreeMap<>();
-        var mx = java.lang.management.ManagementFactory.getThreadMXBean();
-        for (long id : mx.getAllThreadIds()) {
-            var info = mx.getThreadInfo(id);
-            long cpu = mx.getThreadCpuTime(id);
-            if (info != null && cpu > 0) {
-                m.merge(info.getThreadName().replaceAll("-?\\d+$", ""), cpu, Long::sum);
-            }
-        }
-        IndexBench.jvmThreadCpu(m);
         StringBuilder sb = new StringBuilder();
-        m.forEach((name, cpu) -> {
-            if (cpu >= 100_000_000L) {
+        IndexBench.allThreadCpu().forEach((name, cpu) -> {
+            if (cpu >= 100_000_000L && !name.endsWith(" sys")) {
                 sb.append(sb.isEmpty() ? "" : ", ").append(name).append(' ').append(String.format("%.1f", cpu / 1e9));
             }
         });
