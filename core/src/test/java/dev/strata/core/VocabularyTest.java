@@ -70,7 +70,7 @@ class VocabularyTest {
     void populateWriteFaultsARangeInAtOnceAndKeepsItsContent() throws Exception {
         try (NativeMemory m = NativeMemory.reserve(1L << 30)) {
             m.segment().set(ValueLayout.JAVA_LONG, 8192, 42L);
-            long before = residentBytes();
+            long before = residentBytes(m);
             boolean populated = m.populateWrite(100, (64L << 20) - 200); // unaligned: widened to whole pages
             // MADV_POPULATE_WRITE exists from Linux 5.14; older kernels just get false (and the writes fault)
             String[] release = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease"))
@@ -79,7 +79,7 @@ class VocabularyTest {
             int minor = Integer.parseInt(release[1]);
             assertEquals(major > 5 || (major == 5 && minor >= 14), populated, "populated on Linux " + major + "." + minor);
             if (populated) {
-                long grown = residentBytes() - before;
+                long grown = residentBytes(m) - before;
                 assertTrue(grown >= 48L << 20, "resident memory grew by only " + grown + " bytes");
             }
             assertEquals(42L, m.segment().get(ValueLayout.JAVA_LONG, 8192));
@@ -104,9 +104,9 @@ class VocabularyTest {
             offsets[n] = 1L << 29; // past count: ignored
             lengths[n] = 4096;
             m.segment().set(ValueLayout.JAVA_LONG, 1L << 29, 99L);
-            long before = residentBytes();
+            long before = residentBytes(m);
             m.dontNeed(offsets, lengths, n);
-            long dropped = before - residentBytes();
+            long dropped = before - residentBytes(m);
             for (int i = 0; i < n; i++) {
                 assertEquals(0L, m.segment().get(ValueLayout.JAVA_LONG, offsets[i] + 16_376), "range " + i);
                 assertEquals(-(i + 1L), m.segment().get(ValueLayout.JAVA_LONG, offsets[i] + 16_384), "after " + i);
@@ -130,8 +130,10 @@ class VocabularyTest {
         }
     }
 
-    private static long residentBytes() throws java.io.IOException {
-        String[] statm = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/statm")).trim().split(" ");
-        return Long.parseLong(statm[1]) * 4096;
+    /** The reservation's own resident bytes: the process's would count what the JIT and GC map meanwhile. */
+    private static long residentBytes(NativeMemory m) {
+        long rss = ProcessStats.mappedBytes(m.segment(), "Rss");
+        assertTrue(rss >= 0, "no mapping of the reservation in /proc/self/smaps");
+        return rss;
     }
 }
