@@ -475,15 +475,15 @@ public final class PageStore implements AutoCloseable {
             return CompletableFuture.completedFuture(log.durableLsn());
         }
         int payloadLength = batch.payloadLength();
-        byte[] payload = batch.payload();
+        MemorySegment payload = batch.payload();
         List<Long> pages = List.copyOf(batch.pages());
         List<Long> allocatedPages = List.copyOf(batch.allocated());
         List<Long> freedPages = List.copyOf(batch.freed());
         inflight.incrementAndGet();
         CompletableFuture<Long> appended;
         try {
-            appended = waiting ? log.appendAndCommit(epoch, payload, payloadLength)
-                    : log.append(epoch, payload, payloadLength);
+            MemorySegment record = payload.asSlice(0, payloadLength);
+            appended = waiting ? log.appendAndCommit(epoch, record) : log.append(epoch, record);
         } catch (RuntimeException e) {
             inflight.decrementAndGet();
             fail(e);
@@ -539,11 +539,11 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
-    void abort(WriteBatch batch, List<?> undo, java.util.Collection<Long> allocatedPages) {
+    void abort(WriteBatch batch, java.util.Collection<Long> allocatedPages) {
         if (lifecycle == Lifecycle.CLOSED) {
             return;
         }
-        WriteBatch.restore(this, undo);
+        batch.restoreBeforeImages();
         for (long p : batch.pages()) {
             owners.remove(p, batch);
             pool.unpin(p);
@@ -557,10 +557,10 @@ public final class PageStore implements AutoCloseable {
         }
     }
 
-    void restoreBytes(long pageNo, long offset, byte[] bytes) {
+    void restoreBytes(long pageNo, long offset, MemorySegment bytes) {
         pool.lockExclusive(pageNo);
         try {
-            MemorySegment.copy(MemorySegment.ofArray(bytes), 0, pool.page(pageNo), offset, bytes.length);
+            MemorySegment.copy(bytes, 0, pool.page(pageNo), offset, bytes.byteSize());
         } finally {
             pool.unlockExclusive(pageNo);
         }

@@ -3,6 +3,7 @@ package dev.strata.compute;
 import dev.strata.core.BatchFormat;
 import dev.strata.core.PageId;
 import dev.strata.core.PageSize;
+import dev.strata.core.SpareBuffers;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -28,12 +29,22 @@ import java.util.concurrent.CompletableFuture;
 public final class WriteBatch implements AutoCloseable {
     enum State { OPEN, SEALED, ABORTED }
 
-    private record BeforeImage(PageHandle handle, long offset, byte[] bytes) {}
+    /** Before-images' bytes of all batches, off the Java heap (see {@link SpareBuffers}). */
+    private static final SpareBuffers UNDO_POOL = new SpareBuffers(4, 64 << 10, 16 << 20);
 
     private final PageStore store;
     private final BatchFormat.Encoder encoder = new BatchFormat.Encoder();
     private final Set<Long> pages = new LinkedHashSet<>();
-    private final List<BeforeImage> undo = new ArrayList<>();
+    /**
+     * Before-images, oldest first: change {@code i} overwrote {@code undoLengths[i]} bytes at {@code undoOffsets[i]}
+     * of {@code undoPages.get(i)}; their old bytes follow each other in {@code undoBytes[0, undoEnd)}. Dropped at
+     * seal: a sealed batch can no longer abort.
+     */
+    private final List<PageHandle> undoPages = new ArrayList<>();
+    private long[] undoOffsets = new long[64];
+    private int[] undoLengths = new int[64];
+    private MemorySegment undoBytes = MemorySegment.NULL;
+    private long undoEnd;
     /** In allocation order; an abort drops them, so their changes need no before-images. */
     private final Set<Long> allocated = new LinkedHashSet<>();
     private final Set<Long> freed = new LinkedHashSet<>();
@@ -86,7 +97,7 @@ public final class WriteBatch implements AutoCloseable {
         MemorySegment dst = claim(page, offset, src.byteSize(), "write");
         long len = src.byteSize();
         if (!lastAllocated) {
-            undo.add(new BeforeImage(page, offset, dst.asSlice(offset, len).toArray(ValueLayout.JAVA_BYTE)));
+            saveBeforeImage(page, dst, offset, len);
         }
         encoder.delta(page.pageNo(), (int) offset, src);
         MemorySegment.copy(src, 0, dst, offset, len);
@@ -107,10 +118,38 @@ public final class WriteBatch implements AutoCloseable {
             return;
         }
         if (!lastAllocated) {
-            undo.add(new BeforeImage(page, to, dst.asSlice(to, length).toArray(ValueLayout.JAVA_BYTE)));
+            saveBeforeImage(page, dst, to, length);
         }
         encoder.move(page.pageNo(), (int) from, (int) to, (int) length);
         MemorySegment.copy(dst, from, dst, to, length);
+    }
+
+    /** Keeps the bytes {@code [offset, +len)} of {@code page} (its segment {@code dst}) that a change overwrites. */
+    private void saveBeforeImage(PageHandle page, MemorySegment dst, long offset, long len) {
+        int i = undoPages.size();
+        if (i == undoOffsets.length) {
+            undoOffsets = java.util.Arrays.copyOf(undoOffsets, 2 * i);
+            undoLengths = java.util.Arrays.copyOf(undoLengths, 2 * i);
+        }
+        if (undoBytes.byteSize() == 0) {
+            undoBytes = UNDO_POOL.take(len);
+        } else if (undoEnd + len > undoBytes.byteSize()) {
+            undoBytes = SpareBuffers.grow(undoBytes, undoEnd, undoEnd + len);
+        }
+        MemorySegment.copy(dst, offset, undoBytes, undoEnd, len);
+        undoPages.add(page);
+        undoOffsets[i] = offset;
+        undoLengths[i] = (int) len;
+        undoEnd += len;
+    }
+
+    /** Forgets the before-images and gives their buffer back. */
+    private void dropBeforeImages() {
+        undoPages.clear();
+        undoEnd = 0;
+        MemorySegment bytes = undoBytes;
+        undoBytes = MemorySegment.NULL;
+        UNDO_POOL.recycle(bytes);
     }
 
     /**
@@ -177,6 +216,7 @@ public final class WriteBatch implements AutoCloseable {
     private CompletableFuture<Long> seal(boolean waiting) {
         checkOpen();
         state = State.SEALED;
+        dropBeforeImages();
         return store.commit(this, waiting);
     }
 
@@ -187,10 +227,10 @@ public final class WriteBatch implements AutoCloseable {
 
     /**
      * The batch's log payload in the first {@link #payloadLength} bytes of the encoder's own buffer (not a copy:
-     * a batch's payload may be megabytes); called once, at commit. The caller hands the buffer back with
-     * {@link BatchFormat.Encoder#recycle} once the log is done with it.
+     * a batch's payload may be megabytes; native memory); called once, at commit. The caller hands the buffer back
+     * with {@link BatchFormat.Encoder#recycle} once the log is done with it.
      */
-    byte[] payload() {
+    MemorySegment payload() {
         return encoder.release();
     }
 
@@ -226,18 +266,37 @@ public final class WriteBatch implements AutoCloseable {
             return;
         }
         state = State.ABORTED;
-        store.abort(this, undo, allocated);
+        try {
+            store.abort(this, allocated);
+        } finally {
+            dropBeforeImages();
+            encoder.discard();
+        }
     }
 
-    /** Restores before-images newest first: through the writer's latch if still held, else under a new one. */
-    static void restore(PageStore store, List<?> undoList) {
-        for (int i = undoList.size() - 1; i >= 0; i--) {
-            BeforeImage b = (BeforeImage) undoList.get(i);
-            if (!b.handle().released()) {
-                MemorySegment.copy(MemorySegment.ofArray(b.bytes()), 0, b.handle().writableSegment(), b.offset(),
-                        b.bytes().length);
+    /**
+     * Restores before-images newest first: through the latch the writer still holds on a page (whichever of its
+     * handles holds it: the page may have been latched and released again since an older change), else under a
+     * new one.
+     */
+    void restoreBeforeImages() {
+        java.util.Map<Long, PageHandle> held = new java.util.HashMap<>();
+        for (PageHandle page : undoPages) {
+            if (!page.released()) {
+                held.put(page.pageNo(), page);
+            }
+        }
+        long end = undoEnd;
+        for (int i = undoPages.size() - 1; i >= 0; i--) {
+            long pageNo = undoPages.get(i).pageNo();
+            int len = undoLengths[i];
+            end -= len;
+            MemorySegment before = undoBytes.asSlice(end, len);
+            PageHandle latch = held.get(pageNo);
+            if (latch != null) {
+                MemorySegment.copy(before, 0, latch.writableSegment(), undoOffsets[i], len);
             } else {
-                store.restoreBytes(b.handle().pageNo(), b.offset(), b.bytes());
+                store.restoreBytes(pageNo, undoOffsets[i], before);
             }
         }
     }

@@ -216,6 +216,68 @@ class PageStoreTest {
     }
 
     @Test
+    void anAbortRestoresMegabytesOfOverlappingChangesAcrossPagesAndTheNextBatchStartsClean() {
+        Random rnd = new Random(11);
+        long[] pages = new long[3];
+        byte[][] model = new byte[3][65536];
+        try (PageStore store = PageStore.open(dir, small())) {
+            try (WriteBatch b = store.newBatch()) {
+                for (int p = 0; p < 3; p++) {
+                    pages[p] = b.allocate(65536);
+                    rnd.nextBytes(model[p]);
+                    try (PageHandle h = store.fixExclusive(pages[p])) {
+                        b.write(h, 0, model[p]);
+                    }
+                }
+                b.commit();
+            }
+            for (int round = 0; round < 2; round++) {
+                try (WriteBatch b = store.newBatch()) {
+                    // ~1,500 changes, ~2 MiB of before-images: many times the first buffer and index arrays
+                    for (int i = 0; i < 1500; i++) {
+                        int p = i % 3;
+                        try (PageHandle h = store.fixExclusive(pages[p])) {
+                            int len = 1 + rnd.nextInt(2800);
+                            int at = rnd.nextInt(65536 - len);
+                            if (i % 5 == 0) {
+                                b.move(h, rnd.nextInt(65536 - len), at, len);
+                            } else {
+                                byte[] junk = new byte[len];
+                                rnd.nextBytes(junk);
+                                b.write(h, at, junk);
+                            }
+                        }
+                    }
+                    try (PageHandle h = store.fixExclusive(pages[0])) { // the last changes under a held latch
+                        b.write(h, 0, new byte[65536]);
+                        b.move(h, 10, 20, 30_000);
+                        b.close();
+                        assertArrayEquals(model[0], h.read(0, 65536), "restored through the held latch");
+                    }
+                }
+                for (int p = 0; p < 3; p++) {
+                    try (PageHandle h = store.fixShared(pages[p])) {
+                        assertArrayEquals(model[p], h.read(0, 65536), "page " + p + " after abort " + round);
+                    }
+                }
+            }
+            // the next batch reuses the aborted batches' buffers: only its own change is logged and kept
+            try (WriteBatch b = store.newBatch(); PageHandle h = store.fixExclusive(pages[1])) {
+                b.write(h, 7, bytes("kept"));
+                b.commit();
+            }
+            System.arraycopy(bytes("kept"), 0, model[1], 7, 4);
+        }
+        try (PageStore store = PageStore.open(dir, small())) { // and redo of the log gives the same pages
+            for (int p = 0; p < 3; p++) {
+                try (PageHandle h = store.fixShared(pages[p])) {
+                    assertArrayEquals(model[p], h.read(0, 65536), "page " + p + " after reopen");
+                }
+            }
+        }
+    }
+
+    @Test
     void misuseGivesClearErrors() {
         PageStore store = PageStore.open(dir, small());
         long page = store.allocate(4096);

@@ -6,6 +6,7 @@ import dev.strata.storage.internal.LogWriter;
 import dev.strata.storage.internal.SegmentFiles;
 import dev.strata.storage.internal.SegmentReader;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -68,8 +69,7 @@ public final class PartitionLog implements AutoCloseable {
      * @throws IllegalArgumentException if the payload is larger than {@link LogConfig#maxRecordBytes()}
      */
     public CompletableFuture<Long> append(long epoch, byte[] payload) {
-        checkPayload(payload);
-        return writer.submit(epoch, payload);
+        return append(epoch, payload, Objects.requireNonNull(payload, "payload").length);
     }
 
     /**
@@ -78,8 +78,16 @@ public final class PartitionLog implements AutoCloseable {
      * caller may reuse it.
      */
     public CompletableFuture<Long> append(long epoch, byte[] payload, int length) {
-        checkPayload(payload, length);
-        return writer.submit(epoch, payload, length);
+        return append(epoch, slice(payload, length));
+    }
+
+    /**
+     * As {@link #append(long, byte[])} for the payload held by {@code payload} (heap or native memory), without
+     * copying it: its bytes must not change until the future completes.
+     */
+    public CompletableFuture<Long> append(long epoch, MemorySegment payload) {
+        checkPayload(payload);
+        return writer.submit(epoch, payload);
     }
 
     /**
@@ -91,14 +99,18 @@ public final class PartitionLog implements AutoCloseable {
      * @throws IllegalArgumentException if the payload is larger than {@link LogConfig#maxRecordBytes()}
      */
     public CompletableFuture<Long> appendAndCommit(long epoch, byte[] payload) {
-        checkPayload(payload);
-        return writer.submitAndCommit(epoch, payload);
+        return appendAndCommit(epoch, payload, Objects.requireNonNull(payload, "payload").length);
     }
 
     /** As {@link #appendAndCommit(long, byte[])} for the payload {@code payload[0, length)} (see {@link #append}). */
     public CompletableFuture<Long> appendAndCommit(long epoch, byte[] payload, int length) {
-        checkPayload(payload, length);
-        return writer.submitAndCommit(epoch, payload, length);
+        return appendAndCommit(epoch, slice(payload, length));
+    }
+
+    /** As {@link #appendAndCommit(long, byte[])} for the payload held by {@code payload} (see {@link #append}). */
+    public CompletableFuture<Long> appendAndCommit(long epoch, MemorySegment payload) {
+        checkPayload(payload);
+        return writer.submitAndCommit(epoch, payload);
     }
 
     /**
@@ -106,23 +118,25 @@ public final class PartitionLog implements AutoCloseable {
      * (else the future fails with {@link LsnGapException}).
      */
     public CompletableFuture<Long> appendAt(long lsn, long epoch, byte[] payload) {
-        checkPayload(payload);
-        return writer.submitAt(lsn, epoch, payload);
+        MemorySegment p = slice(payload, Objects.requireNonNull(payload, "payload").length);
+        checkPayload(p);
+        return writer.submitAt(lsn, epoch, p);
     }
 
-    private void checkPayload(byte[] payload) {
-        checkPayload(Objects.requireNonNull(payload, "payload"), payload.length);
-    }
-
-    private void checkPayload(byte[] payload, int length) {
+    private static MemorySegment slice(byte[] payload, int length) {
         Objects.requireNonNull(payload, "payload");
         if (length < 0 || length > payload.length) {
             throw new IllegalArgumentException("payload length " + length + " outside an array of " + payload.length
                     + " bytes");
         }
-        if (length > config.maxRecordBytes()) {
+        return MemorySegment.ofArray(payload).asSlice(0, length);
+    }
+
+    private void checkPayload(MemorySegment payload) {
+        Objects.requireNonNull(payload, "payload");
+        if (payload.byteSize() > config.maxRecordBytes()) {
             throw new IllegalArgumentException(
-                    "record of " + length + " bytes exceeds maxRecordBytes " + config.maxRecordBytes());
+                    "record of " + payload.byteSize() + " bytes exceeds maxRecordBytes " + config.maxRecordBytes());
         }
     }
 

@@ -51,15 +51,16 @@ public final class LogRecordDescriptor {
      * Encodes a frame at {@code offset} of {@code dst} (which must have room for it) and returns its length.
      */
     public static int encode(MemorySegment dst, long offset, long lsn, long epoch, byte[] payload) {
-        return encode(dst, offset, lsn, epoch, payload, payload.length);
+        return encode(dst, offset, lsn, epoch, MemorySegment.ofArray(payload));
     }
 
-    /** As {@link #encode(MemorySegment, long, long, long, byte[])} for the payload {@code payload[0, length)}. */
-    public static int encode(MemorySegment dst, long offset, long lsn, long epoch, byte[] payload, int length) {
+    /** As {@link #encode(MemorySegment, long, long, long, byte[])} for the payload's bytes in a segment. */
+    public static int encode(MemorySegment dst, long offset, long lsn, long epoch, MemorySegment payload) {
+        int length = Math.toIntExact(payload.byteSize());
         dst.set(INT, offset + LENGTH_OFFSET, length);
         dst.set(LONG, offset + EPOCH_OFFSET, epoch);
         dst.set(LONG, offset + LSN_OFFSET, lsn);
-        MemorySegment.copy(payload, 0, dst, ValueLayout.JAVA_BYTE, offset + HEADER_LENGTH, length);
+        MemorySegment.copy(payload, 0, dst, offset + HEADER_LENGTH, length);
         int crc = Checksums.crc32c(dst.asSlice(offset + CRC_START, HEADER_LENGTH - CRC_START + length));
         dst.set(INT, offset + CRC_OFFSET, crc);
         return HEADER_LENGTH + length;

@@ -48,8 +48,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * unknown, and only reopening (recovery) can say what is durable.
  */
 public final class LogWriter {
-    /** The record's payload is {@code payload[0, length)}. */
-    private record Request(long lsn, long epoch, byte[] payload, int length, CompletableFuture<Long> future) {}
+    private record Request(long lsn, long epoch, MemorySegment payload, CompletableFuture<Long> future) {}
 
     /** Zeros kept written ahead of the records: one journaled sync per this many bytes of log. */
     public static final int PREALLOCATE_CHUNK = 1 << 20;
@@ -113,17 +112,12 @@ public final class LogWriter {
         thread.start();
     }
 
-    /** Owner path: enqueues a record under the next LSN. */
-    public CompletableFuture<Long> submit(long epoch, byte[] payload) {
-        return submit(epoch, payload, payload.length);
-    }
-
     /**
-     * Owner path for the payload {@code payload[0, length)}: the array is the log's until the future completes
-     * (then its bytes were written, or never will be).
+     * Owner path: enqueues the record {@code payload} under the next LSN. The segment is the log's until the
+     * future completes (then its bytes were written, or never will be); a heap or native segment alike.
      */
-    public CompletableFuture<Long> submit(long epoch, byte[] payload, int length) {
-        return submit(false, 0, epoch, payload, length, true);
+    public CompletableFuture<Long> submit(long epoch, MemorySegment payload) {
+        return submit(false, 0, epoch, payload, true);
     }
 
     /**
@@ -133,13 +127,8 @@ public final class LogWriter {
      * writer thread; called from a completion stage or the writer thread, it wakes the writer as {@link #submit}
      * does. The returned future therefore always completes, waited on or not.
      */
-    public CompletableFuture<Long> submitAndCommit(long epoch, byte[] payload) {
-        return submitAndCommit(epoch, payload, payload.length);
-    }
-
-    /** As {@link #submitAndCommit(long, byte[])} for the payload {@code payload[0, length)} (see {@link #submit}). */
-    public CompletableFuture<Long> submitAndCommit(long epoch, byte[] payload, int length) {
-        CompletableFuture<Long> future = submit(false, 0, epoch, payload, length, !canHelp());
+    public CompletableFuture<Long> submitAndCommit(long epoch, MemorySegment payload) {
+        CompletableFuture<Long> future = submit(false, 0, epoch, payload, !canHelp());
         if (!future.isDone()) {
             help();
         }
@@ -147,12 +136,11 @@ public final class LogWriter {
     }
 
     /** Replica path: enqueues a record whose LSN must be exactly the next one. */
-    public CompletableFuture<Long> submitAt(long lsn, long epoch, byte[] payload) {
-        return submit(true, lsn, epoch, payload, payload.length, true);
+    public CompletableFuture<Long> submitAt(long lsn, long epoch, MemorySegment payload) {
+        return submit(true, lsn, epoch, payload, true);
     }
 
-    private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, byte[] payload, int length,
-            boolean wake) {
+    private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, MemorySegment payload, boolean wake) {
         Request request;
         lock.lock();
         try {
@@ -168,7 +156,7 @@ public final class LogWriter {
             if (given && lsn != nextLsn) {
                 return CompletableFuture.failedFuture(new LsnGapException(nextLsn, lsn));
             }
-            request = new Request(nextLsn++, epoch, payload, length, new AppendFuture<>());
+            request = new Request(nextLsn++, epoch, payload, new AppendFuture<>());
             highestEpoch = epoch;
             appendedLsn = request.lsn;
             pending.add(request);
@@ -316,7 +304,7 @@ public final class LogWriter {
     private Throwable writeAndSync(List<Request> batch) {
         try {
             for (Request request : batch) {
-                int frame = LogRecordDescriptor.frameLength(request.length);
+                int frame = LogRecordDescriptor.frameLength(Math.toIntExact(request.payload.byteSize()));
                 long size = activeBytes + buffered;
                 if (active == null) {
                     openSegment(request.lsn);
@@ -337,8 +325,7 @@ public final class LogWriter {
                         bufferArena = grown;
                     }
                 }
-                buffered += LogRecordDescriptor.encode(buffer, buffered, request.lsn, request.epoch, request.payload,
-                        request.length);
+                buffered += LogRecordDescriptor.encode(buffer, buffered, request.lsn, request.epoch, request.payload);
             }
             flush();
             preallocate();
