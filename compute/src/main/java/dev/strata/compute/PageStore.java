@@ -486,6 +486,7 @@ public final class PageStore implements AutoCloseable {
             appended = waiting ? log.appendAndCommit(epoch, record) : log.append(epoch, record);
         } catch (RuntimeException e) {
             inflight.decrementAndGet();
+            BatchFormat.Encoder.recycle(payload);
             fail(e);
             throw e;
         }

@@ -30,7 +30,7 @@ public final class WriteBatch implements AutoCloseable {
     enum State { OPEN, SEALED, ABORTED }
 
     /** Before-images' bytes of all batches, off the Java heap (see {@link SpareBuffers}). */
-    private static final SpareBuffers UNDO_POOL = new SpareBuffers(4, 64 << 10, 16 << 20);
+    private static final SpareBuffers UNDO_POOL = new SpareBuffers(2, 64 << 10, 16 << 20);
 
     private final PageStore store;
     private final BatchFormat.Encoder encoder = new BatchFormat.Encoder();
@@ -134,7 +134,7 @@ public final class WriteBatch implements AutoCloseable {
         if (undoBytes.byteSize() == 0) {
             undoBytes = UNDO_POOL.take(len);
         } else if (undoEnd + len > undoBytes.byteSize()) {
-            undoBytes = SpareBuffers.grow(undoBytes, undoEnd, undoEnd + len);
+            undoBytes = UNDO_POOL.grow(undoBytes, undoEnd, undoEnd + len);
         }
         MemorySegment.copy(dst, offset, undoBytes, undoEnd, len);
         undoPages.add(page);
@@ -217,7 +217,12 @@ public final class WriteBatch implements AutoCloseable {
         checkOpen();
         state = State.SEALED;
         dropBeforeImages();
-        return store.commit(this, waiting);
+        try {
+            return store.commit(this, waiting);
+        } catch (RuntimeException e) {
+            encoder.discard(); // its buffer, unless the log already took it
+            throw e;
+        }
     }
 
     /** Bytes of the batch's log payload ({@link #payload}); read it first. */

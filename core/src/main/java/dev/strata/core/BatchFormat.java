@@ -58,13 +58,14 @@ public final class BatchFormat {
      * {@link #SPARE_MAX} bytes) that new encoders take from, so that batch after batch grows its buffer
      * once instead of doubling it from a few kilobytes for every batch. Off the Java heap: a batch's
      * payload (megabytes for an index batch) lives until the log has written it, long enough to be
-     * promoted by every young collection under a small heap.
+     * promoted by every young collection under a small heap. The buffer is not the collector's: an encoder
+     * that took one must be {@link #release}d (and the buffer recycled) or {@link #discard}ed.
      */
     public static final class Encoder {
         /** Largest buffer the pool keeps. */
         public static final int SPARE_MAX = 16 << 20;
         /** Buffers the pool keeps. */
-        static final int SPARES = 4;
+        static final int SPARES = 2;
         private static final SpareBuffers POOL = new SpareBuffers(SPARES, 64 << 10, SPARE_MAX);
 
         /** Empty until the first entry: an encoder that stays empty takes no buffer. */
@@ -132,7 +133,7 @@ public final class BatchFormat {
                 buf = POOL.take(need);
             }
             if (need > buf.byteSize()) {
-                buf = SpareBuffers.grow(buf, pos, Math.max(need, Math.min(Integer.MAX_VALUE - 16, 2 * buf.byteSize())));
+                buf = POOL.grow(buf, pos, Math.max(need, Math.min(Integer.MAX_VALUE - 16, 2 * buf.byteSize())));
             }
         }
 

@@ -2,20 +2,29 @@ package dev.strata.core;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * A small shared pool of growable native buffers, for per-batch scratch space (a batch's log payload, its
  * before-images) that would otherwise be allocated on the Java heap batch after batch: megabytes that live
  * as long as a batch does, so under a small heap they outlive young collections, get promoted, and fill the
- * old generation with garbage that only full collections reclaim. Buffers come from {@link Arena#ofAuto()}:
- * one that is dropped instead of recycled (grown past, too large to keep, or never handed back) is freed once
- * unreachable. Thread-safe.
+ * old generation with garbage that only full collections reclaim.
+ *
+ * <p>Memory is given back at once, not left to the collector: a buffer the pool drops (grown past, or not
+ * kept because the pool holds larger ones) is unmapped when dropped. Left to the collector, dropped buffers
+ * outlived young collections like the heap arrays they replace, and with full collections rare they added up
+ * to a hundred megabytes of native memory. The pool keeps the largest buffers it is given, and hands out the
+ * largest it has, so that in a steady state batches stop growing buffers at all. A buffer taken and never
+ * given back (its batch abandoned) stays allocated. Thread-safe.
  */
 public final class SpareBuffers {
     private final AtomicReferenceArray<MemorySegment> spares;
     private final long maxBytes;
     private final long firstBytes;
+    /** The arena of every buffer this pool made and has not freed, by address. */
+    private final ConcurrentHashMap<Long, Arena> arenas = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong allocated = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * @param count      buffers the pool keeps
@@ -32,45 +41,91 @@ public final class SpareBuffers {
         this.maxBytes = maxBytes;
     }
 
-    /** A spare buffer (any size), or a new one of at least {@code minBytes}. */
+    /** The largest spare buffer, grown if smaller than {@code minBytes}; or a new one of at least that. */
     public MemorySegment take(long minBytes) {
-        for (int i = 0; i < spares.length(); i++) {
-            if (spares.get(i) != null) {
-                MemorySegment spare = spares.getAndSet(i, null);
-                if (spare != null) {
-                    return spare.byteSize() >= minBytes ? spare : grow(spare, 0, minBytes);
+        while (true) {
+            int best = -1;
+            long bestSize = -1;
+            for (int i = 0; i < spares.length(); i++) {
+                MemorySegment s = spares.get(i);
+                if (s != null && s.byteSize() > bestSize) {
+                    best = i;
+                    bestSize = s.byteSize();
                 }
             }
+            if (best < 0) {
+                return allocate(Math.max(minBytes, firstBytes));
+            }
+            MemorySegment spare = spares.get(best);
+            if (spare != null && spares.compareAndSet(best, spare, null)) {
+                return spare.byteSize() >= minBytes ? spare : grow(spare, 0, minBytes);
+            } // else another thread took it: look again
         }
-        return allocate(Math.max(minBytes, firstBytes));
     }
 
     /**
-     * Gives back a buffer this pool handed out (or {@link #grow} returned), once nothing reads it any more;
-     * dropped if the pool is full or the buffer is larger than the pool keeps.
+     * Gives back a buffer this pool handed out (or {@link #grow} returned), once nothing reads it any more. Kept if
+     * the pool has room or holds a smaller buffer (which is freed instead); else freed. A buffer this pool did not
+     * make is left alone.
      */
     public void recycle(MemorySegment buffer) {
-        if (buffer == null || !buffer.isNative() || buffer.byteSize() == 0 || buffer.byteSize() > maxBytes) {
+        if (buffer == null || buffer.byteSize() == 0 || !arenas.containsKey(buffer.address())) {
             return;
         }
-        for (int i = 0; i < spares.length(); i++) {
-            if (spares.get(i) == null && spares.compareAndSet(i, null, buffer)) {
-                return;
+        MemorySegment keep = buffer;
+        if (keep.byteSize() <= maxBytes) {
+            for (int i = 0; i < spares.length() && keep != null; i++) {
+                MemorySegment s = spares.get(i);
+                if (s == null) {
+                    if (spares.compareAndSet(i, null, keep)) {
+                        keep = null;
+                    }
+                } else if (s.byteSize() < keep.byteSize() && spares.compareAndSet(i, s, keep)) {
+                    keep = s; // displaced: carry on with the smaller one
+                }
             }
+        }
+        if (keep != null) {
+            free(keep);
         }
     }
 
     /**
      * A buffer of at least {@code need} bytes (at least twice {@code buffer}'s size) holding the first
-     * {@code used} bytes of {@code buffer}, which is dropped.
+     * {@code used} bytes of {@code buffer}, which is freed.
      */
-    public static MemorySegment grow(MemorySegment buffer, long used, long need) {
+    public MemorySegment grow(MemorySegment buffer, long used, long need) {
         MemorySegment bigger = allocate(Math.max(need, 2 * buffer.byteSize()));
         MemorySegment.copy(buffer, 0, bigger, 0, used);
+        free(buffer);
         return bigger;
     }
 
-    private static MemorySegment allocate(long bytes) {
-        return Arena.ofAuto().allocate(bytes, 8);
+    /** Native bytes of the buffers this pool made and has not freed: spares, buffers in use, abandoned ones. */
+    public long allocatedBytes() {
+        return allocated.get();
+    }
+
+    /**
+     * A buffer of its own anonymous mapping ({@link NativeMemory}), unmapped when freed: memory from {@code malloc}
+     * stayed with the process after {@code free} (glibc keeps freed blocks of a few megabytes in its arenas), which
+     * under a memory limit counted as much as memory in use. Its pages are committed as they are first written. The
+     * segment belongs to a shared arena whose closing unmaps it, so a use after free fails instead of crashing.
+     */
+    private MemorySegment allocate(long bytes) {
+        NativeMemory memory = NativeMemory.reserve(bytes);
+        Arena arena = Arena.ofShared();
+        MemorySegment segment = memory.segment().reinterpret(bytes, arena, unused -> memory.close());
+        arenas.put(segment.address(), arena);
+        allocated.addAndGet(bytes);
+        return segment;
+    }
+
+    private void free(MemorySegment buffer) {
+        Arena arena = arenas.remove(buffer.address());
+        if (arena != null) {
+            allocated.addAndGet(-buffer.byteSize());
+            arena.close();
+        }
     }
 }

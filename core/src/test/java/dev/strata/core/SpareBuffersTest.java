@@ -12,32 +12,42 @@ import org.junit.jupiter.api.Test;
 
 class SpareBuffersTest {
     @Test
-    void takesNewBuffersUntilOnesAreRecycledThenReusesThemUpToTheCount() {
+    void keepsTheLargestBuffersItIsGivenAndFreesTheRestAtOnce() {
         SpareBuffers pool = new SpareBuffers(2, 4096, 1 << 20);
         MemorySegment a = pool.take(100);
         MemorySegment b = pool.take(10_000);
+        MemorySegment c = pool.take(1);
         assertTrue(a.isNative() && b.isNative(), "off the Java heap");
         assertEquals(4096, a.byteSize(), "at least the first size");
         assertEquals(10_000, b.byteSize(), "at least what was asked");
-        MemorySegment c = pool.take(1);
-        assertNotEquals(a.address(), c.address());
+        assertEquals(4096 + 10_000 + 4096, pool.allocatedBytes());
         pool.recycle(a);
         pool.recycle(b);
-        pool.recycle(c); // the pool keeps two: dropped
-        MemorySegment again = pool.take(1);
-        assertTrue(again.address() == a.address() || again.address() == b.address(), "a spare comes back");
-        MemorySegment other = pool.take(1);
-        assertTrue(other.address() == a.address() || other.address() == b.address());
-        assertNotEquals(again.address(), other.address());
-        assertNotEquals(a.address(), pool.take(1).address(), "nothing left: a new buffer");
+        MemorySegment d = pool.take(1); // the largest spare
+        assertEquals(b.address(), d.address());
+        MemorySegment big = pool.take(50_000); // a (4 KiB) grown: a is freed
+        assertEquals(50_000, big.byteSize());
+        assertThrows(IllegalStateException.class, () -> a.get(ValueLayout.JAVA_BYTE, 0), "a grown buffer is freed");
+        pool.recycle(c);
+        pool.recycle(d);
+        pool.recycle(big); // the pool keeps two: the smallest (c) is freed
+        assertThrows(IllegalStateException.class, () -> c.get(ValueLayout.JAVA_BYTE, 0), "the smallest is freed");
+        assertEquals(10_000 + 50_000, pool.allocatedBytes(), "only the spares are left");
+        assertEquals(big.address(), pool.take(1).address());
+        assertEquals(d.address(), pool.take(1).address());
+        assertNotEquals(d.address(), pool.take(1).address(), "nothing left: a new buffer");
     }
 
     @Test
-    void aSpareTooSmallForTheAskIsGrownAndBuffersThePoolCannotUseAreDropped() {
+    void buffersThePoolCannotKeepOrDidNotMakeAreNotKept() {
         SpareBuffers pool = new SpareBuffers(1, 4096, 64 << 10);
-        pool.recycle(pool.take(1));
-        assertEquals(100_000, pool.take(100_000).byteSize(), "grown past the spare");
-        pool.recycle(pool.take(100_000)); // larger than the pool keeps
+        MemorySegment large = pool.take(100_000);
+        pool.recycle(large); // larger than the pool keeps: freed
+        assertThrows(IllegalStateException.class, () -> large.get(ValueLayout.JAVA_BYTE, 0));
+        assertEquals(0, pool.allocatedBytes());
+        MemorySegment foreign = java.lang.foreign.Arena.ofAuto().allocate(8192);
+        pool.recycle(foreign); // not this pool's: left alone, still usable
+        foreign.set(ValueLayout.JAVA_BYTE, 0, (byte) 1);
         pool.recycle(MemorySegment.ofArray(new byte[8192])); // heap memory
         pool.recycle(MemorySegment.NULL);
         pool.recycle(null);
@@ -51,12 +61,13 @@ class SpareBuffersTest {
         for (int i = 0; i < 4096; i++) {
             small.set(ValueLayout.JAVA_BYTE, i, (byte) i);
         }
-        MemorySegment bigger = SpareBuffers.grow(small, 1000, 5000);
+        byte[] used = small.asSlice(0, 1000).toArray(ValueLayout.JAVA_BYTE);
+        MemorySegment bigger = pool.grow(small, 1000, 5000);
         assertEquals(8192, bigger.byteSize());
-        assertArrayEquals(small.asSlice(0, 1000).toArray(ValueLayout.JAVA_BYTE),
-                bigger.asSlice(0, 1000).toArray(ValueLayout.JAVA_BYTE));
+        assertArrayEquals(used, bigger.asSlice(0, 1000).toArray(ValueLayout.JAVA_BYTE));
         assertEquals(0, bigger.get(ValueLayout.JAVA_BYTE, 1000), "past the used bytes: zeros");
-        assertEquals(50_000, SpareBuffers.grow(small, 0, 50_000).byteSize());
+        assertEquals(50_000, pool.grow(bigger, 0, 50_000).byteSize());
+        assertEquals(50_000, pool.allocatedBytes(), "each grown buffer was freed");
     }
 
     @Test
