@@ -475,14 +475,14 @@ public final class PageStore implements AutoCloseable {
             return CompletableFuture.completedFuture(log.durableLsn());
         }
         int payloadLength = batch.payloadLength();
-        MemorySegment payload = batch.payload();
+        byte[] payload = batch.payload();
         List<Long> pages = List.copyOf(batch.pages());
         List<Long> allocatedPages = List.copyOf(batch.allocated());
         List<Long> freedPages = List.copyOf(batch.freed());
         inflight.incrementAndGet();
         CompletableFuture<Long> appended;
         try {
-            MemorySegment record = payload.asSlice(0, payloadLength);
+            MemorySegment record = MemorySegment.ofArray(payload).asSlice(0, payloadLength);
             appended = waiting ? log.appendAndCommit(epoch, record) : log.append(epoch, record);
         } catch (RuntimeException e) {
             inflight.decrementAndGet();

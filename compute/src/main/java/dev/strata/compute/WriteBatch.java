@@ -232,10 +232,10 @@ public final class WriteBatch implements AutoCloseable {
 
     /**
      * The batch's log payload in the first {@link #payloadLength} bytes of the encoder's own buffer (not a copy:
-     * a batch's payload may be megabytes; native memory); called once, at commit. The caller hands the buffer back
-     * with {@link BatchFormat.Encoder#recycle} once the log is done with it.
+     * a batch's payload may be megabytes); called once, at commit. The caller hands the buffer back with
+     * {@link BatchFormat.Encoder#recycle} once the log is done with it.
      */
-    MemorySegment payload() {
+    byte[] payload() {
         return encoder.release();
     }
 

@@ -3,6 +3,8 @@ package dev.strata.core;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The payload of one log record: the entries of a committed write batch. Shared by the embedded
@@ -53,40 +55,53 @@ public final class BatchFormat {
     }
 
     /**
-     * Appends entries to a growable native buffer. Not thread-safe. Buffers are reused: {@link #finish()}
+     * Appends entries to a growable heap buffer. Not thread-safe. Buffers are reused: {@link #finish()}
      * and {@link #recycle} give one back to a small shared pool (up to {@link #SPARES} buffers of up to
      * {@link #SPARE_MAX} bytes) that new encoders take from, so that batch after batch grows its buffer
-     * once instead of doubling it from a few kilobytes for every batch. Off the Java heap: a batch's
-     * payload (megabytes for an index batch) lives until the log has written it, long enough to be
-     * promoted by every young collection under a small heap. The buffer is not the collector's: an encoder
-     * that took one must be {@link #release}d (and the buffer recycled) or {@link #discard}ed.
+     * once instead of doubling it from a few hundred bytes for every batch (which was over a third of
+     * all bytes an index load allocated).
      */
     public static final class Encoder {
         /** Largest buffer the pool keeps. */
         public static final int SPARE_MAX = 16 << 20;
         /** Buffers the pool keeps. */
-        static final int SPARES = 2;
-        private static final SpareBuffers POOL = new SpareBuffers(SPARES, 64 << 10, SPARE_MAX);
+        static final int SPARES = 4;
+        private static final byte[] NONE = new byte[0];
+        private static final AtomicReferenceArray<byte[]> POOL = new AtomicReferenceArray<>(SPARES);
 
-        /** Empty until the first entry: an encoder that stays empty takes no buffer. */
-        private MemorySegment buf = MemorySegment.NULL;
+        private byte[] buf;
         private int pos = 4;
         private int count;
 
-        public Encoder() {}
+        public Encoder() {
+            byte[] spare = null;
+            for (int i = 0; i < SPARES && spare == null; i++) {
+                if (POOL.get(i) != null) {
+                    spare = POOL.getAndSet(i, null);
+                }
+            }
+            buf = spare != null ? spare : new byte[256];
+        }
 
         /**
          * Gives a buffer that {@link #release} returned back to the pool, once nothing reads it any more
          * (dropped if the pool is full or the buffer is larger than {@link #SPARE_MAX}).
          */
-        public static void recycle(MemorySegment buffer) {
-            POOL.recycle(buffer);
+        public static void recycle(byte[] buffer) {
+            if (buffer.length == 0 || buffer.length > SPARE_MAX) {
+                return;
+            }
+            for (int i = 0; i < SPARES; i++) {
+                if (POOL.get(i) == null && POOL.compareAndSet(i, null, buffer)) {
+                    return;
+                }
+            }
         }
 
         public Encoder delta(long pageNo, int offset, MemorySegment src) {
             int len = Math.toIntExact(src.byteSize());
             header(DELTA, 0, offset, pageNo, len);
-            MemorySegment.copy(src, 0, buf, pos, len);
+            MemorySegment.copy(src, 0, MemorySegment.ofArray(buf), pos, len);
             pos += len;
             return this;
         }
@@ -96,8 +111,9 @@ public final class BatchFormat {
                 throw new IllegalArgumentException("move of " + length + " bytes from " + src + " to " + dst);
             }
             header(MOVE, 0, dst, pageNo, MOVE_BYTES);
-            buf.set(INT, pos, src);
-            buf.set(INT, pos + 4, length);
+            MemorySegment s = MemorySegment.ofArray(buf);
+            s.set(INT, pos, src);
+            s.set(INT, pos + 4, length);
             pos += MOVE_BYTES;
             return this;
         }
@@ -114,12 +130,12 @@ public final class BatchFormat {
 
         private void header(byte type, int sizeClass, int offset, long pageNo, int len) {
             ensure(ENTRY_HEADER + len);
-            buf.set(ValueLayout.JAVA_BYTE, pos, type);
-            buf.set(ValueLayout.JAVA_BYTE, pos + 1, (byte) sizeClass);
-            buf.set(ValueLayout.JAVA_SHORT_UNALIGNED, pos + 2, (short) 0);
-            buf.set(INT, pos + 4, offset);
-            buf.set(LONG, pos + 8, pageNo);
-            buf.set(INT, pos + 16, len);
+            MemorySegment s = MemorySegment.ofArray(buf);
+            s.set(ValueLayout.JAVA_BYTE, pos, type);
+            s.set(ValueLayout.JAVA_BYTE, pos + 1, (byte) sizeClass);
+            s.set(INT, pos + 4, offset);
+            s.set(LONG, pos + 8, pageNo);
+            s.set(INT, pos + 16, len);
             pos += ENTRY_HEADER;
             count++;
         }
@@ -129,11 +145,8 @@ public final class BatchFormat {
             if (need > Integer.MAX_VALUE - 16) {
                 throw new StrataException("write batch exceeds 2 GiB");
             }
-            if (buf.byteSize() == 0) {
-                buf = POOL.take(need);
-            }
-            if (need > buf.byteSize()) {
-                buf = POOL.grow(buf, pos, Math.max(need, Math.min(Integer.MAX_VALUE - 16, 2 * buf.byteSize())));
+            if (need > buf.length) {
+                buf = Arrays.copyOf(buf, (int) Math.max(need, Math.min(Integer.MAX_VALUE - 16, 2L * buf.length)));
             }
         }
 
@@ -147,12 +160,8 @@ public final class BatchFormat {
 
         /** The encoded payload (a copy). */
         public byte[] toBytes() {
-            byte[] out = new byte[pos];
-            MemorySegment.ofArray(out).set(INT, 0, count);
-            if (pos > 4) {
-                MemorySegment.copy(buf, 4, MemorySegment.ofArray(out), 4, pos - 4);
-            }
-            return out;
+            MemorySegment.ofArray(buf).set(INT, 0, count);
+            return Arrays.copyOf(buf, pos);
         }
 
         /**
@@ -170,13 +179,10 @@ public final class BatchFormat {
          * first): no copy. The encoder is then empty, with no buffer; the caller owns this one and may hand
          * it to {@link #recycle} once done with it.
          */
-        public MemorySegment release() {
-            if (buf.byteSize() == 0) {
-                buf = POOL.take(4);
-            }
-            buf.set(INT, 0, count);
-            MemorySegment out = buf;
-            buf = MemorySegment.NULL;
+        public byte[] release() {
+            MemorySegment.ofArray(buf).set(INT, 0, count);
+            byte[] out = buf;
+            buf = NONE;
             reset();
             return out;
         }
@@ -186,11 +192,11 @@ public final class BatchFormat {
             count = 0;
         }
 
-        /** Empties the encoder and gives its buffer, if it has one, back to the pool. */
+        /** Empties the encoder and gives its buffer back to the pool. */
         public void discard() {
             reset();
-            MemorySegment old = buf;
-            buf = MemorySegment.NULL;
+            byte[] old = buf;
+            buf = NONE;
             recycle(old);
         }
     }
