@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * is open, so under a small heap they outlive young collections, get promoted, and fill the old generation with
  * garbage that only full collections reclaim. For buffers held only while a batch is open: ones queued behind
  * a log (a batch's payload) would be taken and freed per batch by a load that keeps hundreds of batches in
- * flight, each a fresh mapping faulted in page by page (sequential loads in memory ran 30-45% slower so).
+ * flight, each a fresh mapping faulted in page by page (sequential loads in memory ran up to 45% slower so).
  *
  * <p>Memory is given back at once, not left to the collector: a buffer the pool drops (grown past, or not
  * kept because the pool holds larger ones) is unmapped when dropped. Left to the collector, dropped buffers
