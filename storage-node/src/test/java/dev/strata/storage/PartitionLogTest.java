@@ -94,6 +94,24 @@ class PartitionLogTest {
         }
     }
 
+    @Test
+    void appendsSegmentsOfHeapOrNativeMemoryAndChecksTheirSize() throws IOException {
+        try (PartitionLog log = PartitionLog.open(dir, new LogConfig(64 << 20, 64));
+                java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment nat = arena.allocate(32);
+            nat.copyFrom(java.lang.foreign.MemorySegment.ofArray(payload(1)));
+            assertEquals(1, log.append(3, nat.asSlice(0, payload(1).length)).join());
+            byte[] heap = "xxrecord-2yy".getBytes(StandardCharsets.UTF_8);
+            assertEquals(2, log.appendAndCommit(3, java.lang.foreign.MemorySegment.ofArray(heap).asSlice(2, 8)).join());
+            assertThrows(IllegalArgumentException.class, () -> log.append(3, arena.allocate(65)), "over maxRecordBytes");
+            assertThrows(NullPointerException.class, () -> log.append(3, (java.lang.foreign.MemorySegment) null));
+            List<Seen> seen = replayAll(log, 0);
+            assertEquals(2, seen.size());
+            assertArrayEquals(payload(1), seen.get(0).payload());
+            assertArrayEquals(payload(2), seen.get(1).payload());
+        }
+    }
+
     /**
      * Synced records leave the page cache (they would push out what the store's reads need): after 8 MiB of
      * records, at most the last MiB of them and the zeros preallocated ahead are cached ({@code fincore}).
