@@ -101,8 +101,9 @@ class PartitionLogTest {
             java.lang.foreign.MemorySegment nat = arena.allocate(32);
             nat.copyFrom(java.lang.foreign.MemorySegment.ofArray(payload(1)));
             assertEquals(1, log.append(3, nat.asSlice(0, payload(1).length)).join());
-            byte[] heap = "xxrecord-2yy".getBytes(StandardCharsets.UTF_8);
-            assertEquals(2, log.appendAndCommit(3, java.lang.foreign.MemorySegment.ofArray(heap).asSlice(2, 8)).join());
+            java.lang.foreign.MemorySegment heap =
+                    java.lang.foreign.MemorySegment.ofArray("xxrecord-2yy".getBytes(StandardCharsets.UTF_8));
+            assertEquals(2, log.appendAndCommit(3, heap.asSlice(2, 8)).join());
             assertThrows(IllegalArgumentException.class, () -> log.append(3, arena.allocate(65)), "over maxRecordBytes");
             assertThrows(NullPointerException.class, () -> log.append(3, (java.lang.foreign.MemorySegment) null));
             List<Seen> seen = replayAll(log, 0);
