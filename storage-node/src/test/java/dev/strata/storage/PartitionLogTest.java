@@ -104,7 +104,8 @@ class PartitionLogTest {
             java.lang.foreign.MemorySegment heap =
                     java.lang.foreign.MemorySegment.ofArray("xxrecord-2yy".getBytes(StandardCharsets.UTF_8));
             assertEquals(2, log.appendAndCommit(3, heap.asSlice(2, 8)).join());
-            assertThrows(IllegalArgumentException.class, () -> log.append(3, arena.allocate(65)), "over maxRecordBytes");
+            assertThrows(IllegalArgumentException.class, () -> log.append(3, arena.allocate(65)),
+                    "over maxRecordBytes");
             assertThrows(NullPointerException.class, () -> log.append(3, (java.lang.foreign.MemorySegment) null));
             List<Seen> seen = replayAll(log, 0);
             assertEquals(2, seen.size());
