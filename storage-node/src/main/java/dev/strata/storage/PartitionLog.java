@@ -83,7 +83,8 @@ public final class PartitionLog implements AutoCloseable {
 
     /**
      * As {@link #append(long, byte[])} for the payload held by {@code payload} (heap or native memory), without
-     * copying it: its bytes must not change until the future completes.
+     * copying it: its bytes must not change until the future completes, and the log's writer thread must be able to
+     * read it (heap memory, or a global, automatic or shared arena's; not a confined one).
      */
     public CompletableFuture<Long> append(long epoch, MemorySegment payload) {
         checkPayload(payload);

@@ -97,7 +97,7 @@ class PartitionLogTest {
     @Test
     void appendsSegmentsOfHeapOrNativeMemoryAndChecksTheirSize() throws IOException {
         try (PartitionLog log = PartitionLog.open(dir, new LogConfig(64 << 20, 64));
-                java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) { // the writer thread reads it
             java.lang.foreign.MemorySegment nat = arena.allocate(32);
             nat.copyFrom(java.lang.foreign.MemorySegment.ofArray(payload(1)));
             assertEquals(1, log.append(3, nat.asSlice(0, payload(1).length)).join());
