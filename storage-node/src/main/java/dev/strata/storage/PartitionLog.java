@@ -84,7 +84,8 @@ public final class PartitionLog implements AutoCloseable {
     /**
      * As {@link #append(long, byte[])} for the payload held by {@code payload} (heap or native memory), without
      * copying it: its bytes must not change until the future completes, and the log's writer thread must be able to
-     * read it (heap memory, or a global, automatic or shared arena's; not a confined one).
+     * read it (heap memory, or a global, automatic or shared arena's; a confined one is refused with an
+     * {@link IllegalArgumentException}).
      */
     public CompletableFuture<Long> append(long epoch, MemorySegment payload) {
         checkPayload(payload);
@@ -135,6 +136,10 @@ public final class PartitionLog implements AutoCloseable {
 
     private void checkPayload(MemorySegment payload) {
         Objects.requireNonNull(payload, "payload");
+        if (!writer.canRead(payload)) {
+            throw new IllegalArgumentException("payload segment is confined to its thread, but any appender's thread "
+                    + "or the log's writer thread may write it: pass heap memory or a shared arena's");
+        }
         if (payload.byteSize() > config.maxRecordBytes()) {
             throw new IllegalArgumentException(
                     "record of " + payload.byteSize() + " bytes exceeds maxRecordBytes " + config.maxRecordBytes());

@@ -107,6 +107,10 @@ class PartitionLogTest {
             assertThrows(IllegalArgumentException.class, () -> log.append(3, arena.allocate(65)),
                     "over maxRecordBytes");
             assertThrows(NullPointerException.class, () -> log.append(3, (java.lang.foreign.MemorySegment) null));
+            try (java.lang.foreign.Arena confined = java.lang.foreign.Arena.ofConfined()) {
+                assertThrows(IllegalArgumentException.class, () -> log.append(3, confined.allocate(8)),
+                        "a segment the writer thread cannot read");
+            }
             List<Seen> seen = replayAll(log, 0);
             assertEquals(2, seen.size());
             assertArrayEquals(payload(1), seen.get(0).payload());

@@ -112,6 +112,11 @@ public final class LogWriter {
         thread.start();
     }
 
+    /** Whether this log's writer thread can read {@code segment} (not one confined to another thread). */
+    public boolean canRead(MemorySegment segment) {
+        return segment.isAccessibleBy(thread);
+    }
+
     /**
      * Owner path: enqueues the record {@code payload} under the next LSN. The segment is the log's until the
      * future completes (then its bytes were written, or never will be); a heap or native segment alike.
