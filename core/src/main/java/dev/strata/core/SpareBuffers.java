@@ -3,6 +3,7 @@ package dev.strata.core;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
@@ -26,7 +27,7 @@ public final class SpareBuffers {
     private final long firstBytes;
     /** The arena of every buffer this pool made and has not freed, by address. */
     private final ConcurrentHashMap<Long, Arena> arenas = new ConcurrentHashMap<>();
-    private final java.util.concurrent.atomic.AtomicLong allocated = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong allocated = new AtomicLong();
 
     /**
      * @param count      buffers the pool keeps
@@ -109,10 +110,10 @@ public final class SpareBuffers {
     }
 
     /**
-     * A buffer of its own anonymous mapping ({@link NativeMemory}), unmapped when freed: memory from {@code malloc}
-     * stayed with the process after {@code free} (glibc keeps freed blocks of a few megabytes in its arenas), which
-     * under a memory limit counted as much as memory in use. Its pages are committed as they are first written. The
-     * segment belongs to a shared arena whose closing unmaps it, so a use after free fails instead of crashing.
+     * A buffer of its own anonymous mapping ({@link NativeMemory}), unmapped when freed, so its memory leaves the
+     * process at once (with {@code malloc}'d buffers the out-of-memory quick run peaked higher, and was killed once
+     * by its memory limit). Its pages are committed as they are first written. The segment belongs to a shared
+     * arena whose closing unmaps it, so a use after free fails instead of crashing.
      */
     private MemorySegment allocate(long bytes) {
         NativeMemory memory = NativeMemory.reserve(bytes);

@@ -48,13 +48,9 @@ public final class LogRecordDescriptor {
     }
 
     /**
-     * Encodes a frame at {@code offset} of {@code dst} (which must have room for it) and returns its length.
+     * Encodes a frame of {@code payload}'s bytes at {@code offset} of {@code dst} (which must have room for it) and
+     * returns its length.
      */
-    public static int encode(MemorySegment dst, long offset, long lsn, long epoch, byte[] payload) {
-        return encode(dst, offset, lsn, epoch, MemorySegment.ofArray(payload));
-    }
-
-    /** As {@link #encode(MemorySegment, long, long, long, byte[])} for the payload's bytes in a segment. */
     public static int encode(MemorySegment dst, long offset, long lsn, long epoch, MemorySegment payload) {
         int length = Math.toIntExact(payload.byteSize());
         dst.set(INT, offset + LENGTH_OFFSET, length);
