@@ -26,7 +26,31 @@ public final class Libc {
     private static final MethodHandle STRERROR = LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
 
+    /** {@code int malloc_trim(size_t pad)}: glibc only; null where the C library has none. */
+    private static final MethodHandle MALLOC_TRIM = LIBC.find("malloc_trim")
+            .map(a -> LINKER.downcallHandle(a, FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG)))
+            .orElse(null);
+
     private Libc() {}
+
+    /**
+     * Gives the C heap's free pages back to the system ({@code malloc_trim(0)}): glibc keeps what a thread
+     * freed in that thread's arena, so native buffers that grew and were replaced, and the compiler's
+     * working memory, stay resident after their peak. Best effort.
+     *
+     * @return whether the call was made: false where the C library has none (not glibc)
+     */
+    public static boolean trimNativeHeap() {
+        if (MALLOC_TRIM == null) {
+            return false;
+        }
+        try {
+            int released = (int) MALLOC_TRIM.invokeExact(0L); // 1 if it gave any memory back
+            return true;
+        } catch (Throwable t) {
+            return false;
+        }
+    }
 
     /** A handle for the C function {@code name} that captures {@code errno} into its first argument. */
     public static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... extra) {
