@@ -14,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The tree's shape follows memory: while the store fits its pool, internal nodes keep up to 64
- * children (fewer levels for reads); once the pool has had to evict, nodes below the root split at 12
+ * children (fewer levels for reads); once the pool has had to evict, nodes below the root split at 8
  * (more messages per flush into a child that must be read from storage), and the wider nodes built
  * before split as they next change.
  */
@@ -36,12 +36,12 @@ class IndexFanoutTest {
     }
 
     @Test
-    void aTreeThatOutgrowsItsPoolSplitsNodesBelowTheRootAtTwelveChildren() {
+    void aTreeThatOutgrowsItsPoolSplitsNodesBelowTheRootAtEightChildren() {
         try (PageStore store = PageStore.open(dir, IndexModelTest.config(4L << 20))) {
             Index idx = load(store);
             assertTrue(store.poolOutgrown(), "18 MB of records cannot fit a 4 MiB pool");
             int widest = idx.maxChildrenBelowRoot();
-            assertTrue(widest >= 2 && widest <= 12, "widest node below the root: " + widest);
+            assertTrue(widest >= 2 && widest <= 8, "widest node below the root: " + widest);
             assertTrue(idx.height() >= 3, "height " + idx.height());
             check(idx);
         }
