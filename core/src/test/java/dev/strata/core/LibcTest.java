@@ -46,6 +46,7 @@ class LibcTest {
         MemorySegment[] blocks = new MemorySegment[10_240];
         for (int i = 0; i < blocks.length; i++) {
             blocks[i] = ((MemorySegment) malloc.invokeExact((long) block)).reinterpret(block);
+            assertTrue(blocks[i].address() != 0, "malloc failed");
             blocks[i].fill((byte) 1); // resident
         }
         for (int i = 0; i < blocks.length - 1; i++) {
