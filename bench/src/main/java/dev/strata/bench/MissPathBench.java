@@ -5,6 +5,7 @@ import dev.strata.buffer.BufferPoolConfig;
 import dev.strata.buffer.PageGuard;
 import dev.strata.buffer.PageSource;
 import dev.strata.buffer.PageWrite;
+import dev.strata.core.PageSize;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
@@ -21,22 +22,30 @@ import org.openjdk.jmh.annotations.Threads;
 
 /**
  * Page miss + eviction throughput: random shared fixes over a page space 16x the pool, so almost
- * every fix misses, loads the page from the source (a synthetic in-memory tier that stamps the
- * page number) and evicts in batches; with {@code dirtyPercent} of fixes exclusive and dirtying the
- * page, eviction also writes back. Measures the pool's own cost of a miss, not a device's.
+ * every fix misses, loads the page from the source (a synthetic in-memory tier that fills the whole
+ * page, as a tier's read copies a whole image, and stamps the page number) and evicts in batches; with
+ * {@code dirtyPercent} of fixes exclusive and dirtying the page, eviction also writes back. Pages of
+ * {@code pageKiB} (4 KiB, or the index's 64 KiB nodes). Measures the pool's own cost of a miss
+ * (releasing and faulting in frames included), not a device's.
  */
 @State(Scope.Benchmark)
 public class MissPathBench extends BenchBase {
     @Param({"0", "50"})
     public int dirtyPercent;
 
+    @Param({"4", "64"})
+    public int pageKiB;
+
     private BufferPool pool;
     private long pages;
+    private long stride;
+    private MemorySegment image;
     final LongAdder written = new LongAdder();
 
     final class StampingSource implements PageSource {
         @Override
         public long read(long pageNo, int sizeClass, MemorySegment dst) {
+            MemorySegment.copy(image, 0, dst, 0, dst.byteSize());
             dst.set(ValueLayout.JAVA_LONG, 0, pageNo);
             return 0;
         }
@@ -57,7 +66,15 @@ public class MissPathBench extends BenchBase {
         long poolBytes = 16L << 20;
         long space = 256L << 20;
         pool = BufferPool.create(BufferPoolConfig.of(poolBytes, space), new StampingSource());
-        pages = space / 4096;
+        int pageBytes = pageKiB << 10;
+        image = MemorySegment.ofArray(new byte[pageBytes]).fill((byte) 7);
+        stride = pageBytes / PageSize.BASE;
+        pages = space / pageBytes;
+        if (pageBytes > PageSize.BASE) {
+            for (long i = 0; i < pages; i++) {
+                pool.defineSizeClass(i * stride, PageSize.classOf(pageBytes));
+            }
+        }
     }
 
     @TearDown(Level.Trial)
@@ -78,7 +95,7 @@ public class MissPathBench extends BenchBase {
     }
 
     private long fix(Rnd rnd) {
-        long p = rnd.r.nextLong(pages);
+        long p = rnd.r.nextLong(pages) * stride;
         if (rnd.r.nextInt(100) < dirtyPercent) {
             try (PageGuard g = pool.fixExclusive(p)) {
                 pool.markDirty(p);

@@ -61,13 +61,14 @@ class BufferPoolHugePagesTest {
             for (long i = 0; i < pages; i++) {
                 bp.defineFreshPage(pageNo(i), PageSize.classOf(16384));
             }
-            long expected = (4L << 20) + BufferPool.PREFAULT_AHEAD_BYTES;
+            long expected = (4L << 20) + BufferPool.prefaultAheadBytes(4L << 20);
+            assertEquals(8L << 20, expected, "4 MiB of new pages: the least distance, 4 MiB");
             long deadline = System.nanoTime() + 10_000_000_000L;
             while (bp.prefaultedBytes() < expected && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
             Thread.sleep(50);
-            assertEquals(expected, bp.prefaultedBytes(), "faulted in up to 32 MiB past the new pages, no further");
+            assertEquals(expected, bp.prefaultedBytes(), "faulted in up to 4 MiB past the new pages, no further");
             assertTrue(smapsKb(bp, "Rss") * 1024 >= expected - (2L << 20), "resident " + smapsKb(bp, "Rss") + " KiB");
             assertTrue(smapsKb(bp, "AnonHugePages") * 1024 >= expected - (4L << 20),
                     "on huge pages: " + smapsKb(bp, "AnonHugePages") + " KiB");
@@ -85,6 +86,17 @@ class BufferPoolHugePagesTest {
             assertTrue(bp.hasEvicted());
             assertTrue(smapsKb(bp, "Rss") * 1024 <= pool + (2L << 20), "resident " + smapsKb(bp, "Rss") + " KiB");
         }
+    }
+
+    @Test
+    void theDistanceFaultedInAheadIsASixteenthOfTheNewPagesIn2MiBStepsFrom4To32MiB() {
+        long mib = 1L << 20;
+        assertEquals(4 * mib, BufferPool.prefaultAheadBytes(16384));
+        assertEquals(4 * mib, BufferPool.prefaultAheadBytes(64 * mib));
+        assertEquals(6 * mib, BufferPool.prefaultAheadBytes(64 * mib + 16)); // 4 MiB + 1: up to the next 2 MiB
+        assertEquals(8 * mib, BufferPool.prefaultAheadBytes(128 * mib));
+        assertEquals(32 * mib, BufferPool.prefaultAheadBytes(512 * mib));
+        assertEquals(32 * mib, BufferPool.prefaultAheadBytes(64L << 30));
     }
 
     @Test

@@ -20,8 +20,9 @@ import java.util.concurrent.ConcurrentSkipListMap;
  * {@link dev.strata.storage.internal.LogRecordDescriptor} in segment files named by their first LSN
  * ({@code %020d.log}), with group commit — one committer at a time writes everything queued and fsyncs
  * ({@code fdatasync}) once per group: a thread waiting on an append future while the log is idle commits the
- * queued group itself; other records are committed by the writer thread ({@code strata-log-writer-<dir name>}). Segments are preallocated with zeros ahead of the records, so most
- * syncs flush data only; a clean {@link #close} cuts the active segment back to its records.
+ * queued group itself; other records are committed by the writer thread ({@code strata-log-writer-<dir name>}).
+ * Segments are preallocated with zeros ahead of the records (not on tmpfs or ramfs), so most syncs flush data only;
+ * a clean {@link #close} cuts the active segment back to its records.
  *
  * <p>Watermarks: {@link #firstLsn()} &le; {@link #durableLsn()} + 1, {@link #durableLsn()} &le;
  * {@link #appendedLsn()}. LSNs are dense, the first is 1, and epochs never go down along the log.

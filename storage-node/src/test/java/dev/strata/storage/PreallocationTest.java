@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.strata.core.CorruptionException;
 import dev.strata.storage.internal.LogWriter;
@@ -86,6 +88,7 @@ class PreallocationTest {
 
     @Test
     void activeSegmentIsPreallocatedAheadAndCutBackOnClose() throws IOException {
+        assumeFalse(LogWriter.inMemoryFileSystem(dir), "the temporary directory is on tmpfs: nothing preallocated");
         Path logDir = dir.resolve("log");
         try (PartitionLog log = PartitionLog.open(logDir, LogConfig.defaults())) {
             appendAndWait(log, 1, 10);
@@ -93,6 +96,35 @@ class PreallocationTest {
             assertTrue(Files.size(segment) >= LogWriter.PREALLOCATE_CHUNK, "size " + Files.size(segment));
         }
         assertEquals(recordsEnd(10, 1), Files.size(segmentFiles(logDir).getFirst()));
+    }
+
+    @Test
+    void aLogOnTmpfsIsNotPreallocatedAndRecoversEveryRecord() throws IOException {
+        Path shm = Path.of("/dev/shm");
+        assumeTrue(Files.isDirectory(shm) && LogWriter.inMemoryFileSystem(shm), "no tmpfs at /dev/shm");
+        Path logDir = Files.createTempDirectory(shm, "strata-prealloc-test-");
+        try {
+            try (PartitionLog log = PartitionLog.open(logDir, LogConfig.defaults())) {
+                appendAndWait(log, 1, 10);
+                Path segment = segmentFiles(logDir).getFirst();
+                assertEquals(recordsEnd(10, 1), Files.size(segment), "no zeros written ahead of the records");
+            }
+            try (PartitionLog log = PartitionLog.open(logDir, LogConfig.defaults())) {
+                assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L), replayLsns(log, 0));
+                appendAndWait(log, 11, 20);
+                assertEquals(recordsEnd(20, 1), Files.size(segmentFiles(logDir).getFirst()));
+            }
+            try (PartitionLog log = PartitionLog.open(logDir, LogConfig.defaults())) {
+                assertEquals(20, replayLsns(log, 0).size());
+                assertEquals(20, log.durableLsn());
+            }
+        } finally {
+            try (Stream<Path> files = Files.walk(logDir)) {
+                for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+        }
     }
 
     @Test

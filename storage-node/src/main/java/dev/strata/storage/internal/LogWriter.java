@@ -6,6 +6,7 @@ import dev.strata.storage.StaleEpochException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,7 +43,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * not {@code fallocate}d: unwritten extents would need a metadata change on first write), so most groups overwrite
  * allocated blocks and {@code fdatasync} flushes data only instead of also committing a size change to the file
  * system journal. Recovery reads an all-zero frame header followed only by zeros as the end of a segment's records.
- * A clean close cuts the active segment back to its records.
+ * A clean close cuts the active segment back to its records. A log on a file system held in memory (tmpfs, ramfs:
+ * no journal, nothing to sync) is not preallocated: there the zeros only doubled the bytes copied per record.
  *
  * <p>An I/O error fails the group and every later append: after a failed write or fsync the file's state is
  * unknown, and only reopening (recovery) can say what is durable.
@@ -58,6 +60,7 @@ public final class LogWriter {
 
     private final Path dir;
     private final long segmentBytes;
+    private final boolean preallocates;
     private final ConcurrentSkipListMap<Long, Path> segments;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
@@ -98,6 +101,7 @@ public final class LogWriter {
             long highestEpoch, long tailBytes) throws IOException {
         this.dir = dir;
         this.segmentBytes = segmentBytes;
+        this.preallocates = !inMemoryFileSystem(dir);
         this.segments = segments;
         this.nextLsn = nextLsn;
         this.highestEpoch = highestEpoch;
@@ -110,6 +114,19 @@ public final class LogWriter {
         }
         thread = Thread.ofPlatform().name("strata-log-writer-" + dir.getFileName()).daemon().unstarted(this::run);
         thread.start();
+    }
+
+    /**
+     * Whether {@code dir} is on a file system held in memory ({@code tmpfs}, {@code ramfs}), where preallocating
+     * saves no journal commit; false if its type cannot be read.
+     */
+    public static boolean inMemoryFileSystem(Path dir) {
+        try {
+            String type = Files.getFileStore(dir).type();
+            return type.equals("tmpfs") || type.equals("ramfs");
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** Whether this log's writer thread can read {@code segment} (not one confined to another thread). */
@@ -367,6 +384,9 @@ public final class LogWriter {
      * past the segment's size), to be synced with the group. Later groups then overwrite allocated blocks.
      */
     private void preallocate() throws IOException {
+        if (!preallocates) {
+            return;
+        }
         long limit = Math.max(segmentBytes, activeBytes); // an oversized record's segment ends with it
         if (allocatedBytes - activeBytes >= PREALLOCATE_CHUNK / 2 || allocatedBytes >= limit) {
             return;
