@@ -508,8 +508,8 @@ public final class BufferPool implements AutoCloseable {
                 misses.increment();
             } else {
                 if (slots > 1) {
-                    // the frame was released (MADV_DONTNEED): fault it in with one call instead of a fault
-                    // per 4 KiB inside the read's copy (a 64 KiB frame ~26 instead of ~35 us on this VM)
+                    // the frame was released (MADV_DONTNEED) or never touched: fault it in with one call instead
+                    // of a fault per 4 KiB inside the read's copy (a 64 KiB frame ~26 instead of ~35 us here)
                     memory.populateWrite(offset(pageNo), dst.byteSize());
                 }
                 long lsn = source.read(pageNo, sc, dst);
@@ -645,8 +645,8 @@ public final class BufferPool implements AutoCloseable {
      * How far past {@code freshEnd} (the end of the highest fresh page) {@link #prefaultAhead} faults in: a
      * sixteenth of what the pool's new pages span so far, in 2 MiB steps, from 4 MiB up to 32 MiB. What is
      * faulted in past the last new page of a load is zeroed for nothing (on this VM ~1.7 ms of a core per
-     * 2 MiB page the host took back); a fixed 32 MiB was a fifth of a 1M-key sequential load's 128 MiB of
-     * pages. The distance grows with the load, so the writer still rarely catches up with the zeroing.
+     * 2 MiB page the host took back); a fixed 32 MiB added a quarter to a 1M-key sequential load's 128 MiB
+     * of pages. The distance grows with the load, so the writer still rarely catches up with the zeroing.
      */
     static long prefaultAheadBytes(long freshEnd) {
         long ahead = (freshEnd / 16 + PREFAULT_STEP_BYTES - 1) / PREFAULT_STEP_BYTES * PREFAULT_STEP_BYTES;
