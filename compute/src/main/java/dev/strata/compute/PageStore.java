@@ -74,6 +74,8 @@ public final class PageStore implements AutoCloseable {
 
     private final Path dir;
     private final PageStoreConfig config;
+    /** Log since the last checkpoint that queues the next ({@link PageStoreConfig#effectiveCheckpointLogBytes}). */
+    private final long checkpointLogBytes;
     private final FileChannel lockChannel;
     private final FileLock dirLock;
     private final PageFile pageFile;
@@ -142,6 +144,7 @@ public final class PageStore implements AutoCloseable {
     private PageStore(Path dir, PageStoreConfig config) throws IOException {
         this.dir = dir;
         this.config = config;
+        this.checkpointLogBytes = config.effectiveCheckpointLogBytes();
         BufferPoolConfig poolConfig = BufferPoolConfig.of(config.poolBytes(), config.capacityBytes());
         this.capacityPages = poolConfig.capacityPages();
         Files.createDirectories(dir);
@@ -512,7 +515,7 @@ public final class PageStore implements AutoCloseable {
                 markApplied(lsn);
                 commits.increment();
                 logBytes.add(payloadLength);
-                if (logBytesSinceCheckpoint.addAndGet(payloadLength) >= config.checkpointLogBytes()
+                if (logBytesSinceCheckpoint.addAndGet(payloadLength) >= checkpointLogBytes
                         && checkpointQueued.compareAndSet(false, true)) {
                     checkpointer.execute(this::backgroundCheckpoint);
                 }
