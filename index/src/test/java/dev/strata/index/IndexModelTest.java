@@ -223,7 +223,9 @@ class IndexModelTest {
                 rnd.nextBytes(v);
                 b.put(k, v.clone());
                 model.map.put(k, v.clone());
-                if (b.size() == 2000) {
+                // batches as large as the benchmarks' flush into several nodes of one size per transaction,
+                // which is what catches a decoded node's image reused while its entries still refer to it
+                if (b.size() == 5000) {
                     idx.apply(b);
                     b.clear();
                 }

@@ -48,6 +48,15 @@ final class Node {
     private static final VarHandle I16 = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.nativeOrder());
 
     static Node decode(long pageId, MemorySegment page) {
+        return decode(pageId, page, null);
+    }
+
+    /**
+     * Decodes {@code page} into {@code img} (an array of the page's size whose previous content does not
+     * matter, or null for a new one): the decoded entries' values stay ranges of it, so it must not be reused
+     * while any of them is reachable.
+     */
+    static Node decode(long pageId, MemorySegment page, byte[] img) {
         int magic = page.get(NodeLayout.INT, NodeLayout.OFF_MAGIC);
         if (magic != NodeLayout.MAGIC) {
             throw new dev.strata.core.CorruptionException("page " + dev.strata.core.PageId.toString(pageId)
@@ -65,7 +74,9 @@ final class Node {
             throw new dev.strata.core.CorruptionException("index node " + dev.strata.core.PageId.toString(pageId)
                     + " has a bad header: " + nc + " children, " + ne + " entries, heap at " + heap);
         }
-        byte[] img = new byte[size];
+        if (img == null || img.length != size) {
+            img = new byte[size];
+        }
         MemorySegment.copy(page, ValueLayout.JAVA_BYTE, 0, img, 0, slotsEnd);
         MemorySegment.copy(page, ValueLayout.JAVA_BYTE, heap, img, heap, size - heap);
         Node n = new Node(pageId, img.length, kind == NodeLayout.LEAF);
@@ -182,6 +193,14 @@ final class Node {
      * {@link Txn#writeCompacted} slides the kept items instead.
      */
     byte[] encode(MemorySegment current) {
+        return encode(current, null);
+    }
+
+    /**
+     * As {@link #encode(MemorySegment)}; {@code scratch}, an array of the page's size (or null), receives the
+     * copy of {@code current} the image starts from instead of a new array.
+     */
+    byte[] encode(MemorySegment current, byte[] scratch) {
         if (!decoded || current == null) {
             return encode();
         }
@@ -240,7 +259,13 @@ final class Node {
             // (NodeEdit) cannot use it
             return null;
         }
-        byte[] img = current.toArray(ValueLayout.JAVA_BYTE);
+        byte[] img;
+        if (scratch != null && scratch.length == current.byteSize()) {
+            img = scratch;
+            MemorySegment.copy(current, ValueLayout.JAVA_BYTE, 0, img, 0, img.length);
+        } else {
+            img = current.toArray(ValueLayout.JAVA_BYTE);
+        }
         for (int i = 0; i < items; i++) {
             if (itemOrigin(i) < 0) {
                 writeItem(img, at[i], i);
