@@ -76,6 +76,7 @@ public final class PageStore implements AutoCloseable {
     private final PageStoreConfig config;
     /** Log since the last checkpoint that queues the next ({@link PageStoreConfig#effectiveCheckpointLogBytes}). */
     private final long checkpointLogBytes;
+    private volatile RecoveryStats recovery = new RecoveryStats(0, 0, 0);
     private final FileChannel lockChannel;
     private final FileLock dirLock;
     private final PageFile pageFile;
@@ -602,6 +603,11 @@ public final class PageStore implements AutoCloseable {
      * record with several deltas on one page applies all of them and none is evicted half-applied.
      */
     private void replay(long afterLsn) throws IOException {
+        long started = System.nanoTime();
+        long from = afterLsn;
+        long to = log.durableLsn();
+        long[] replayed = new long[2]; // records, payload bytes
+        long[] nextReport = {started + RECOVERY_REPORT_NANOS};
         java.util.Set<Long> touched = new java.util.LinkedHashSet<>();
         long[] current = new long[1];
         BatchFormat.Visitor visitor = new BatchFormat.Visitor() {
@@ -686,7 +692,37 @@ public final class PageStore implements AutoCloseable {
                 }
                 touched.clear();
             }
+            replayed[0]++;
+            replayed[1] += payload.byteSize();
+            long now = System.nanoTime();
+            if (now >= nextReport[0]) {
+                nextReport[0] = now + RECOVERY_REPORT_NANOS;
+                LOG.log(System.Logger.Level.INFO, String.format(java.util.Locale.ROOT,
+                        "recovering page store %s: %,d of %,d log records replayed (%.0f%%), %s, %.1f s", dir,
+                        lsn - from, to - from, 100.0 * (lsn - from) / (to - from), ByteSize.format(replayed[1]),
+                        (now - started) / 1e9));
+            }
         });
+        recovery = new RecoveryStats(replayed[0], replayed[1], System.nanoTime() - started);
+        if (replayed[0] > 0) {
+            LOG.log(System.Logger.Level.INFO, String.format(java.util.Locale.ROOT,
+                    "recovered page store %s: replayed %,d log records (%s) after checkpoint LSN %,d in %.1f s", dir,
+                    replayed[0], ByteSize.format(replayed[1]), from, recovery.nanos() / 1e9));
+        }
+    }
+
+    /** How often a long recovery reports its progress. */
+    private static final long RECOVERY_REPORT_NANOS = 2_000_000_000L;
+
+    /**
+     * What opening this store replayed: the log records after the newest checkpoint, their payload bytes, and
+     * the time the replay took (see {@link PageStoreConfig#effectiveCheckpointLogBytes} for what bounds it).
+     */
+    public record RecoveryStats(long records, long bytes, long nanos) {}
+
+    /** What the redo at open replayed (no records for a store closed cleanly or new). */
+    public RecoveryStats recovery() {
+        return recovery;
     }
 
     private void checkFits(long pageNo, int sizeClass) {

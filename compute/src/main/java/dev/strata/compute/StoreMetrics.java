@@ -21,6 +21,7 @@ import java.util.function.ToDoubleFunction;
  * strata.store.allocated.pages / free.pages          gauges (pages in use; freed, not yet reused)
  * strata.store.page.space.bytes                      gauge (page space taken, against strata.store.capacity)
  * strata.store.page.image.bytes / stored.bytes       counters (page images written; bytes the file took for them)
+ * strata.store.recovery.records / bytes / seconds    gauges (what the redo at open replayed, and how long it took)
  * </pre>
  */
 public final class StoreMetrics {
@@ -49,6 +50,9 @@ public final class StoreMetrics {
         gauge(registry, "strata.store.page.space.bytes", store, s -> s.stats().pageSpaceBytes(), tags);
         counter(registry, "strata.store.page.image.bytes", store, s -> s.stats().pageImageBytes(), tags);
         counter(registry, "strata.store.page.stored.bytes", store, s -> s.stats().pageStoredBytes(), tags);
+        gauge(registry, "strata.store.recovery.records", store, s -> s.recovery().records(), tags);
+        gauge(registry, "strata.store.recovery.bytes", store, s -> s.recovery().bytes(), tags);
+        gauge(registry, "strata.store.recovery.seconds", store, s -> s.recovery().nanos() / 1e9, tags);
     }
 
     private static void counter(MeterRegistry r, String name, PageStore store, ToDoubleFunction<PageStore> f,

@@ -530,6 +530,62 @@ class PageStoreTest {
         }
     }
 
+    @Test
+    void aRecoveryReportsWhatItReplayedInItsLogAndMetrics(@TempDir Path images) throws Exception {
+        Path image;
+        long durable;
+        long checkpointed;
+        long logged;
+        try (PageStore store = PageStore.open(dir, small())) {
+            long page = store.allocate(4096);
+            store.checkpoint();
+            for (int i = 0; i < 40; i++) {
+                put(store, page, 8 * i, bytes("record " + i));
+            }
+            durable = store.stats().durableLsn();
+            checkpointed = store.stats().checkpointLsn();
+            logged = store.stats().logBytes();
+            assertEquals(0, store.recovery().records(), "a new store replays nothing");
+            assertEquals(0, store.recovery().bytes());
+            image = crashImage(dir, images.resolve("crash"));
+        }
+        java.util.logging.Logger jul = java.util.logging.Logger.getLogger(PageStore.class.getName());
+        List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                lines.add(java.text.MessageFormat.format(r.getMessage(),
+                        r.getParameters() == null ? new Object[0] : r.getParameters()));
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        jul.addHandler(capture);
+        try (PageStore store = PageStore.open(image, small())) {
+            PageStore.RecoveryStats r = store.recovery();
+            assertEquals(durable - checkpointed, r.records(), "the records after the checkpoint: " + r);
+            assertEquals(40, r.records());
+            assertTrue(r.bytes() > 0 && r.bytes() <= logged, "replayed " + r.bytes() + " of " + logged + " bytes");
+            assertTrue(r.nanos() > 0);
+            var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+            StoreMetrics.bind(store, registry);
+            assertEquals(40.0, registry.get("strata.store.recovery.records").gauge().value());
+            assertEquals((double) r.bytes(), registry.get("strata.store.recovery.bytes").gauge().value());
+            assertTrue(registry.get("strata.store.recovery.seconds").gauge().value() > 0);
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith("recovered page store " + image)
+                    && l.contains("replayed 40 log records")), "log lines: " + lines);
+        } finally {
+            jul.removeHandler(capture);
+        }
+        try (PageStore store = PageStore.open(image, small())) {
+            assertEquals(0, store.recovery().records(), "a clean close left nothing to replay");
+        }
+    }
+
     /**
      * A crash image of a running store: its files as they are now (the commits so far are durable in them).
      * Copied with {@code cp --sparse=always}: the page file's apparent size is over 8 TiB, nearly all holes.
