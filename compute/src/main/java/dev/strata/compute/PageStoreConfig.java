@@ -33,8 +33,9 @@ public record PageStoreConfig(long poolBytes, long capacityBytes, int partition,
             throw new IllegalArgumentException("strata.store.checkpoint-interval must be >= 0");
         }
         if (checkpointLogBytes != 0 && checkpointLogBytes < (1 << 20)) {
-            throw new IllegalArgumentException("strata.store.checkpoint-log-bytes must be 0 (auto) or at least 1 MiB, got "
-                    + (checkpointLogBytes < 0 ? checkpointLogBytes + " bytes" : ByteSize.format(checkpointLogBytes)));
+            String got = checkpointLogBytes < 0 ? checkpointLogBytes + " bytes" : ByteSize.format(checkpointLogBytes);
+            throw new IllegalArgumentException(
+                    "strata.store.checkpoint-log-bytes must be 0 (auto) or at least 1 MiB, got " + got);
         }
         if (segmentBytes < (1 << 20)) {
             throw new IllegalArgumentException("strata.store.segment-bytes must be at least 1 MiB, got "

@@ -4,10 +4,11 @@ package dev.strata.index.internal;
  * A decoded entry: a leaf record or a buffered message. {@code type} is {@link NodeLayout#PUT},
  * {@link NodeLayout#DELETE} or {@link NodeLayout#UPSERT}, possibly with {@link NodeLayout#OVERFLOW}
  * (then {@code value} is the 12-byte pointer). Immutable but for where the writer decoded it from
- * ({@link #originPage}, {@link #originOffset}), which lets {@link Node#encode(java.lang.foreign.MemorySegment)}
- * keep an entry at its place in the page it came from. A decoded entry's value is a range of the
- * node image it was decoded from, not a copy ({@link Node#decode} would otherwise copy every value of
- * a node it decodes to flush a few of them); {@link #value()} copies it out on demand.
+ * ({@link #originPage}, {@link #originOffset}), which lets
+ * {@link Node#encode(java.lang.foreign.MemorySegment, byte[])} keep an entry at its place in the page it
+ * came from. A decoded entry's value is a range of the node image it was decoded from, not a copy
+ * ({@link Node#decode} would otherwise copy every value of a node it decodes to flush a few of them);
+ * {@link #value()} copies it out on demand.
  */
 public final class Msg {
     private final byte[] key;

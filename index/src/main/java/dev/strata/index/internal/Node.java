@@ -190,15 +190,8 @@ final class Node {
      * (so that the diff against the page, which is what gets logged, is the slot arrays, the header
      * and the new items); a compacted image if nothing of the page is kept; or {@code null} when the
      * page must be compacted (the slots would reach a kept item, or most free space is in holes): then
-     * {@link Txn#writeCompacted} slides the kept items instead.
-     */
-    byte[] encode(MemorySegment current) {
-        return encode(current, null);
-    }
-
-    /**
-     * As {@link #encode(MemorySegment)}; {@code scratch}, an array of the page's size (or null), receives the
-     * copy of {@code current} the image starts from instead of a new array.
+     * {@link Txn#writeCompacted} slides the kept items instead. {@code scratch}, an array of the page's size
+     * (or null), receives the copy of {@code current} the image starts from instead of a new array.
      */
     byte[] encode(MemorySegment current, byte[] scratch) {
         if (!decoded || current == null) {
