@@ -609,6 +609,7 @@ public final class PageStore implements AutoCloseable {
         long[] replayed = new long[2]; // records, payload bytes
         long[] nextReport = {started + RECOVERY_REPORT_NANOS};
         java.util.Set<Long> touched = new java.util.LinkedHashSet<>();
+        java.util.Set<Long> hinted = new java.util.HashSet<>();
         long[] current = new long[1];
         BatchFormat.Visitor visitor = new BatchFormat.Visitor() {
             @Override
@@ -681,9 +682,36 @@ public final class PageStore implements AutoCloseable {
                 return true;
             }
         };
+        // a first pass over each record only hints the pages it changes to the tier below, so that their reads
+        // run together instead of one after another as the second pass faults them in
+        BatchFormat.Visitor prefetcher = new BatchFormat.Visitor() {
+            @Override
+            public void delta(long pageNo, int offset, MemorySegment bytes) {
+                hint(pageNo);
+            }
+
+            @Override
+            public void move(long pageNo, int src, int dst, int length) {
+                hint(pageNo);
+            }
+
+            @Override
+            public void alloc(long pageNo, int sizeClass) {}
+
+            @Override
+            public void free(long pageNo) {}
+
+            private void hint(long pageNo) {
+                if (pageNo >= 0 && pageNo < capacityPages && allocated(pageNo) && hinted.add(pageNo)) {
+                    pool.prefetch(pageNo);
+                }
+            }
+        };
         log.replay(afterLsn, (lsn, recordEpoch, payload) -> {
             current[0] = lsn;
             try {
+                hinted.clear();
+                BatchFormat.decode(payload, prefetcher);
                 BatchFormat.decode(payload, visitor);
             } finally {
                 for (long p : touched) {
