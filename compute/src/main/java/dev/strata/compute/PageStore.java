@@ -480,23 +480,23 @@ public final class PageStore implements AutoCloseable {
             return CompletableFuture.completedFuture(log.durableLsn());
         }
         int payloadLength = batch.payloadLength();
-        byte[] payload = batch.payload();
+        MemorySegment payload = batch.payload();
         List<Long> pages = List.copyOf(batch.pages());
         List<Long> allocatedPages = List.copyOf(batch.allocated());
         List<Long> freedPages = List.copyOf(batch.freed());
         inflight.incrementAndGet();
         CompletableFuture<Long> appended;
         try {
-            MemorySegment record = MemorySegment.ofArray(payload).asSlice(0, payloadLength);
+            MemorySegment record = payload.asSlice(0, payloadLength);
             appended = waiting ? log.appendAndCommit(epoch, record) : log.append(epoch, record);
         } catch (RuntimeException e) {
             inflight.decrementAndGet();
-            BatchFormat.Encoder.recycle(payload);
             fail(e);
             throw e;
+        } finally {
+            BatchFormat.Encoder.recycle(payload); // the log copied the record before append returned
         }
         return appended.handle((lsn, err) -> {
-            BatchFormat.Encoder.recycle(payload); // written (or never will be): the log is done with it
             try {
                 if (err != null) {
                     fail(err);

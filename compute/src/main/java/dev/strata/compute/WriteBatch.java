@@ -231,11 +231,11 @@ public final class WriteBatch implements AutoCloseable {
     }
 
     /**
-     * The batch's log payload in the first {@link #payloadLength} bytes of the encoder's own buffer (not a copy:
-     * a batch's payload may be megabytes); called once, at commit. The caller hands the buffer back with
-     * {@link BatchFormat.Encoder#recycle} once the log is done with it.
+     * The batch's log payload in the first {@link #payloadLength} bytes of the encoder's own native buffer (not a
+     * copy: a batch's payload may be megabytes); called once, at commit. The caller hands the buffer back with
+     * {@link BatchFormat.Encoder#recycle} once the log has its copy.
      */
-    byte[] payload() {
+    MemorySegment payload() {
         return encoder.release();
     }
 

@@ -3,8 +3,6 @@ package dev.strata.core;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The payload of one log record: the entries of a committed write batch. Shared by the embedded
@@ -55,53 +53,42 @@ public final class BatchFormat {
     }
 
     /**
-     * Appends entries to a growable heap buffer. Not thread-safe. Buffers are reused: {@link #finish()}
-     * and {@link #recycle} give one back to a small shared pool (up to {@link #SPARES} buffers of up to
-     * {@link #SPARE_MAX} bytes) that new encoders take from, so that batch after batch grows its buffer
-     * once instead of doubling it from a few hundred bytes for every batch (which was over a third of
-     * all bytes an index load allocated).
+     * Appends entries to a growable native buffer. Not thread-safe. Buffers come from a small shared pool (up to
+     * {@link #SPARES} buffers of up to {@link #SPARE_MAX} bytes, see {@link SpareBuffers}), taken at the first entry
+     * and given back by {@link #finish()}, {@link #discard()} or {@link #recycle}, so that batch after batch grows
+     * its buffer once instead of doubling it from a few hundred bytes for every batch. Off the Java heap, a batch's
+     * megabytes of payload are never promoted into (and left for full collections in) a small old generation. An
+     * encoder with entries that is dropped without any of those calls keeps its buffer allocated: a write batch
+     * gives it back when it commits or closes.
      */
     public static final class Encoder {
         /** Largest buffer the pool keeps. */
         public static final int SPARE_MAX = 16 << 20;
         /** Buffers the pool keeps. */
         static final int SPARES = 4;
-        private static final byte[] NONE = new byte[0];
-        private static final AtomicReferenceArray<byte[]> POOL = new AtomicReferenceArray<>(SPARES);
+        private static final SpareBuffers POOL = new SpareBuffers(SPARES, 64 << 10, SPARE_MAX);
 
-        private byte[] buf;
+        private MemorySegment buf = MemorySegment.NULL;
         private int pos = 4;
         private int count;
 
-        public Encoder() {
-            byte[] spare = null;
-            for (int i = 0; i < SPARES && spare == null; i++) {
-                if (POOL.get(i) != null) {
-                    spare = POOL.getAndSet(i, null);
-                }
-            }
-            buf = spare != null ? spare : new byte[256];
+        /**
+         * Gives a buffer that {@link #release} returned back to the pool, once nothing reads it any more (freed if
+         * the pool holds larger ones or it is larger than {@link #SPARE_MAX}).
+         */
+        public static void recycle(MemorySegment buffer) {
+            POOL.recycle(buffer);
         }
 
-        /**
-         * Gives a buffer that {@link #release} returned back to the pool, once nothing reads it any more
-         * (dropped if the pool is full or the buffer is larger than {@link #SPARE_MAX}).
-         */
-        public static void recycle(byte[] buffer) {
-            if (buffer.length == 0 || buffer.length > SPARE_MAX) {
-                return;
-            }
-            for (int i = 0; i < SPARES; i++) {
-                if (POOL.get(i) == null && POOL.compareAndSet(i, null, buffer)) {
-                    return;
-                }
-            }
+        /** Native bytes of the pool's buffers: kept, in use by encoders, or released and not yet recycled. */
+        public static long pooledBytes() {
+            return POOL.allocatedBytes();
         }
 
         public Encoder delta(long pageNo, int offset, MemorySegment src) {
             int len = Math.toIntExact(src.byteSize());
             header(DELTA, 0, offset, pageNo, len);
-            MemorySegment.copy(src, 0, MemorySegment.ofArray(buf), pos, len);
+            MemorySegment.copy(src, 0, buf, pos, len);
             pos += len;
             return this;
         }
@@ -111,9 +98,8 @@ public final class BatchFormat {
                 throw new IllegalArgumentException("move of " + length + " bytes from " + src + " to " + dst);
             }
             header(MOVE, 0, dst, pageNo, MOVE_BYTES);
-            MemorySegment s = MemorySegment.ofArray(buf);
-            s.set(INT, pos, src);
-            s.set(INT, pos + 4, length);
+            buf.set(INT, pos, src);
+            buf.set(INT, pos + 4, length);
             pos += MOVE_BYTES;
             return this;
         }
@@ -130,9 +116,10 @@ public final class BatchFormat {
 
         private void header(byte type, int sizeClass, int offset, long pageNo, int len) {
             ensure(ENTRY_HEADER + len);
-            MemorySegment s = MemorySegment.ofArray(buf);
+            MemorySegment s = buf;
             s.set(ValueLayout.JAVA_BYTE, pos, type);
             s.set(ValueLayout.JAVA_BYTE, pos + 1, (byte) sizeClass);
+            s.set(ValueLayout.JAVA_SHORT_UNALIGNED, pos + 2, (short) 0);
             s.set(INT, pos + 4, offset);
             s.set(LONG, pos + 8, pageNo);
             s.set(INT, pos + 16, len);
@@ -145,8 +132,10 @@ public final class BatchFormat {
             if (need > Integer.MAX_VALUE - 16) {
                 throw new StrataException("write batch exceeds 2 GiB");
             }
-            if (need > buf.length) {
-                buf = Arrays.copyOf(buf, (int) Math.max(need, Math.min(Integer.MAX_VALUE - 16, 2L * buf.length)));
+            if (buf.byteSize() == 0) {
+                buf = POOL.take(need);
+            } else if (need > buf.byteSize()) {
+                buf = POOL.grow(buf, pos, Math.min(Integer.MAX_VALUE - 16, Math.max(need, 2 * buf.byteSize())));
             }
         }
 
@@ -158,10 +147,15 @@ public final class BatchFormat {
             return pos;
         }
 
-        /** The encoded payload (a copy). */
+        /** The encoded payload (a copy, on the heap). */
         public byte[] toBytes() {
-            MemorySegment.ofArray(buf).set(INT, 0, count);
-            return Arrays.copyOf(buf, pos);
+            byte[] out = new byte[pos];
+            MemorySegment o = MemorySegment.ofArray(out);
+            o.set(INT, 0, count);
+            if (pos > 4) {
+                MemorySegment.copy(buf, 4, o, 4, pos - 4);
+            }
+            return out;
         }
 
         /**
@@ -170,19 +164,20 @@ public final class BatchFormat {
          */
         public byte[] finish() {
             byte[] out = toBytes();
-            recycle(release());
+            discard();
             return out;
         }
 
         /**
          * The encoder's own buffer, holding the payload in its first {@link #sizeBytes()} bytes (read that
-         * first): no copy. The encoder is then empty, with no buffer; the caller owns this one and may hand
-         * it to {@link #recycle} once done with it.
+         * first): no copy. The encoder is then empty, with no buffer; the caller owns this one and hands it
+         * to {@link #recycle} once done with it. An encoder without entries returns an empty segment.
          */
-        public byte[] release() {
-            MemorySegment.ofArray(buf).set(INT, 0, count);
-            byte[] out = buf;
-            buf = NONE;
+        public MemorySegment release() {
+            ensure(0);
+            buf.set(INT, 0, count);
+            MemorySegment out = buf;
+            buf = MemorySegment.NULL;
             reset();
             return out;
         }
@@ -195,9 +190,9 @@ public final class BatchFormat {
         /** Empties the encoder and gives its buffer back to the pool. */
         public void discard() {
             reset();
-            byte[] old = buf;
-            buf = NONE;
-            recycle(old);
+            MemorySegment old = buf;
+            buf = MemorySegment.NULL;
+            POOL.recycle(old);
         }
     }
 

@@ -10,9 +10,10 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * A small shared pool of growable native buffers, for per-batch scratch space (a write batch's before-images)
  * that would otherwise be allocated on the Java heap batch after batch: megabytes that live as long as a batch
  * is open, so under a small heap they outlive young collections, get promoted, and fill the old generation with
- * garbage that only full collections reclaim. For buffers held only while a batch is open: ones queued behind
- * a log (a batch's payload) would be taken and freed per batch by a load that keeps hundreds of batches in
- * flight, each a fresh mapping faulted in page by page (sequential loads in memory ran up to 45% slower so).
+ * garbage that only full collections reclaim. For buffers held only while a batch is open (its before-images,
+ * its log payload, which the log copies when the batch is appended): buffers that queued behind a log would be
+ * taken and freed per batch by a load that keeps hundreds of batches in flight, each a fresh mapping faulted in
+ * page by page (sequential loads in memory ran up to 45% slower so, before the log copied its records).
  *
  * <p>Memory is given back at once, not left to the collector: a buffer the pool drops (grown past, or not
  * kept because the pool holds larger ones) is unmapped when dropped. Left to the collector, dropped buffers

@@ -128,6 +128,7 @@ class BatchFormatTest {
         // a finished encoder stays usable
         assertEquals(List.of("free 3"), decode(big.free(3).finish()));
     }
+
     @Test
     void releasedBufferHoldsThePayloadUncopiedAndARecycledOneLeaksNoBytes() {
         BatchFormat.Encoder e = new BatchFormat.Encoder();
@@ -136,16 +137,38 @@ class BatchFormatTest {
         }
         byte[] copy = e.toBytes();
         int length = e.sizeBytes();
-        byte[] released = e.release();
-        assertTrue(released.length >= length);
-        assertArrayEquals(copy, Arrays.copyOf(released, length));
+        MemorySegment released = e.release();
+        assertTrue(released.byteSize() >= length);
+        assertTrue(released.isNative(), "payload buffers live off the Java heap");
+        assertArrayEquals(copy, released.asSlice(0, length).toArray(ValueLayout.JAVA_BYTE));
         assertEquals(0, e.count());
         assertEquals(List.of("free 3"), decode(e.free(3).toBytes()), "a released encoder stays usable");
         BatchFormat.Encoder.recycle(released);
         assertEquals(List.of("alloc 7/2", "delta 7@100=[1, 2, 3]", "free 9", "move 7 64@4000->4096"),
                 decode(sample()));
-        BatchFormat.Encoder.recycle(new byte[BatchFormat.Encoder.SPARE_MAX + 1]); // too large to keep: dropped
-        BatchFormat.Encoder.recycle(new byte[0]);
+        BatchFormat.Encoder.recycle(MemorySegment.ofArray(new byte[16])); // not the pool's: left alone
+        BatchFormat.Encoder.recycle(MemorySegment.NULL);
         assertEquals(List.of("free 1"), decode(new BatchFormat.Encoder().free(1).finish()));
+    }
+
+    /** Buffers go back to the pool and come out again: encoding batch after batch allocates no more memory. */
+    @Test
+    void batchAfterBatchReusesThePoolsBuffers() {
+        for (int round = 0; round < 3; round++) {
+            BatchFormat.Encoder e = new BatchFormat.Encoder();
+            for (int i = 0; i < 300; i++) {
+                e.delta(i, 8, MemorySegment.ofArray(new byte[1000]));
+            }
+            BatchFormat.Encoder.recycle(e.release());
+        }
+        long pooled = BatchFormat.Encoder.pooledBytes();
+        for (int round = 0; round < 20; round++) {
+            BatchFormat.Encoder e = new BatchFormat.Encoder();
+            for (int i = 0; i < 300; i++) {
+                e.delta(i, 8, MemorySegment.ofArray(new byte[1000]));
+            }
+            assertEquals(300, decode(e.finish()).size());
+        }
+        assertEquals(pooled, BatchFormat.Encoder.pooledBytes());
     }
 }

@@ -64,8 +64,9 @@ public final class PartitionLog implements AutoCloseable {
     /**
      * Owner path: assigns the next LSN and enqueues the record. The future completes with the LSN once the
      * record is fsynced, or exceptionally with {@link StaleEpochException} if {@code epoch} is below
-     * {@link #highestEpoch()}. Never blocks; a thread that waits on the future (or a stage derived from it) while
-     * the log is idle commits the record itself rather than handing it to the writer thread and back.
+     * {@link #highestEpoch()}. The payload is copied into the log's queue before this returns, so the caller may
+     * reuse it at once; this never waits for I/O. A thread that waits on the future (or a stage derived from it)
+     * while the log is idle commits the record itself rather than handing it to the writer thread and back.
      *
      * @throws IllegalArgumentException if the payload is larger than {@link LogConfig#maxRecordBytes()}
      */
@@ -74,19 +75,17 @@ public final class PartitionLog implements AutoCloseable {
     }
 
     /**
-     * As {@link #append(long, byte[])} for the payload {@code payload[0, length)}, without copying it: the array
-     * must not change until the future completes (its bytes were then written, or never will be), after which the
-     * caller may reuse it.
+     * As {@link #append(long, byte[])} for the payload {@code payload[0, length)}. Like every append, this copies
+     * the payload before it returns: the caller may reuse the array at once.
      */
     public CompletableFuture<Long> append(long epoch, byte[] payload, int length) {
         return append(epoch, slice(payload, length));
     }
 
     /**
-     * As {@link #append(long, byte[])} for the payload held by {@code payload} (heap or native memory), without
-     * copying it: its bytes must not change until the future completes, and the log's writer thread must be able to
-     * read it (heap memory, or a global, automatic or shared arena's; a confined one is refused with an
-     * {@link IllegalArgumentException}).
+     * As {@link #append(long, byte[])} for the payload held by {@code payload} (heap or native memory), copied before
+     * this returns (the caller may reuse it at once). The calling thread must be able to read it: a segment confined
+     * to another thread is refused with an {@link IllegalArgumentException}.
      */
     public CompletableFuture<Long> append(long epoch, MemorySegment payload) {
         checkPayload(payload);
@@ -137,9 +136,9 @@ public final class PartitionLog implements AutoCloseable {
 
     private void checkPayload(MemorySegment payload) {
         Objects.requireNonNull(payload, "payload");
-        if (!writer.canRead(payload)) {
-            throw new IllegalArgumentException("payload segment is confined to its thread, but any appender's thread "
-                    + "or the log's writer thread may write it: pass heap memory or a shared arena's");
+        if (!payload.isAccessibleBy(Thread.currentThread())) {
+            throw new IllegalArgumentException("payload segment is confined to another thread: the appending thread "
+                    + "copies it, so pass heap memory, a shared arena's or one confined to the appending thread");
         }
         if (payload.byteSize() > config.maxRecordBytes()) {
             throw new IllegalArgumentException(

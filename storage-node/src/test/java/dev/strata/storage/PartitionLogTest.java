@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.strata.core.CorruptionException;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -108,13 +109,25 @@ class PartitionLogTest {
                     "over maxRecordBytes");
             assertThrows(NullPointerException.class, () -> log.append(3, (java.lang.foreign.MemorySegment) null));
             try (java.lang.foreign.Arena confined = java.lang.foreign.Arena.ofConfined()) {
-                assertThrows(IllegalArgumentException.class, () -> log.append(3, confined.allocate(8)),
-                        "a segment the writer thread cannot read");
+                // the appending thread copies the payload, so its own confined memory will do
+                java.lang.foreign.MemorySegment mine = confined.allocate(payload(3).length);
+                mine.copyFrom(java.lang.foreign.MemorySegment.ofArray(payload(3)));
+                assertEquals(3, log.append(3, mine).join());
+                java.util.concurrent.CompletableFuture<Object> other = new java.util.concurrent.CompletableFuture<>();
+                Thread.ofPlatform().start(() -> {
+                    try {
+                        other.complete(log.append(3, mine));
+                    } catch (RuntimeException e) {
+                        other.complete(e);
+                    }
+                });
+                assertInstanceOf(IllegalArgumentException.class, other.join(), "a segment another thread owns");
             }
             List<Seen> seen = replayAll(log, 0);
-            assertEquals(2, seen.size());
+            assertEquals(3, seen.size());
             assertArrayEquals(payload(1), seen.get(0).payload());
             assertArrayEquals(payload(2), seen.get(1).payload());
+            assertArrayEquals(payload(3), seen.get(2).payload());
         }
     }
 
@@ -226,6 +239,37 @@ class PartitionLogTest {
         }
     }
 
+    /**
+     * An append copies its payload: the one array here is rewritten right after every append, while the records
+     * queue up (megabytes of them, past the log's kept buffer size, over several segments), and every record still
+     * reads back as it was appended. Small records after the large ones land in the buffers given back smaller.
+     */
+    @Test
+    void aPayloadMayBeReusedAsSoonAsItsAppendReturns() throws IOException {
+        int large = 1 << 20;
+        try (PartitionLog log = PartitionLog.open(dir, new LogConfig(8 << 20, large))) {
+            byte[] reused = new byte[large];
+            List<CompletableFuture<Long>> futures = new ArrayList<>();
+            for (int i = 1; i <= 60; i++) {
+                java.util.Arrays.fill(reused, (byte) i);
+                int length = i <= 40 ? large : 100 + i;
+                futures.add(i % 2 == 0 ? log.append(1, reused, length) : log.append(1, MemorySegment.ofArray(reused)
+                        .asSlice(0, length)));
+                java.util.Arrays.fill(reused, (byte) -1); // the queued record must not see this
+            }
+            for (int i = 0; i < futures.size(); i++) {
+                assertEquals(i + 1, futures.get(i).join());
+            }
+            List<Seen> seen = replayAll(log, 0);
+            assertEquals(60, seen.size());
+            for (int i = 1; i <= 60; i++) {
+                byte[] expected = new byte[i <= 40 ? large : 100 + i];
+                java.util.Arrays.fill(expected, (byte) i);
+                assertArrayEquals(expected, seen.get(i - 1).payload(), "record " + i);
+            }
+            assertTrue(segmentFiles(dir).size() >= 5, "40 MiB of records in 8 MiB segments");
+        }
+    }
     @Test
     void aWaitingAppenderGetsItsFuturesCompletedInLsnOrder() throws Exception {
         // get() on an append future may commit the group on the caller or find the woken writer thread did it

@@ -21,11 +21,15 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Group commit for one partition log: many appenders, one committer at a time (MPSC).
  *
- * <p>Appenders take {@link #lock} only to check the epoch, assign the next LSN and add the record to
- * {@link #pending}, so LSN order is enqueue order. Whoever holds the commit role ({@link #committing}) swaps the
- * whole pending list out, encodes every record into one native buffer, writes it with as few {@code pwrite} calls
- * as the buffer allows, calls {@code fdatasync} once, publishes {@link #durableLsn()}, completes the futures in LSN
- * order and gives the role back. While it syncs, the next group queues up.
+ * <p>Appenders take {@link #lock} to check the epoch, assign the next LSN and encode the record's frame (its
+ * bytes copied, its checksum computed) at the end of {@link #staging}, a native buffer, so LSN order is enqueue
+ * order and a caller may reuse its payload as soon as {@code submit} returns: payloads never wait in the queue
+ * (a batch's megabytes would otherwise stay live until its group is written). Whoever holds the commit role
+ * ({@link #committing}) swaps the pending frames out for its own, emptied buffer, writes them with one
+ * {@code pwrite} per segment they land in, calls {@code fdatasync} once, publishes {@link #durableLsn()}, completes
+ * the futures in LSN order and gives the role back. While it syncs, the next group queues up in the other buffer.
+ * Both buffers grow to the largest group; one grown past {@link #KEPT_BUFFER} and used to under a quarter is given
+ * back after its group.
  *
  * <p>Who commits (leader/follower, as in RocksDB's write group, but without blocking appenders): {@code submit}
  * only enqueues and returns an {@link AppendFuture}. A thread that waits on it ({@code get}/{@code join}, also on
@@ -50,11 +54,51 @@ import java.util.concurrent.locks.ReentrantLock;
  * unknown, and only reopening (recovery) can say what is durable.
  */
 public final class LogWriter {
-    private record Request(long lsn, long epoch, MemorySegment payload, CompletableFuture<Long> future) {}
+    /** A record queued for the next group: its frame is {@code [offset, +frame)} of the buffer it was staged in. */
+    private record Request(long lsn, long offset, int frame, CompletableFuture<Long> future) {}
+
+    /** A growable native buffer of frames: the first {@link #used} bytes of {@link #bytes} hold them. */
+    private static final class Frames {
+        private Arena arena = Arena.ofShared();
+        private MemorySegment bytes;
+        private long used;
+
+        Frames(long capacity) {
+            bytes = arena.allocate(capacity);
+        }
+
+        /** Makes room for {@code extra} more bytes, keeping the frames. */
+        void reserve(long extra) {
+            if (used + extra > bytes.byteSize()) {
+                Arena grown = Arena.ofShared();
+                MemorySegment bigger = grown.allocate(Math.max(used + extra, 2 * bytes.byteSize()), 8);
+                MemorySegment.copy(bytes, 0, bigger, 0, used);
+                arena.close();
+                arena = grown;
+                bytes = bigger;
+            }
+        }
+
+        /** Empties the buffer; one grown past {@code kept} that held under a quarter of its size is replaced. */
+        void clear(long kept, long initial) {
+            if (bytes.byteSize() > kept && used < bytes.byteSize() / 4) {
+                arena.close();
+                arena = Arena.ofShared();
+                bytes = arena.allocate(Math.max(initial, 2 * used));
+            }
+            used = 0;
+        }
+
+        void close() {
+            arena.close();
+        }
+    }
 
     /** Zeros kept written ahead of the records: one journaled sync per this many bytes of log. */
     public static final int PREALLOCATE_CHUNK = 1 << 20;
     private static final int INITIAL_BUFFER = 1 << 20;
+    /** A buffer larger than this is given back after a group that used under a quarter of it. */
+    static final long KEPT_BUFFER = 16 << 20;
     /** Set while a thread completes append futures: waits inside those callbacks must not commit. */
     private static final ThreadLocal<Boolean> COMPLETING = new ThreadLocal<>();
 
@@ -68,6 +112,8 @@ public final class LogWriter {
 
     // guarded by lock
     private ArrayList<Request> pending = new ArrayList<>();
+    /** The frames of {@link #pending}, in LSN order. */
+    private Frames staging = new Frames(INITIAL_BUFFER);
     private long nextLsn;
     private long highestEpoch;
     private boolean committing;
@@ -83,9 +129,8 @@ public final class LogWriter {
     private long activeBytes;
     private long allocatedBytes;
     private long uncachedBytes; // the prefix of the active segment dropped from the page cache
-    private Arena bufferArena = Arena.ofShared();
-    private MemorySegment buffer = bufferArena.allocate(INITIAL_BUFFER);
-    private int buffered;
+    /** The committer's buffer: the frames of the group being written, else empty (swapped with {@link #staging}). */
+    private Frames buffer = new Frames(INITIAL_BUFFER);
     private final Arena zerosArena = Arena.ofShared();
     private final MemorySegment zeros = zerosArena.allocate(PREALLOCATE_CHUNK / 4);
     private volatile long fsyncs;
@@ -129,14 +174,9 @@ public final class LogWriter {
         }
     }
 
-    /** Whether this log's writer thread can read {@code segment} (not one confined to another thread). */
-    public boolean canRead(MemorySegment segment) {
-        return segment.isAccessibleBy(thread);
-    }
-
     /**
-     * Owner path: enqueues the record {@code payload} under the next LSN. The segment is the log's until the
-     * future completes (then its bytes were written, or never will be); a heap or native segment alike.
+     * Owner path: enqueues the record {@code payload} under the next LSN. Its bytes are copied before this returns
+     * (heap or native memory alike, readable by the calling thread), so the caller may reuse the segment at once.
      */
     public CompletableFuture<Long> submit(long epoch, MemorySegment payload) {
         return submit(false, 0, epoch, payload, true);
@@ -163,6 +203,7 @@ public final class LogWriter {
     }
 
     private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, MemorySegment payload, boolean wake) {
+        int frame = LogRecordDescriptor.frameLength(Math.toIntExact(payload.byteSize()));
         Request request;
         lock.lock();
         try {
@@ -178,7 +219,12 @@ public final class LogWriter {
             if (given && lsn != nextLsn) {
                 return CompletableFuture.failedFuture(new LsnGapException(nextLsn, lsn));
             }
-            request = new Request(nextLsn++, epoch, payload, new AppendFuture<>());
+            staging.reserve(frame);
+            long offset = staging.used;
+            // a payload this thread cannot read throws here, before anything changed
+            LogRecordDescriptor.encode(staging.bytes, offset, nextLsn, epoch, payload);
+            staging.used += frame;
+            request = new Request(nextLsn++, offset, frame, new AppendFuture<>());
             highestEpoch = epoch;
             appendedLsn = request.lsn;
             pending.add(request);
@@ -239,13 +285,25 @@ public final class LogWriter {
                 return;
             }
             committing = true;
-            batch = pending;
-            pending = new ArrayList<>();
+            batch = takeGroup();
             failed = failure;
         } finally {
             lock.unlock();
         }
         commitGroup(batch, failed);
+    }
+
+    /**
+     * Called with the lock held by the thread taking the commit role: the pending records, whose frames are now in
+     * {@link #buffer}; appenders go on in the committer's emptied buffer.
+     */
+    private ArrayList<Request> takeGroup() {
+        ArrayList<Request> batch = pending;
+        pending = new ArrayList<>();
+        Frames full = staging;
+        staging = buffer;
+        buffer = full;
+        return batch;
     }
 
     /** Called with the lock held. */
@@ -279,8 +337,7 @@ public final class LogWriter {
                 }
                 writerWanted = false;
                 committing = true;
-                batch = pending;
-                pending = new ArrayList<>();
+                batch = takeGroup();
                 failed = failure;
             } finally {
                 lock.unlock();
@@ -297,6 +354,7 @@ public final class LogWriter {
      */
     private void commitGroup(List<Request> batch, Throwable failed) {
         Throwable error = failed != null ? failed : writeAndSync(batch);
+        buffer.clear(KEPT_BUFFER, INITIAL_BUFFER); // written, or never will be
         COMPLETING.set(Boolean.TRUE);
         try {
             if (error == null) {
@@ -322,34 +380,25 @@ public final class LogWriter {
         }
     }
 
-    /** Writes and syncs a group; on success publishes its last LSN as durable and returns null. */
+    /** Writes and syncs a group (its frames in {@link #buffer}); on success publishes its last LSN as durable. */
     private Throwable writeAndSync(List<Request> batch) {
         try {
+            long from = 0; // the group's frames before this offset are written
             for (Request request : batch) {
-                int frame = LogRecordDescriptor.frameLength(Math.toIntExact(request.payload.byteSize()));
-                long size = activeBytes + buffered;
+                long size = activeBytes + request.offset - from;
                 if (active == null) {
                     openSegment(request.lsn);
-                } else if (size > 0 && size + frame > segmentBytes) {
-                    flush();
+                } else if (size > 0 && size + request.frame > segmentBytes) {
+                    write(from, request.offset);
+                    from = request.offset;
                     active.fdatasync();
                     fsyncs++;
                     active.dontNeed(uncachedBytes, allocatedBytes - uncachedBytes);
                     active.close();
                     openSegment(request.lsn);
                 }
-                if (buffer.byteSize() - buffered < frame) {
-                    flush();
-                    if (buffer.byteSize() < frame) {
-                        Arena grown = Arena.ofShared();
-                        buffer = grown.allocate(frame);
-                        bufferArena.close();
-                        bufferArena = grown;
-                    }
-                }
-                buffered += LogRecordDescriptor.encode(buffer, buffered, request.lsn, request.epoch, request.payload);
             }
-            flush();
+            write(from, buffer.used);
             preallocate();
             active.fdatasync();
             fsyncs++;
@@ -371,12 +420,14 @@ public final class LogWriter {
         return null;
     }
 
-    private void flush() throws IOException {
-        active.write(activeBytes, buffer.asSlice(0, buffered));
-        activeBytes += buffered;
-        bytesWritten += buffered;
-        buffered = 0;
-        allocatedBytes = Math.max(allocatedBytes, activeBytes);
+    /** Appends the group's frames {@code [from, to)} of {@link #buffer} to the active segment. */
+    private void write(long from, long to) throws IOException {
+        if (to > from) {
+            active.write(activeBytes, buffer.bytes.asSlice(from, to - from));
+            activeBytes += to - from;
+            bytesWritten += to - from;
+            allocatedBytes = Math.max(allocatedBytes, activeBytes);
+        }
     }
 
     /**
@@ -450,7 +501,8 @@ public final class LogWriter {
         } catch (IOException ignored) {
             // everything acknowledged was synced; recovery reads a zero tail as the end of the records
         } finally {
-            bufferArena.close();
+            buffer.close();
+            staging.close(); // closing: nothing is appended any more
             zerosArena.close();
         }
     }
