@@ -340,9 +340,19 @@ final class Node {
 
     /** The node as a compacted page image. */
     byte[] encode() {
-        byte[] img = new byte[pageBytes];
+        return encodeInto(new byte[pageBytes]);
+    }
+
+    /**
+     * The node as a compacted page image in {@code img} (a page-sized array with any content), returned: its header,
+     * pivots, slots and entries, {@code [0, slotBase + 8 * entries)} and {@code [heap, pageBytes)}; the gap between
+     * them keeps whatever {@code img} held (only a fresh page's two written ranges are logged, see
+     * {@link Txn}{@code .writeFresh}).
+     */
+    byte[] encodeInto(byte[] img) {
         int nc = leaf ? 0 : children.size();
         int heap = pageBytes;
+        Arrays.fill(img, 0, NodeLayout.slotBase(nc), (byte) 0); // the header's spare bytes and the starts' padding
         writeHeader(img, nc);
         for (int i = 0; i < nc - 1; i++) {
             byte[] p = pivots.get(i);

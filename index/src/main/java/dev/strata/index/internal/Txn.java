@@ -156,7 +156,8 @@ final class Txn implements AutoCloseable {
 
     private void writeNode(Node n) {
         if (untouched.remove(n.pageId)) {
-            byte[] image = n.encode();
+            byte[] kept = Images.take(n.pageBytes);
+            byte[] image = kept != null ? n.encodeInto(kept) : n.encode();
             writeFresh(n.pageId, image);
             Images.give(image);
             n.dirty = false;
