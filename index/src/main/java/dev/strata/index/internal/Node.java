@@ -307,16 +307,18 @@ final class Node {
     }
 
     /**
-     * The page's front, {@code [0, slotsEnd())}: header, children, pivot and entry slots and child
-     * starts for items placed at {@code at}, with the heap starting at {@code heap}.
+     * Writes the page's front, {@code [0, slotsEnd())}: header, children, pivot and entry slots and child starts for
+     * items placed at {@code at}, with the heap starting at {@code heap}, into the first bytes of {@code img} (an
+     * array of at least {@link #slotsEnd()} bytes with any content), and returns its length.
      */
-    byte[] front(int[] at, int heap) {
-        byte[] img = new byte[slotsEnd()];
+    int frontInto(byte[] img, int[] at, int heap) {
+        int end = slotsEnd();
+        Arrays.fill(img, 0, NodeLayout.slotBase(leaf ? 0 : children.size()), (byte) 0); // spare header bytes, padding
         writeFront(img, at, heap);
-        return img;
+        return end;
     }
 
-    /** Writes the front (see {@link #front}) into {@code img}, a page image or just its front. */
+    /** Writes the front (see {@link #frontInto}) into {@code img}, a page image or just its front. */
     private void writeFront(byte[] img, int[] at, int heap) {
         int nc = leaf ? 0 : children.size();
         writeHeader(img, nc);

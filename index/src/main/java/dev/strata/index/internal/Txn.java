@@ -190,9 +190,10 @@ final class Txn implements AutoCloseable {
         touch(n.pageId);
         PageHandle h = x(n.pageId);
         int items = n.items();
-        int[] at = new int[items];
-        int[] origins = new int[items];
-        long[] kept = new long[items]; // origin << 32 | item, for the items still in the page
+        CompactScratch scratch = COMPACT_SCRATCH.get().atLeast(items);
+        int[] at = scratch.at;
+        int[] origins = scratch.origins;
+        long[] kept = scratch.kept; // origin << 32 | item, for the items still in the page
         int nk = 0;
         int total = 0;
         for (int i = 0; i < items; i++) {
@@ -241,16 +242,47 @@ final class Txn implements AutoCloseable {
             }
         }
         if (cursor < keptEnd) {
-            byte[] fresh = new byte[keptEnd - cursor];
+            byte[] fresh = pageArray(n.pageBytes);
             for (int i = 0; i < items; i++) {
                 if (origins[i] < 0) {
                     n.writeItem(fresh, at[i] - cursor, i);
                 }
             }
-            batch.write(h, cursor, fresh);
+            batch.write(h, cursor, MemorySegment.ofArray(fresh).asSlice(0, keptEnd - cursor));
+            Images.give(fresh); // the batch copied what it logs
         }
-        writeImage(n.pageId, n.front(at, cursor));
+        byte[] front = pageArray(n.pageBytes);
+        writeImage(n.pageId, front, n.frontInto(front, at, cursor));
+        Images.give(front);
     }
+
+    /** A kept page-sized array (any content), or a new one. */
+    private static byte[] pageArray(int pageBytes) {
+        byte[] a = Images.take(pageBytes);
+        return a != null ? a : new byte[pageBytes];
+    }
+
+    /**
+     * A thread's index arrays for {@link #writeCompacted} (the writer's, or a flush helper's when nodes are written
+     * in parallel), dead once it returns; only their first {@code items} elements are used.
+     */
+    private static final class CompactScratch {
+        int[] at = new int[0];
+        int[] origins = new int[0];
+        long[] kept = new long[0];
+
+        CompactScratch atLeast(int items) {
+            if (at.length < items) {
+                int n = Math.max(items, 2 * at.length);
+                at = new int[n];
+                origins = new int[n];
+                kept = new long[n];
+            }
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<CompactScratch> COMPACT_SCRATCH = ThreadLocal.withInitial(CompactScratch::new);
 
     /**
      * Writes a compacted image to a page this transaction allocated and has not written: the page is
@@ -272,11 +304,16 @@ final class Txn implements AutoCloseable {
 
     /** Writes the runs of {@code image} that differ from the page's current bytes. */
     void writeImage(long pageId, byte[] image) {
+        writeImage(pageId, image, image.length);
+    }
+
+    /** Writes the runs of {@code image}'s first {@code length} bytes that differ from the page's. */
+    private void writeImage(long pageId, byte[] image, int length) {
         touch(pageId);
         PageHandle h = x(pageId);
         MemorySegment cur = h.segment();
         MemorySegment img = MemorySegment.ofArray(image);
-        long n = image.length;
+        long n = length;
         long pos = 0;
         while (pos < n) {
             long m = MemorySegment.mismatch(cur, pos, n, img, pos, n);
