@@ -73,6 +73,28 @@ class LzCodecTest {
         }
     }
 
+    /**
+     * Every match length from a few bytes to past 300, ending at the end of the input or at one differing byte: the
+     * lengths the inline 8-byte compare and the vectorized rest of the match each decide.
+     */
+    @Test
+    void roundTripsMatchesOfEveryLengthUpToTheInputsEnd() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        byte[] prefix = new byte[320];
+        rnd.nextBytes(prefix);
+        for (int length = 1; length <= 320; length++) {
+            for (int tail : new int[] {0, 1, 9}) {
+                byte[] in = new byte[prefix.length + length + tail];
+                System.arraycopy(prefix, 0, in, 0, prefix.length);
+                System.arraycopy(prefix, 0, in, prefix.length, length);
+                if (tail > 0) {
+                    in[prefix.length + length] = (byte) ~prefix[length % prefix.length];
+                }
+                roundTrip(in);
+            }
+        }
+    }
+
     @Test
     void leafPagesCompressSeveralFoldAndRandomBytesDoNot() {
         byte[] leaf = leafLike(16384, 1);
