@@ -555,12 +555,16 @@ public final class PageFile implements AutoCloseable {
             pages[n++] = p;
         }
         Arrays.sort(pages, 0, n); // in file order
+        // readers go by a page's pending descriptor until it is dropped below, so its copy in pages.meta is written
+        // without the flip lock: readers wait only for the drops, not for thousands of descriptor writes
+        for (int i = 0; i < n; i++) {
+            meta.write(pages[i] * D, MemorySegment.ofArray(pending.get(pages[i])));
+            flipHook.reached(i + 1);
+        }
         flipLock.writeLock().lock();
         try {
             for (int i = 0; i < n; i++) {
-                meta.write(pages[i] * D, MemorySegment.ofArray(pending.get(pages[i])));
                 pending.remove(pages[i]);
-                flipHook.reached(i + 1);
             }
         } finally {
             flipLock.writeLock().unlock();

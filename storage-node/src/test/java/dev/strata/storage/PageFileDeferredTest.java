@@ -188,4 +188,65 @@ class PageFileDeferredTest {
             assertTrue(file.meta(3).lsn() >= 2);
         }
     }
+
+    /**
+     * A sync writes its descriptors to {@code pages.meta} while readers go on (they go by the pending descriptors
+     * until the sync drops them): readers of many pages across many syncs always read a whole image, never an older
+     * one than they read before, and after each sync the newest.
+     */
+    @Test
+    void readersAcrossSyncsSeeEveryPageWholeAndNeverGoingBack() throws Exception {
+        int pages = 64;
+        try (PageFile file = PageFile.open(dir)) {
+            List<PageImage> first = new java.util.ArrayList<>();
+            for (int p = 0; p < pages; p++) {
+                first.add(image(p, 0, 1));
+            }
+            file.write(first);
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            long[] seen = new long[pages];
+            Thread reader = new Thread(() -> {
+                MemorySegment dst = MemorySegment.ofArray(new byte[PageSize.bytes(0)]);
+                try {
+                    for (int i = 0; !stop.get(); i++) {
+                        int p = i % pages;
+                        long lsn = file.read(p, dst); // a torn image would fail its CRC here
+                        byte[] want = image(p, 0, lsn).bytes().toArray(ValueLayout.JAVA_BYTE);
+                        if (!Arrays.equals(want, dst.toArray(ValueLayout.JAVA_BYTE)) || lsn < seen[p]) {
+                            throw new AssertionError("page " + p + " read with LSN " + lsn + " after " + seen[p]);
+                        }
+                        seen[p] = lsn;
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            reader.start();
+            try {
+                for (long lsn = 2; lsn <= 200 && failure.get() == null; lsn++) {
+                    List<PageImage> round = new java.util.ArrayList<>();
+                    for (int p = 0; p < pages; p++) {
+                        round.add(image(p, 0, lsn));
+                    }
+                    file.writeDeferred(round);
+                    file.sync();
+                    for (int p = 0; p < pages; p += 13) {
+                        assertEquals(lsn, file.meta(p).lsn(), "page " + p + " after the sync of LSN " + lsn);
+                    }
+                }
+            } finally {
+                stop.set(true);
+                reader.join();
+            }
+            if (failure.get() != null) {
+                throw new AssertionError(failure.get());
+            }
+        }
+        try (PageFile file = PageFile.open(dir)) {
+            for (int p = 0; p < pages; p++) {
+                assertReads(file, image(p, 0, 200));
+            }
+        }
+    }
 }
