@@ -68,10 +68,7 @@ final class Txn implements AutoCloseable {
         Node n = nodes.get(pageId);
         if (n == null) {
             MemorySegment page = x(pageId).segment();
-            byte[] img = Images.take(page.byteSize());
-            if (img == null) {
-                img = new byte[(int) page.byteSize()];
-            }
+            byte[] img = pageArray((int) page.byteSize());
             n = Node.decode(pageId, page, img);
             decodedImages.add(img);
             nodes.put(pageId, n);
@@ -156,8 +153,7 @@ final class Txn implements AutoCloseable {
 
     private void writeNode(Node n) {
         if (untouched.remove(n.pageId)) {
-            byte[] kept = Images.take(n.pageBytes);
-            byte[] image = kept != null ? n.encodeInto(kept) : n.encode();
+            byte[] image = n.encodeInto(pageArray(n.pageBytes));
             writeFresh(n.pageId, image);
             Images.give(image);
             n.dirty = false;
