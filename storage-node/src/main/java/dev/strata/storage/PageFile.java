@@ -7,8 +7,8 @@ import dev.strata.core.PageSize;
 import dev.strata.storage.internal.DoubleWriteBuffer;
 import dev.strata.storage.internal.NativeFile;
 import dev.strata.storage.internal.PageMetaDescriptor;
+import dev.strata.storage.internal.ThreadBuffer;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -316,14 +316,11 @@ public final class PageFile implements AutoCloseable {
     }
 
     /** Per reading thread, for compressed images: freeing native memory per read costs more than decoding. */
-    private static final ThreadLocal<MemorySegment[]> READ_BUFFER = ThreadLocal.withInitial(() -> new MemorySegment[1]);
+    private static final ThreadLocal<ThreadBuffer> READ_BUFFER =
+            ThreadLocal.withInitial(() -> new ThreadBuffer(1 << 16, PageSize.BASE));
 
     private static MemorySegment readBuffer(long bytes) {
-        MemorySegment[] held = READ_BUFFER.get();
-        if (held[0] == null || held[0].byteSize() < bytes) {
-            held[0] = Arena.ofAuto().allocate(Math.max(bytes, 1 << 16), PageSize.BASE);
-        }
-        return held[0].asSlice(0, bytes);
+        return READ_BUFFER.get().atLeast(bytes).asSlice(0, bytes);
     }
 
     /**
@@ -332,7 +329,8 @@ public final class PageFile implements AutoCloseable {
      * costs more than compressing it).
      */
     private static final ThreadLocal<LzCodec> CODEC = ThreadLocal.withInitial(LzCodec::new);
-    private static final ThreadLocal<MemorySegment[]> PACK_BUFFER = ThreadLocal.withInitial(() -> new MemorySegment[1]);
+    private static final ThreadLocal<ThreadBuffer> PACK_BUFFER =
+            ThreadLocal.withInitial(() -> new ThreadBuffer(1 << 20, PageSize.BASE));
 
     /** What goes to the file for one image: the bytes, their CRC32C, and the stored blocks (0: whole image). */
     private record Stored(MemorySegment bytes, int crc, int blocks) {}
@@ -346,11 +344,7 @@ public final class PageFile implements AutoCloseable {
         }
         MemorySegment pack = null;
         if (compress && bound > 0) {
-            MemorySegment[] held = PACK_BUFFER.get();
-            if (held[0] == null || held[0].byteSize() < bound) {
-                held[0] = Arena.ofAuto().allocate(Math.max(bound, 1 << 20), PageSize.BASE);
-            }
-            pack = held[0];
+            pack = PACK_BUFFER.get().atLeast(bound);
         }
         long at = 0;
         for (int i = 0; i < stored.length; i++) {
