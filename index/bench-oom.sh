@@ -3,6 +3,7 @@
 # so the OS page cache counts against LMDB and RocksDB as well as Strata.
 #   index/bench-oom.sh [keys] [cacheMiB] [limitMiB] [dir]
 # Env: ENGINES (default "strata rocksdb lmdb"), MAX_SECONDS (stop an engine after that long; 0 = never),
+#      BENCH_ARGS (more OomBench arguments, e.g. shape=true: walk the tree after the run and print its shape),
 #      JVM_OPTS (extra JVM flags), BENCHCP (classpath file under target/, default bench.cp).
 # Needs: ./mvnw -B -pl index -am install -DskipTests && (cd index && ../mvnw -B -q test-compile
 #        dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmdep.includeScope=test)
@@ -21,7 +22,7 @@ for e in ${ENGINES:-strata rocksdb lmdb}; do
   echo 0 > "$cg/memory.swappiness" 2>/dev/null || true
   sh -c "echo \$\$ > $cg/cgroup.procs; exec $JAVA ${JVM_OPTS:-} ${HEAP:--Xmx128m -Xms128m} --enable-native-access=ALL-UNNAMED \
       --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
-      -cp $CP dev.strata.index.bench.OomBench engine=$e keys=$KEYS memoryMiB=$CACHE dir=$DIR maxSeconds=${MAX_SECONDS:-0}" \
+      -cp $CP dev.strata.index.bench.OomBench engine=$e keys=$KEYS memoryMiB=$CACHE dir=$DIR maxSeconds=${MAX_SECONDS:-0} ${BENCH_ARGS:-}" \
     | grep --line-buffered -v '^WARNING' || echo "RESULT $e failed"
   echo "$e peak memory: $(( $(cat "$cg/memory.max_usage_in_bytes") / 1048576 )) MiB, limit $LIMIT MiB"
   rmdir "$cg" 2>/dev/null || true

@@ -69,6 +69,9 @@ public final class OomBench {
             if (e instanceof IndexBench.StrataEngine s) {
                 System.out.println("strata stats: " + s.store.stats());
                 System.out.println("strata index: " + s.idx.stats());
+                if (Boolean.parseBoolean(a.getOrDefault("shape", "false"))) {
+                    System.out.println("strata shape (a walk after the run): " + s.idx.shape());
+                }
             }
         }
         IndexBench.deleteTree(dir);
