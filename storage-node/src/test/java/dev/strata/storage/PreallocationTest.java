@@ -99,6 +99,30 @@ class PreallocationTest {
     }
 
     @Test
+    void aLargeGroupIsNotFollowedByZerosAndASmallOneIsAgain() throws IOException {
+        assumeFalse(LogWriter.inMemoryFileSystem(dir), "the temporary directory is on tmpfs: nothing preallocated");
+        Path logDir = dir.resolve("log");
+        byte[] large = new byte[LogWriter.LARGE_GROUP + 1000];
+        java.util.Arrays.fill(large, (byte) 7);
+        try (PartitionLog log = PartitionLog.open(logDir, LogConfig.defaults())) {
+            log.append(1, large).join();
+            Path segment = segmentFiles(logDir).getFirst();
+            long end = 24 + large.length;
+            assertEquals(end, Files.size(segment), "no zeros after a group of " + large.length + " bytes");
+            log.append(1, payload(2)).join();
+            assertTrue(Files.size(segment) >= end + LogWriter.PREALLOCATE_CHUNK, "size " + Files.size(segment));
+        }
+        try (PartitionLog log = PartitionLog.open(logDir, LogConfig.defaults())) {
+            List<Long> lsns = new ArrayList<>();
+            log.replay(0, (lsn, epoch, p) -> {
+                assertArrayEquals(lsn == 1 ? large : payload(lsn), p.toArray(ValueLayout.JAVA_BYTE));
+                lsns.add(lsn);
+            });
+            assertEquals(List.of(1L, 2L), lsns);
+        }
+    }
+
+    @Test
     void aLogOnTmpfsIsNotPreallocatedAndRecoversEveryRecord() throws IOException {
         Path shm = Path.of("/dev/shm");
         assumeTrue(Files.isDirectory(shm) && LogWriter.inMemoryFileSystem(shm), "no tmpfs at /dev/shm");
