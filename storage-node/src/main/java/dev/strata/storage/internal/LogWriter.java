@@ -46,9 +46,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * after a group under {@link #LARGE_GROUP} bytes the committer keeps up to {@link #PREALLOCATE_CHUNK} bytes of durable
  * zeros written ahead of the records (written, not {@code fallocate}d: unwritten extents would need a metadata change
  * on first write), so most small groups overwrite allocated blocks and {@code fdatasync} flushes data only instead of
- * also committing a size change to the file system journal. Recovery reads an all-zero frame header followed only by zeros as the end of a segment's records.
- * A clean close cuts the active segment back to its records. A log on a file system held in memory (tmpfs, ramfs:
- * no journal, nothing to sync) is not preallocated: there the zeros only doubled the bytes copied per record.
+ * also committing a size change to the file system journal. Recovery reads an all-zero frame header followed only by
+ * zeros as the end of a segment's records. A clean close cuts the active segment back to its records. A log on a
+ * file system held in memory (tmpfs, ramfs: no journal, nothing to sync) is not preallocated: there the zeros only
+ * doubled the bytes copied per record.
  *
  * <p>An I/O error fails the group and every later append: after a failed write or fsync the file's state is
  * unknown, and only reopening (recovery) can say what is durable.

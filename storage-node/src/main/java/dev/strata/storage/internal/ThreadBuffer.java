@@ -10,7 +10,7 @@ import java.lang.ref.Cleaner;
  *
  * <p>Why not an automatic arena per buffer: an outgrown buffer is then freed only when a collection finds it
  * unreachable, and one that lived long enough to reach the old generation waits for a full collection. A 20M-key
- * insert run with one full collection held 120 MiB of outgrown page-compression buffers that way (native memory
+ * insert run with one full collection held ~118 MiB of outgrown page-compression buffers that way (native memory
  * tracking: 49 live allocations from one site), memory its cgroup then lacked for the page cache.
  *
  * <p>Not thread-safe: one thread uses it. The buffer of a thread that ended is freed once the holder is collected.
