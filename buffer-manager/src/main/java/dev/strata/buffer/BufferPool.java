@@ -64,7 +64,12 @@ public final class BufferPool implements AutoCloseable {
     /** Length of the prefix of the reservation advised for huge pages; 0 once the pool has evicted. */
     private volatile long hugeBytes;
     /**
-     * Bounds of how far past the end of the highest fresh page the background thread faults in the huge-page
+     * Length of the prefix of the reservation the background thread faults in ahead of new pages
+     * ({@link #prefaultNewPages}, {@link #adviseHugePages}); 0 when it does not, and once the pool has evicted.
+     */
+    private volatile long prefaultBytes;
+    /**
+     * Bounds of how far past the end of the highest fresh page the background thread faults in the new-page
      * prefix ({@link #prefaultAhead}, {@link #prefaultAheadBytes}).
      */
     static final long PREFAULT_AHEAD_MIN_BYTES = 4L << 20;
@@ -72,7 +77,7 @@ public final class BufferPool implements AutoCloseable {
     private static final long PREFAULT_STEP_BYTES = 2L << 20;
     /** End (byte offset) of the highest page defined fresh so far. */
     private volatile long freshEnd;
-    /** The prefix {@code [0, prefaultedTo)} of the huge-page prefix was faulted in ahead of use. */
+    /** The prefix {@code [0, prefaultedTo)} of the new-page prefix was faulted in ahead of use. */
     private volatile long prefaultedTo;
     private volatile boolean prefaultRefused;
     private final LongAdder writeBacks = new LongAdder();
@@ -161,7 +166,7 @@ public final class BufferPool implements AutoCloseable {
         long end = offset(pageNo) + PageSize.bytes(sizeClass);
         if (end > freshEnd) {
             freshEnd = end; // racy max: a smaller value written last only delays the prefault a little
-            if (end + prefaultAheadBytes(end) / 2 > prefaultedTo && hugeBytes > 0) {
+            if (end + prefaultAheadBytes(end) / 2 > prefaultedTo && prefaultBytes > 0) {
                 Thread t = evictor;
                 if (t != null) {
                     LockSupport.unpark(t);
@@ -645,7 +650,7 @@ public final class BufferPool implements AutoCloseable {
      * How far past {@code freshEnd} (the end of the highest fresh page) {@link #prefaultAhead} faults in: a
      * sixteenth of what the pool's new pages span so far, in 2 MiB steps, from 4 MiB up to 32 MiB. What is
      * faulted in past the last new page of a load is zeroed for nothing (on this VM ~1.7 ms of a core per
-     * 2 MiB page the host took back); a fixed 32 MiB added a quarter to a 1M-key sequential load's 128 MiB
+     * 2 MiB huge page the host took back); a fixed 32 MiB added a quarter to a 1M-key sequential load's 128 MiB
      * of pages. The distance grows with the load, so the writer still rarely catches up with the zeroing.
      */
     static long prefaultAheadBytes(long freshEnd) {
@@ -654,17 +659,17 @@ public final class BufferPool implements AutoCloseable {
     }
 
     /**
-     * Faults in the next 2 MiB of the huge-page prefix if the fresh pages come within
+     * Faults in the next 2 MiB of the new-page prefix if the fresh pages come within
      * {@link #prefaultAheadBytes} of it ({@code MADV_POPULATE_WRITE}); returns whether it did. A pool
-     * filling with new pages otherwise zeroes each 2 MiB page inside the first write to it, on the writer's
-     * time: on a VM that gives free memory back to its host that is a host fault per 4 KiB, at ~1.2 GB/s
-     * (in-memory sequential load: 160-300 ms of a writer's 420 ms). This thread does it ahead while the
-     * pool still has room, within the prefix the pool will fill anyway (never past {@code poolBytes}),
-     * and stops at the first eviction.
+     * filling with new pages otherwise takes a page fault (and the zeroing of a page) inside the first write
+     * to each, on the writer's time; with huge pages, on a VM that gives free memory back to its host, that is
+     * a host fault per 4 KiB, at ~1.2 GB/s (in-memory sequential load: 160-300 ms of a writer's 420 ms). This
+     * thread does it ahead while the pool still has room, within the prefix the pool will fill anyway (never
+     * past {@code poolBytes}), and stops at the first eviction.
      */
     private boolean prefaultAhead() {
         long fresh = freshEnd;
-        long limit = Math.min(hugeBytes, fresh + prefaultAheadBytes(fresh));
+        long limit = Math.min(prefaultBytes, fresh + prefaultAheadBytes(fresh));
         long from = prefaultedTo;
         if (fresh == 0 || from >= limit || prefaultRefused) { // nothing before the first new page
             return false;
@@ -678,7 +683,7 @@ public final class BufferPool implements AutoCloseable {
         return true;
     }
 
-    /** Bytes of the huge-page prefix faulted in ahead of the fresh pages so far (for tests). */
+    /** Bytes of the new-page prefix faulted in ahead of the fresh pages so far (for tests). */
     long prefaultedBytes() {
         return prefaultedTo;
     }
@@ -701,6 +706,7 @@ public final class BufferPool implements AutoCloseable {
         evictions.add(clean.size());
         if (!clean.isEmpty() && !evicted) {
             evicted = true;
+            prefaultBytes = 0;
             long huge = hugeBytes;
             if (huge > 0) {
                 hugeBytes = 0;
@@ -1018,9 +1024,36 @@ public final class BufferPool implements AutoCloseable {
             return false;
         }
         hugeBytes = bytes;
+        prefaultBytes = bytes;
         if (evicted) { // an eviction raced this call: take the advice back
             hugeBytes = 0;
+            prefaultBytes = 0;
             memory.hugePages(0, bytes, false);
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * Has the background evictor fault in the pool-sized prefix of the reservation ahead of the new pages
+     * ({@link #prefaultAhead}), on 4 KiB pages, until the pool first evicts; {@link #adviseHugePages} does
+     * the same on huge pages. Only for a pool whose pages are all being created from scratch (an empty
+     * store), so the prefix holds nothing the pool does not count. The faults and the zeroing then run on
+     * the evictor's thread, idle until the pool is full, instead of inside the writers' first writes. On
+     * this VM, 4 KiB pages come from memory the kernel freed recently, while each 2 MiB page is carved from
+     * free memory it gave back to the host: the evictor spent 30-38 ms per 1M-key sequential load instead of
+     * 170-250 ms, and the load ran 5.7-6.7M instead of 3.5-4.3M inserts/s (index/BENCHMARKS.md, run 46).
+     * Returns false, doing nothing, once the pool has evicted.
+     */
+    public boolean prefaultNewPages() {
+        checkOpen();
+        long bytes = config.poolBytes() & -(2L << 20);
+        if (evicted || bytes == 0) {
+            return false;
+        }
+        prefaultBytes = bytes;
+        if (evicted) { // an eviction raced this call
+            prefaultBytes = 0;
             return false;
         }
         return true;

@@ -89,6 +89,42 @@ class BufferPoolHugePagesTest {
     }
 
     @Test
+    void prefaultNewPagesFaultsInAheadOnSmallPagesAndStopsAtTheFirstEviction() throws Exception {
+        long pool = 64L << 20;
+        try (BufferPool bp = BufferPool.create(BufferPoolConfig.of(pool, 4 * pool), new MemoryPageSource())) {
+            assertTrue(bp.prefaultNewPages());
+            bp.startBackgroundEviction("test-evictor");
+            Thread.sleep(50);
+            assertEquals(0, bp.prefaultedBytes(), "nothing faulted in before the first new page");
+            long pages = (4L << 20) / 16384; // 4 MiB of new pages, defined but never written
+            for (long i = 0; i < pages; i++) {
+                bp.defineFreshPage(pageNo(i), PageSize.classOf(16384));
+            }
+            long expected = 8L << 20; // 4 MiB past the new pages
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (bp.prefaultedBytes() < expected && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            Thread.sleep(50);
+            assertEquals(expected, bp.prefaultedBytes(), "faulted in up to 4 MiB past the new pages, no further");
+            assertTrue(smapsKb(bp, "Rss") * 1024 >= expected, "resident " + smapsKb(bp, "Rss") + " KiB");
+            assertEquals(0, smapsKb(bp, "AnonHugePages"), "on 4 KiB pages");
+            for (long i = 0; i < 2 * pool / 16384; i++) { // two pools' worth: evicts
+                write(bp, i);
+            }
+            assertTrue(bp.hasEvicted());
+            assertFalse(bp.prefaultNewPages(), "not once the pool has evicted");
+            long after = bp.prefaultedBytes();
+            for (long i = 2 * pool / 16384; i < 3 * pool / 16384; i++) { // new pages past the prefix
+                bp.defineFreshPage(pageNo(i), PageSize.classOf(16384));
+            }
+            Thread.sleep(100);
+            assertEquals(after, bp.prefaultedBytes(), "no prefault after the first eviction");
+            assertTrue(smapsKb(bp, "Rss") * 1024 <= pool + (2L << 20), "resident " + smapsKb(bp, "Rss") + " KiB");
+        }
+    }
+
+    @Test
     void theDistanceFaultedInAheadIsASixteenthOfTheNewPagesIn2MiBStepsFrom4To32MiB() {
         long mib = 1L << 20;
         assertEquals(4 * mib, BufferPool.prefaultAheadBytes(16384));

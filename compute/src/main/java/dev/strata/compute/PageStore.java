@@ -211,7 +211,10 @@ public final class PageStore implements AutoCloseable {
             this.appliedLsn = log.durableLsn();
             this.epoch = Math.max(1, Math.max(ckpt.epoch(), log.highestEpoch()));
             if (allocatedCount() == 0) {
-                bp.adviseHugePages(); // a new store: its pages are all created in the pool
+                // a new store: its pages are all created in the pool, which faults them in ahead
+                if (!config.hugePages() || !bp.adviseHugePages()) {
+                    bp.prefaultNewPages();
+                }
             }
             bp.startBackgroundEviction("strata-evictor-p" + config.partition());
         } catch (IOException | RuntimeException e) {

@@ -20,10 +20,15 @@ import java.util.List;
  * @param memoryReplicas copies of each page kept on memory nodes (at most the number of nodes)
  * @param compressPages whether page images are written to the page file compressed where that saves at least
  *                      one 4 KiB block (they are read back either way); on by default
+ * @param hugePages whether a new store's pool sits on 2 MiB transparent huge pages until its first eviction
+ *                  (fewer TLB misses: in-memory point reads ~10% faster here); off by default, because
+ *                  faulting them in cost a sequential load more than that where the host takes free memory
+ *                  back (index/BENCHMARKS.md, twentieth session). Either way a new pool is faulted in ahead
+ *                  of its new pages by the background evictor
  */
 public record PageStoreConfig(long poolBytes, long capacityBytes, int partition, Duration checkpointInterval,
         long checkpointLogBytes, long segmentBytes, List<InetSocketAddress> memoryNodes, int memoryReplicas,
-        boolean compressPages) {
+        boolean compressPages, boolean hugePages) {
 
     public PageStoreConfig {
         if (partition < 0 || partition > dev.strata.core.PageId.MAX_PARTITION) {
@@ -50,11 +55,11 @@ public record PageStoreConfig(long poolBytes, long capacityBytes, int partition,
 
     /**
      * 256 MiB pool over a 64 GiB page space, checkpoints every 30 s or {@linkplain #effectiveCheckpointLogBytes
-     * four times the pool's bytes of log}, 64 MiB segments, pages compressed.
+     * four times the pool's bytes of log}, 64 MiB segments, pages compressed, no huge pages.
      */
     public static PageStoreConfig defaults() {
         return new PageStoreConfig(256L << 20, 64L << 30, 0, Duration.ofSeconds(30), 0, 64L << 20, List.of(),
-                2, true);
+                2, true, false);
     }
 
     /** With {@code checkpointLogBytes} 0, a checkpoint runs after this many times the pool's bytes of log... */
@@ -85,44 +90,50 @@ public record PageStoreConfig(long poolBytes, long capacityBytes, int partition,
     public PageStoreConfig withPool(long bytes) {
         return new PageStoreConfig(bytes, Math.max(capacityBytes, bytes), partition, checkpointInterval,
                 checkpointLogBytes, segmentBytes,
-                memoryNodes, memoryReplicas, compressPages);
+                memoryNodes, memoryReplicas, compressPages, hugePages);
     }
 
     public PageStoreConfig withCapacity(long bytes) {
         return new PageStoreConfig(poolBytes, bytes, partition, checkpointInterval, checkpointLogBytes, segmentBytes,
-                memoryNodes, memoryReplicas, compressPages);
+                memoryNodes, memoryReplicas, compressPages, hugePages);
     }
 
     public PageStoreConfig withCheckpointInterval(Duration interval) {
         return new PageStoreConfig(poolBytes, capacityBytes, partition, interval, checkpointLogBytes, segmentBytes,
-                memoryNodes, memoryReplicas, compressPages);
+                memoryNodes, memoryReplicas, compressPages, hugePages);
     }
 
     public PageStoreConfig withCheckpointLogBytes(long bytes) {
         return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, bytes, segmentBytes,
-                memoryNodes, memoryReplicas, compressPages);
+                memoryNodes, memoryReplicas, compressPages, hugePages);
     }
 
     public PageStoreConfig withSegmentBytes(long bytes) {
         return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes, bytes,
-                memoryNodes, memoryReplicas, compressPages);
+                memoryNodes, memoryReplicas, compressPages, hugePages);
     }
 
     public PageStoreConfig withPartition(int p) {
         return new PageStoreConfig(poolBytes, capacityBytes, p, checkpointInterval, checkpointLogBytes, segmentBytes,
-                memoryNodes, memoryReplicas, compressPages);
+                memoryNodes, memoryReplicas, compressPages, hugePages);
     }
 
     /** Puts memory nodes ({@code host:port}) in front of the local page file, each page on {@code replicas} of them. */
     public PageStoreConfig withMemoryNodes(List<InetSocketAddress> nodes, int replicas) {
         return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes,
-                segmentBytes, nodes, replicas, compressPages);
+                segmentBytes, nodes, replicas, compressPages, hugePages);
     }
 
     /** Whether page images are stored compressed (see {@link #compressPages()}). */
     public PageStoreConfig withPageCompression(boolean compress) {
         return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes,
-                segmentBytes, memoryNodes, memoryReplicas, compress);
+                segmentBytes, memoryNodes, memoryReplicas, compress, hugePages);
+    }
+
+    /** Whether a new store's pool sits on huge pages until its first eviction (see {@link #hugePages()}). */
+    public PageStoreConfig withHugePages(boolean on) {
+        return new PageStoreConfig(poolBytes, capacityBytes, partition, checkpointInterval, checkpointLogBytes,
+                segmentBytes, memoryNodes, memoryReplicas, compressPages, on);
     }
 
     @Override
@@ -133,6 +144,7 @@ public record PageStoreConfig(long poolBytes, long capacityBytes, int partition,
                         ? "auto (" + ByteSize.format(effectiveCheckpointLogBytes()) + ")"
                         : ByteSize.format(checkpointLogBytes))
                 + ", segment-bytes=" + ByteSize.format(segmentBytes) + ", compress-pages=" + compressPages
+                + ", huge-pages=" + hugePages
                 + (memoryNodes.isEmpty() ? "" : ", memory-nodes=" + memoryNodes + ", memory-replicas=" + memoryReplicas);
     }
 }

@@ -97,11 +97,25 @@ class PageStoreTest {
     }
 
     @Test
-    void aNewStoreCreatesItsPagesOnHugePagesAReopenedOneDoesNot() throws Exception {
+    void aNewStoreCreatesItsPagesOnSmallPagesByDefault() {
+        assertEquals(false, PageStoreConfig.defaults().hugePages());
+        PageStoreConfig config = small().withPool(16L << 20);
+        assertTrue(config.toString().contains("huge-pages=false"), config.toString());
+        List<Long> pages = new ArrayList<>();
+        try (PageStore store = PageStore.open(dir, config)) {
+            fillPages(store, pages, 256); // 4 MiB of new pages, a quarter of the pool
+            assertEquals(0, dev.strata.core.ProcessStats.mappedBytes(store.pageMemory(), "AnonHugePages"));
+            assertTrue(dev.strata.core.ProcessStats.mappedBytes(store.pageMemory(), "Rss") >= 4L << 20);
+        }
+    }
+
+    @Test
+    void aNewStoreAskedForHugePagesCreatesItsPagesOnThemAReopenedOneDoesNot() throws Exception {
         java.nio.file.Path enabled = java.nio.file.Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
         org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.exists(enabled)
                 && !java.nio.file.Files.readString(enabled).contains("[never]"), "transparent huge pages are off");
-        PageStoreConfig config = small().withPool(16L << 20);
+        PageStoreConfig config = small().withPool(16L << 20).withHugePages(true);
+        assertTrue(config.toString().contains("huge-pages=true"), config.toString());
         List<Long> pages = new ArrayList<>();
         try (PageStore store = PageStore.open(dir, config)) {
             fillPages(store, pages, 256); // 4 MiB of new pages, a quarter of the pool

@@ -93,10 +93,12 @@ public final class IndexBench {
         volatile CompletableFuture<Long> last = CompletableFuture.completedFuture(0L);
 
         StrataEngine(Path dir, long poolBytes) {
-            // -Dstrata.bench.compress-pages=false: page images written whole, for an A/B of page compression
+            // -Dstrata.bench.compress-pages=false: page images written whole, for an A/B of page compression;
+            // -Dstrata.bench.huge-pages=true: a new store's pool on huge pages, for an A/B of those
             store = PageStore.open(dir, PageStoreConfig.defaults().withPool(poolBytes).withCapacity(64L << 30)
                     .withPageCompression(Boolean.parseBoolean(
-                            System.getProperty("strata.bench.compress-pages", "true"))));
+                            System.getProperty("strata.bench.compress-pages", "true")))
+                    .withHugePages(Boolean.getBoolean("strata.bench.huge-pages")));
             idx = Index.open(store, "bench");
         }
 
