@@ -1015,7 +1015,10 @@ public final class BufferPool implements AutoCloseable {
      * faulted in by the pool, so its 2 MiB pages hold little the pool does not count, and the process
      * stays within the pool's size. A page space that outgrows the pool gets 4 KiB pages from the
      * first eviction on ({@code MADV_NOHUGEPAGE}; evictions split the huge pages they free parts
-     * of). A hint: false where the kernel lacks transparent huge pages, or after an eviction.
+     * of). Faults the prefix in ahead of the new pages as {@link #prefaultNewPages} does. A page store
+     * asks for it only when configured to ({@code strata.store.huge-pages}): on a VM that takes free memory
+     * back, faulting huge pages in costs a sequential load more than the reads gain. A hint: false where
+     * the kernel lacks transparent huge pages, or after an eviction.
      */
     public boolean adviseHugePages() {
         checkOpen();
@@ -1041,9 +1044,9 @@ public final class BufferPool implements AutoCloseable {
      * store), so the prefix holds nothing the pool does not count. The faults and the zeroing then run on
      * the evictor's thread, idle until the pool is full, instead of inside the writers' first writes. On
      * this VM, 4 KiB pages come from memory the kernel freed recently, while each 2 MiB page is carved from
-     * free memory it gave back to the host: the evictor spent 30-38 ms per 1M-key sequential load instead of
-     * 170-250 ms, and the load ran 5.7-6.7M instead of 3.5-4.3M inserts/s (index/BENCHMARKS.md, run 46).
-     * Returns false, doing nothing, once the pool has evicted.
+     * free memory it gave back to the host: the evictor spent 31-33 ms of a 1M-key sequential load instead of
+     * 167-249 ms, and the load ran 5.7-7.0M instead of 3.5-4.5M inserts/s; point reads ran 2-16% slower
+     * (index/BENCHMARKS.md, twentieth session). Returns false, doing nothing, once the pool has evicted.
      */
     public boolean prefaultNewPages() {
         checkOpen();
