@@ -54,28 +54,14 @@ class BufferPoolHugePagesTest {
         long pool = 64L << 20;
         try (BufferPool bp = BufferPool.create(BufferPoolConfig.of(pool, 4 * pool), new MemoryPageSource())) {
             assertTrue(bp.adviseHugePages());
-            bp.startBackgroundEviction("test-evictor");
-            Thread.sleep(50);
-            assertEquals(0, bp.prefaultedBytes(), "nothing faulted in before the first new page");
-            long pages = (4L << 20) / 16384; // 4 MiB of new pages, defined but never written
-            for (long i = 0; i < pages; i++) {
-                bp.defineFreshPage(pageNo(i), PageSize.classOf(16384));
-            }
-            long expected = (4L << 20) + BufferPool.prefaultAheadBytes(4L << 20);
-            assertEquals(8L << 20, expected, "4 MiB of new pages: the least distance, 4 MiB");
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (bp.prefaultedBytes() < expected && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
-            Thread.sleep(50);
-            assertEquals(expected, bp.prefaultedBytes(), "faulted in up to 4 MiB past the new pages, no further");
+            long expected = startAndDefine4MiBOfNewPages(bp);
             assertTrue(smapsKb(bp, "Rss") * 1024 >= expected - (2L << 20), "resident " + smapsKb(bp, "Rss") + " KiB");
             assertTrue(smapsKb(bp, "AnonHugePages") * 1024 >= expected - (4L << 20),
                     "on huge pages: " + smapsKb(bp, "AnonHugePages") + " KiB");
             for (long i = 0; i < pool / 16384; i++) { // new pages up to the pool's end: the prefix, and no further
                 bp.defineFreshPage(pageNo(i), PageSize.classOf(16384));
             }
-            deadline = System.nanoTime() + 10_000_000_000L;
+            long deadline = System.nanoTime() + 10_000_000_000L;
             while (bp.prefaultedBytes() < pool && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
@@ -93,20 +79,7 @@ class BufferPoolHugePagesTest {
         long pool = 64L << 20;
         try (BufferPool bp = BufferPool.create(BufferPoolConfig.of(pool, 4 * pool), new MemoryPageSource())) {
             assertTrue(bp.prefaultNewPages());
-            bp.startBackgroundEviction("test-evictor");
-            Thread.sleep(50);
-            assertEquals(0, bp.prefaultedBytes(), "nothing faulted in before the first new page");
-            long pages = (4L << 20) / 16384; // 4 MiB of new pages, defined but never written
-            for (long i = 0; i < pages; i++) {
-                bp.defineFreshPage(pageNo(i), PageSize.classOf(16384));
-            }
-            long expected = 8L << 20; // 4 MiB past the new pages
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (bp.prefaultedBytes() < expected && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
-            Thread.sleep(50);
-            assertEquals(expected, bp.prefaultedBytes(), "faulted in up to 4 MiB past the new pages, no further");
+            long expected = startAndDefine4MiBOfNewPages(bp);
             assertTrue(smapsKb(bp, "Rss") * 1024 >= expected, "resident " + smapsKb(bp, "Rss") + " KiB");
             assertEquals(0, smapsKb(bp, "AnonHugePages"), "on 4 KiB pages");
             for (long i = 0; i < 2 * pool / 16384; i++) { // two pools' worth: evicts
@@ -143,6 +116,30 @@ class BufferPoolHugePagesTest {
             }
             assertEquals(0, smapsKb(pool, "AnonHugePages"));
         }
+    }
+
+    /**
+     * Starts the evictor of a pool asked to fault in ahead, checks that it faults in nothing before the first new
+     * page, defines 4 MiB of new pages (never written), and checks that it faults in 4 MiB past them and no further.
+     * Returns that end.
+     */
+    private static long startAndDefine4MiBOfNewPages(BufferPool bp) throws InterruptedException {
+        bp.startBackgroundEviction("test-evictor");
+        Thread.sleep(50);
+        assertEquals(0, bp.prefaultedBytes(), "nothing faulted in before the first new page");
+        long pages = (4L << 20) / 16384;
+        for (long i = 0; i < pages; i++) {
+            bp.defineFreshPage(pageNo(i), PageSize.classOf(16384));
+        }
+        long expected = (4L << 20) + BufferPool.prefaultAheadBytes(4L << 20);
+        assertEquals(8L << 20, expected, "4 MiB of new pages: the least distance, 4 MiB");
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (bp.prefaultedBytes() < expected && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        Thread.sleep(50);
+        assertEquals(expected, bp.prefaultedBytes(), "faulted in up to 4 MiB past the new pages, no further");
+        return expected;
     }
 
     private static long pageNo(long i) {
