@@ -21,10 +21,10 @@ import java.util.List;
  * @param compressPages whether page images are written to the page file compressed where that saves at least
  *                      one 4 KiB block (they are read back either way); on by default
  * @param hugePages whether a new store's pool sits on 2 MiB transparent huge pages until its first eviction
- *                  (fewer TLB misses: in-memory point reads ~10% faster here); off by default, because
- *                  faulting them in cost a sequential load more than that where the host takes free memory
- *                  back (index/BENCHMARKS.md, twentieth session). Either way a new pool is faulted in ahead
- *                  of its new pages by the background evictor
+ *                  (fewer TLB misses: in-memory point reads 2-16% faster here); off by default, because
+ *                  faulting them in made a sequential load 35-40% slower here, where the host takes free
+ *                  memory back (index/BENCHMARKS.md, twentieth session). Either way a new pool is faulted in
+ *                  ahead of its new pages by the background evictor
  */
 public record PageStoreConfig(long poolBytes, long capacityBytes, int partition, Duration checkpointInterval,
         long checkpointLogBytes, long segmentBytes, List<InetSocketAddress> memoryNodes, int memoryReplicas,
