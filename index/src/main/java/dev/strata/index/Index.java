@@ -161,24 +161,27 @@ public final class Index {
      * it is durable. Batches larger than one part (see {@link #apply}) are committed in several atomic parts.
      */
     public CompletableFuture<Long> applyAsync(IndexBatch batch) {
-        List<Msg> chunk = new ArrayList<>(Math.min(batch.ops.size(), 1 << 16));
+        // the batch holds the messages themselves: a part is a view of them, read by the tree before it returns
+        List<Msg> ops = batch.ops;
+        int from = 0;
         long bytes = 0;
         CompletableFuture<Long> last = CompletableFuture.completedFuture(0L);
-        for (IndexBatch.Op op : batch.ops) {
+        for (int i = 0; i < ops.size(); i++) {
+            Msg op = ops.get(i);
             checkKey(op.key());
-            if (op.kind() != DELETE && op.value() == null) {
+            byte[] value = op.value();
+            if (op.kind() != DELETE && value == null) {
                 throw new IllegalArgumentException("null value for a put or upsert");
             }
-            chunk.add(new Msg(op.key(), op.kind(), op.operator(), op.value()));
-            bytes += 12 + op.key().length + (op.value() == null ? 0 : Math.min(op.value().length, tree.inlineMax()));
+            bytes += 12 + op.key().length + (value == null ? 0 : Math.min(value.length, tree.inlineMax()));
             if (bytes >= chunkBytes) {
-                last = tree.write(chunk);
-                chunk = new ArrayList<>(Math.min(batch.ops.size(), 1 << 16));
+                last = tree.write(ops.subList(from, i + 1));
+                from = i + 1;
                 bytes = 0;
             }
         }
-        if (!chunk.isEmpty()) {
-            last = tree.write(chunk);
+        if (from < ops.size()) {
+            last = tree.write(ops.subList(from, ops.size()));
         }
         return last; // the log is written in order: the last part durable means all are
     }

@@ -161,6 +161,36 @@ class IndexModelTest {
     }
 
     /**
+     * A batch holds the messages the tree applies; applying it again, or clearing and refilling it, must act as
+     * a new batch each time (nothing of one application may stick to the messages).
+     */
+    @Test
+    void aBatchAppliedTwiceOrClearedAndRefilledActsAsANewBatch() {
+        try (PageStore store = PageStore.open(dir, config(8L << 20))) {
+            Index idx = Index.open(store, "reuse", IndexOptions.defaults().withNodeBytes(4096, 16384));
+            IndexBatch b = new IndexBatch();
+            for (int i = 0; i < 2000; i++) { // more than one part, enough to split and compact nodes
+                b.upsert(String.format("c%06d", i).getBytes(), UpsertOperator.ADD_LONG, UpsertOperator.longDelta(i));
+                b.put(String.format("p%06d", i).getBytes(), ("v" + i).repeat(20).getBytes());
+            }
+            idx.apply(b);
+            idx.apply(b);
+            for (int i = 0; i < 2000; i += 7) {
+                assertArrayEquals(UpsertOperator.longDelta(2L * i), idx.get(String.format("c%06d", i).getBytes()));
+                assertArrayEquals(("v" + i).repeat(20).getBytes(), idx.get(String.format("p%06d", i).getBytes()));
+            }
+            b.clear();
+            assertEquals(0, b.size());
+            b.delete("p000007".getBytes()).upsert("c000007".getBytes(), UpsertOperator.ADD_LONG,
+                    UpsertOperator.longDelta(1));
+            idx.apply(b);
+            assertNull(idx.get("p000007".getBytes()));
+            assertArrayEquals(UpsertOperator.longDelta(15), idx.get("c000007".getBytes()));
+            assertArrayEquals(("v8").repeat(20).getBytes(), idx.get("p000008".getBytes()));
+        }
+    }
+
+    /**
      * Ascending runs of keys in batches of half an internal node or more (the shape of a sequential
      * load, which the writer may apply straight to a leaf when nothing is buffered for the run's range
      * on its path), some over ranges that already hold records or buffered messages, mixed with the
