@@ -1027,10 +1027,8 @@ public final class BufferPool implements AutoCloseable {
             return false;
         }
         hugeBytes = bytes;
-        prefaultBytes = bytes;
-        if (evicted) { // an eviction raced this call: take the advice back
+        if (!prefaultNewPages()) { // an eviction raced this call: take the advice back
             hugeBytes = 0;
-            prefaultBytes = 0;
             memory.hugePages(0, bytes, false);
             return false;
         }
