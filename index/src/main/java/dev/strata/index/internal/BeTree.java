@@ -567,9 +567,17 @@ public final class BeTree {
     static List<Msg> sortByKey(List<Msg> msgs) {
         int n = msgs.size();
         long[] packed = new long[n];
+        boolean ascending = true; // heads strictly ascending: already sorted (a sequential load's batches)
+        long prev = Long.MIN_VALUE;
         for (int i = 0; i < n; i++) {
             // flipping the sign bit makes the signed sort order the heads' unsigned order
-            packed[i] = (long) (NodeLayout.head(msgs.get(i).key()) ^ Integer.MIN_VALUE) << 32 | i;
+            long p = (long) (NodeLayout.head(msgs.get(i).key()) ^ Integer.MIN_VALUE) << 32 | i;
+            ascending &= i == 0 || p >> 32 > prev >> 32;
+            packed[i] = p;
+            prev = p;
+        }
+        if (ascending) {
+            return java.util.Arrays.asList(msgs.toArray(new Msg[0]));
         }
         java.util.Arrays.sort(packed);
         Msg[] out = new Msg[n];
@@ -913,26 +921,39 @@ public final class BeTree {
         // evenly, each part about 90% full at most
         boolean pack = n.growth() == Node.AT_END || n.growth() == Node.AT_START;
         boolean backwards = n.growth() == Node.AT_START;
-        List<List<Msg>> groups = new ArrayList<>();
-        List<Msg> cur = new ArrayList<>();
+        // where the parts start, found from the first record up (from the last down when loaded backwards);
+        // each part is then copied from the records in one piece
+        int size = all.size();
+        int[] cuts = new int[Math.max(8, k)];
+        int nc = 0;
         int curBytes = 0;
-        for (int i = 0; i < all.size(); i++) {
-            Msg m = all.get(backwards ? all.size() - 1 - i : i);
-            if (!cur.isEmpty() && (curBytes + m.footprint() > capacity
-                    || (!pack && curBytes >= per && groups.size() < k - 1))) {
-                groups.add(cur);
-                cur = new ArrayList<>();
+        int inPart = 0;
+        for (int i = 0; i < size; i++) {
+            int at = backwards ? size - 1 - i : i;
+            int f = all.get(at).footprint();
+            if (inPart > 0 && (curBytes + f > capacity || (!pack && curBytes >= per && nc < k - 1))) {
+                if (nc == cuts.length) {
+                    cuts = java.util.Arrays.copyOf(cuts, 2 * nc);
+                }
+                cuts[nc++] = backwards ? at + 1 : at;
                 curBytes = 0;
+                inPart = 0;
             }
-            cur.add(m);
-            curBytes += m.footprint();
+            inPart++;
+            curBytes += f;
         }
-        groups.add(cur);
-        if (backwards) { // built from the last record down: put the parts and their records in key order
-            java.util.Collections.reverse(groups);
-            for (List<Msg> g : groups) {
-                java.util.Collections.reverse(g);
+        if (backwards) {
+            for (int a = 0, b = nc - 1; a < b; a++, b--) {
+                int t = cuts[a];
+                cuts[a] = cuts[b];
+                cuts[b] = t;
             }
+        }
+        List<List<Msg>> groups = new ArrayList<>(nc + 1);
+        for (int g = 0, from = 0; g <= nc; g++) {
+            int to = g < nc ? cuts[g] : size;
+            groups.add(new ArrayList<>(all.subList(from, to)));
+            from = to;
         }
         n.entries = groups.get(0);
         n.dirty = true;

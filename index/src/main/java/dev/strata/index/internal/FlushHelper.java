@@ -36,7 +36,8 @@ final class FlushHelper {
     /**
      * Runs {@code task} for 0 .. {@code count - 1} on the calling thread and a helper, each taking the next
      * index not yet taken, so that a thread held up (a slow read, a large node) does not leave the other
-     * waiting with its share done; returns once both stopped. A failure on either stops both from taking
+     * waiting with its share done; returns once both stopped, or at once if the caller took every index
+     * before the helper started (a helper woken on a busy machine may wait for a core). A failure on either stops both from taking
      * more and is thrown after both stopped (with the other's failure, if any, suppressed), so that an
      * abort never restores pages a task is still changing. Without a helper, runs all on the caller.
      */
@@ -58,7 +59,14 @@ final class FlushHelper {
                 throw e;
             }
         };
-        Future<?> helper = submit(work);
+        // the helper's run starts by claiming it (0 -> 1); a caller that is done with every index before the
+        // helper got a core takes the run back (0 -> 2), and neither waits for nor is touched by it
+        AtomicInteger helperRun = new AtomicInteger();
+        Future<?> helper = submit(() -> {
+            if (helperRun.compareAndSet(0, 1)) {
+                work.run();
+            }
+        });
         Throwable failure = null;
         try {
             work.run();
@@ -66,7 +74,9 @@ final class FlushHelper {
             failure = e;
         }
         try {
-            await(helper);
+            if (!helperRun.compareAndSet(0, 2)) {
+                await(helper);
+            }
         } catch (RuntimeException | Error e) {
             if (failure == null) {
                 failure = e;

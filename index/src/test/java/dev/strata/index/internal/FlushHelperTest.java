@@ -30,6 +30,36 @@ class FlushHelperTest {
     }
 
     @Test
+    void neverReturnsWhileATaskRunsNorRunsOneAfterwards() {
+        // two quick tasks: the caller often takes both before the helper it woke gets a core, and then returns
+        // without waiting for it; when the helper did start, the caller waits for it
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger late = new AtomicInteger();
+        for (int call = 0; call < 20_000; call++) {
+            AtomicIntegerArray runs = new AtomicIntegerArray(2);
+            boolean[] returned = {false};
+            FlushHelper.forEach(2, k -> {
+                running.incrementAndGet();
+                synchronized (returned) {
+                    if (returned[0]) {
+                        late.incrementAndGet();
+                    }
+                }
+                runs.incrementAndGet(k);
+                running.decrementAndGet();
+            });
+            assertEquals(0, running.get(), "call " + call + ": a task still ran after forEach returned");
+            synchronized (returned) {
+                returned[0] = true;
+            }
+            assertEquals(1, runs.get(0), "call " + call);
+            assertEquals(1, runs.get(1), "call " + call);
+        }
+        spin(50_000_000); // helpers woken by the last calls have run by now
+        assertEquals(0, late.get(), "tasks ran after their forEach returned");
+    }
+
+    @Test
     void aFailureStopsBothAndIsThrownOnceBothStopped() {
         for (int failAt : new int[] {0, 5, 63}) {
             AtomicInteger running = new AtomicInteger();
