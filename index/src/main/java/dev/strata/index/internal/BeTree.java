@@ -402,6 +402,26 @@ public final class BeTree {
         return !chained || validateAll(ids, vs, depth);
     }
 
+    /**
+     * True when {@code msgs} (sorted by key) are puts of keys in strictly ascending order (no operator, one
+     * message per key), all after the last of {@code recs}: merged, each becomes a record as it is.
+     */
+    private static boolean plainPutsAfter(List<Msg> recs, List<Msg> msgs) {
+        if (msgs.isEmpty() || !recs.isEmpty()
+                && Keys.compare(recs.get(recs.size() - 1).key(), msgs.get(0).key()) >= 0) {
+            return false;
+        }
+        byte[] prev = null;
+        for (int i = 0; i < msgs.size(); i++) {
+            Msg m = msgs.get(i);
+            if (m.kind() != PUT || m.operator() != 0 || prev != null && Keys.compare(prev, m.key()) >= 0) {
+                return false;
+            }
+            prev = m.key();
+        }
+        return true;
+    }
+
     /** Replaces overflow pointers by the values, in place; returns whether there was any. */
     private boolean resolve(List<Msg> msgs) {
         boolean any = false;
@@ -431,10 +451,16 @@ public final class BeTree {
      * @return completes with the batch's LSN once durable
      */
     public CompletableFuture<Long> write(List<Msg> msgs) {
-        for (Msg m : msgs) {
+        // one pass over the messages before the sort: operators registered, values to overflow, bytes in a node
+        long footprint = 0;
+        boolean large = false;
+        for (int i = 0; i < msgs.size(); i++) {
+            Msg m = msgs.get(i);
             if (m.kind() == UPSERT) {
                 operator(m.operator());
             }
+            large |= m.value() != null && m.value().length > inlineMax;
+            footprint += m.footprint();
         }
         List<Msg> sorted = sortByKey(msgs);
         batches.increment();
@@ -442,13 +468,17 @@ public final class BeTree {
         writer.lock();
         try (Txn txn = new Txn(store)) {
             checkLive();
-            for (int i = 0; i < sorted.size(); i++) {
-                Msg m = sorted.get(i);
-                if (m.value() != null && m.value().length > inlineMax) {
-                    sorted.set(i, new Msg(m.key(), m.type() | OVERFLOW, m.operator(), Overflow.write(txn, m.value())));
+            if (large) {
+                for (int i = 0; i < sorted.size(); i++) {
+                    Msg m = sorted.get(i);
+                    if (m.value() != null && m.value().length > inlineMax) {
+                        sorted.set(i, new Msg(m.key(), m.type() | OVERFLOW, m.operator(),
+                                Overflow.write(txn, m.value())));
+                    }
                 }
+                footprint = footprint(sorted); // the overflowed values are pointers now
             }
-            if (footprint(sorted) >= internalBytes / 2 && pathClear(txn, sorted)) {
+            if (footprint >= internalBytes / 2 && pathClear(txn, sorted)) {
                 directBatches.increment();
                 Node r = txn.load(root);
                 applyDirect(txn, r, sorted);
@@ -1119,6 +1149,11 @@ public final class BeTree {
      */
     List<Msg> applyToRecords(List<Msg> recs, List<Msg> msgs, Txn txn) {
         List<Msg> out = new ArrayList<>(recs.size() + msgs.size());
+        if (plainPutsAfter(recs, msgs)) { // a sequential load's batch: the records, then the messages as they are
+            out.addAll(recs);
+            out.addAll(msgs);
+            return out;
+        }
         int i = 0;
         int j = 0;
         while (j < msgs.size()) {
