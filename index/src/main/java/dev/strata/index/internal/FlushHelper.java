@@ -37,9 +37,10 @@ final class FlushHelper {
      * Runs {@code task} for 0 .. {@code count - 1} on the calling thread and a helper, each taking the next
      * index not yet taken, so that a thread held up (a slow read, a large node) does not leave the other
      * waiting with its share done; returns once both stopped, or at once if the caller took every index
-     * before the helper started (a helper woken on a busy machine may wait for a core). A failure on either stops both from taking
-     * more and is thrown after both stopped (with the other's failure, if any, suppressed), so that an
-     * abort never restores pages a task is still changing. Without a helper, runs all on the caller.
+     * before the helper started (a helper woken on a busy machine may wait for a core). A failure on either
+     * stops both from taking more and is thrown after both stopped (with the other's failure, if any,
+     * suppressed), so that an abort never restores pages a task is still changing. Without a helper, runs
+     * all on the caller.
      */
     static void forEach(int count, IntConsumer task) {
         if (!available() || count < 2) {
