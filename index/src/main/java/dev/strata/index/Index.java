@@ -5,6 +5,7 @@ import dev.strata.core.StrataException;
 import dev.strata.index.internal.BeTree;
 import dev.strata.index.internal.Catalog;
 import dev.strata.index.internal.Msg;
+import dev.strata.index.internal.NodeLayout;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -37,9 +38,6 @@ import java.util.concurrent.CompletionException;
  */
 public final class Index {
     private static final Map<PageStore, Map<String, Index>> OPEN = new WeakHashMap<>();
-    private static final int PUT = 1;
-    private static final int DELETE = 2;
-    private static final int UPSERT = 3;
 
     private final String name;
     private final BeTree tree;
@@ -129,18 +127,18 @@ public final class Index {
         if (value == null) {
             throw new IllegalArgumentException("null value (use delete)");
         }
-        await(tree.write(List.of(new Msg(key, PUT, 0, value))));
+        await(tree.write(List.of(new Msg(key, NodeLayout.PUT, 0, value))));
     }
 
     public void delete(byte[] key) {
         checkKey(key);
-        await(tree.write(List.of(new Msg(key, DELETE, 0, null))));
+        await(tree.write(List.of(new Msg(key, NodeLayout.DELETE, 0, null))));
     }
 
     /** Queues a read-modify-write of {@code key}: {@code operator.apply(old, delta)}, applied lazily. */
     public void upsert(byte[] key, UpsertOperator operator, byte[] delta) {
         checkKey(key);
-        await(tree.write(List.of(new Msg(key, UPSERT, operator.id(), delta.clone()))));
+        await(tree.write(List.of(new Msg(key, NodeLayout.UPSERT, operator.id(), delta.clone()))));
     }
 
     /** Adds {@code delta} to the 8-byte counter at {@code key} ({@link UpsertOperator#ADD_LONG}). */
@@ -170,7 +168,7 @@ public final class Index {
             Msg op = ops.get(i);
             checkKey(op.key());
             byte[] value = op.value();
-            if (op.kind() != DELETE && value == null) {
+            if (op.kind() != NodeLayout.DELETE && value == null) {
                 throw new IllegalArgumentException("null value for a put or upsert");
             }
             bytes += 12 + op.key().length + (value == null ? 0 : Math.min(value.length, tree.inlineMax()));
