@@ -154,10 +154,18 @@ public final class NodeLayout {
         return findChild(m, base, nChildren, key, head(key));
     }
 
-    /** {@link #findChild(MemorySegment, long, int, byte[])} with the key's head already computed. */
+    /**
+     * {@link #findChild(MemorySegment, long, int, byte[])} with the key's head already computed. Over
+     * {@link #INTERPOLATE_MIN} pivots or more it first narrows the range as {@link #narrow} does.
+     */
     static int findChild(MemorySegment m, long base, int nChildren, byte[] key, int kh) {
         int lo = 0;
         int hi = nChildren - 1;
+        if (hi >= INTERPOLATE_MIN) {
+            long r = narrow(m, base, base + HEADER + 8L * nChildren, 2, true, lo, hi, key, kh);
+            lo = (int) (r >>> 32);
+            hi = (int) r;
+        }
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
             int c = Integer.compareUnsigned(pivotHead(m, base, nChildren, mid), kh);
@@ -174,9 +182,20 @@ public final class NodeLayout {
         return lo;
     }
 
-    /** First entry index in {@code [lo, hi)} whose key is {@code >= key} ({@code hi} if none), whose head is {@code kh}. */
+    /** Fewest slots for which a search first narrows its range by interpolation ({@link #narrow}). */
+    static final int INTERPOLATE_MIN = 16;
+
+    /**
+     * First entry index in {@code [lo, hi)} whose key is {@code >= key} ({@code hi} if none), whose head is {@code kh}.
+     * Over {@link #INTERPOLATE_MIN} entries or more it first narrows the range as {@link #narrow} does.
+     */
     static int lowerBound(MemorySegment m, long base, int nChildren, int lo, int hi, byte[] key, int kh) {
         long slots = base + slotBase(nChildren);
+        if (hi - lo >= INTERPOLATE_MIN) {
+            long r = narrow(m, base, slots, ENTRY_HEADER, false, lo, hi, key, kh);
+            lo = (int) (r >>> 32);
+            hi = (int) r;
+        }
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
             long slot = slots + 8L * mid;
@@ -196,6 +215,61 @@ public final class NodeLayout {
             }
         }
         return lo;
+    }
+
+    /**
+     * Narrows a search of the slots {@code [lo, hi)} (each a u32 heap offset and a u32 head, from {@code slots}) for
+     * the first slot whose key does not sort before {@code key} ({@code orEqual}: sorts after it; an item's key is
+     * at {@code keyAt} past its u16 length), or {@code hi}. When the first and last slots' heads enclose the key's
+     * strictly, the answer must lie between them, and a guess where the key's head falls between theirs, as if the
+     * heads were spread evenly, is checked by reading the two ends of a window around it together. Bisection then
+     * goes on inside the window or on the side of it that holds the answer.
+     *
+     * <p>Bisecting a node's slots is a chain of dependent reads and branches no processor predicts: ~7 of each for
+     * 100–250 slots, at every level. With keys spread about evenly (numbers, hashes, random ids) the answer is in
+     * the window, which bisects in ~3 more steps. Other keys cost up to four more reads than bisection alone: two
+     * when the key's head is not strictly between the first and last heads (as when all share their first 4 bytes).
+     *
+     * @return the narrowed range as {@code lo << 32 | hi}
+     */
+    private static long narrow(MemorySegment m, long base, long slots, int keyAt, boolean orEqual, int lo, int hi,
+            byte[] key, int kh) {
+        long first = Integer.toUnsignedLong(m.get(INT, slots + 8L * lo + 4));
+        long last = Integer.toUnsignedLong(m.get(INT, slots + 8L * (hi - 1) + 4));
+        long k = Integer.toUnsignedLong(kh);
+        if (first < k && k < last) {
+            // slot lo sorts before the key and slot hi - 1 after it: the answer is in [lo + 1, hi - 1]
+            int g = Math.clamp(lo + (k - first) * (hi - 1 - lo) / (last - first), lo + 1, hi - 2);
+            lo++;
+            hi--;
+            int w = Math.max(4, (hi - lo) >>> 4); // where evenly spread random keys put the answer, mostly
+            int a = Math.max(lo, g - w);
+            int z = Math.min(hi - 1, g + w);
+            boolean aBefore = before(m, base, slots, keyAt, orEqual, a, key, kh);
+            boolean zBefore = before(m, base, slots, keyAt, orEqual, z, key, kh);
+            if (!aBefore) {
+                hi = a;
+            } else if (zBefore) {
+                lo = z + 1;
+            } else {
+                lo = a + 1;
+                hi = z;
+            }
+        }
+        return (long) lo << 32 | hi;
+    }
+
+    /** True when slot {@code i}'s key sorts before {@code key} ({@code orEqual}: or equals it). */
+    private static boolean before(MemorySegment m, long base, long slots, int keyAt, boolean orEqual, int i,
+            byte[] key, int kh) {
+        long slot = slots + 8L * i;
+        int h = m.get(INT, slot + 4);
+        if (h == kh) {
+            long e = base + m.get(INT, slot);
+            int c = compare(m, e + keyAt, u16(m, e), key);
+            return orEqual ? c <= 0 : c < 0;
+        }
+        return Integer.compareUnsigned(h, kh) < 0;
     }
 
     /** First entry index whose key is {@code >= key} ({@code strict}: {@code > key}). */
