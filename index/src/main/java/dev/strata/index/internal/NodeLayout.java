@@ -30,8 +30,11 @@ import java.nio.ByteOrder;
  * (PUT, DELETE, UPSERT). Pivot {@code i} separates child {@code i} (keys below it) from child
  * {@code i + 1}. Child start {@code i} is the index of the first buffered entry in child {@code i}'s
  * key range (the first whose key is {@code >=} pivot {@code i - 1}; 0 for child 0), so that a point read
- * searches only the messages of the child it descends to. A slot's head is the key's first 4 bytes (big-endian, zero-padded) so that binary
- * searches compare within the slot array and touch a key's bytes only on equal heads. A value with the OVERFLOW flag is a 12-byte pointer (u64 first page, u32 length).
+ * searches only the messages of the child it descends to. A slot's head is the key's first 4 bytes
+ * (big-endian, zero-padded) so that searches compare within the slot array and touch a key's bytes only
+ * on equal heads; a search of many slots starts from where the key's head falls between the first and
+ * last heads ({@link #narrow}). A value with the OVERFLOW flag is a 12-byte pointer (u64 first page, u32
+ * length).
  */
 public final class NodeLayout {
     private NodeLayout() {}
