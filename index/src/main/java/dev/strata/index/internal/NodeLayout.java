@@ -223,29 +223,42 @@ public final class NodeLayout {
     /**
      * Narrows a search of the slots {@code [lo, hi)} (each a u32 heap offset and a u32 head, from {@code slots}) for
      * the first slot whose key does not sort before {@code key} ({@code orEqual}: sorts after it; an item's key is
-     * at {@code keyAt} past its u16 length), or {@code hi}. When the first and last slots' heads enclose the key's
-     * strictly, the answer must lie between them, and a guess where the key's head falls between theirs, as if the
-     * heads were spread evenly, is checked by reading the two ends of a window around it together. Bisection then
-     * goes on inside the window or on the side of it that holds the answer.
+     * at {@code keyAt} past its u16 length), or {@code hi}. It reads the first, middle and last slots' heads (the
+     * three reads do not wait for each other). When the first and last heads enclose the key's strictly and the
+     * middle head is where a line through them puts it (within a slot, or a 32nd of the slots), the heads are taken
+     * as spread evenly: a guess where the key's head falls between the first and last is checked by reading the two
+     * ends of a window around it together, and bisection goes on inside the window or on the side of it that holds
+     * the answer. Otherwise the middle slot is bisection's first step.
      *
      * <p>Bisecting a node's slots is a chain of dependent reads and branches no processor predicts: ~7 of each for
-     * 100–250 slots, at every level. With keys spread about evenly (numbers, hashes, random ids) the answer is in
-     * the window, which bisects in ~3 more steps. Other keys cost up to four more reads than bisection alone: two
-     * when the key's head is not strictly between the first and last heads (as when all share their first 4 bytes).
+     * 100–250 slots, at every level. Over evenly spread heads (consecutive numbers such as sequence ids, and the
+     * pivots above them) the answer is in the window, which bisects in ~3 more steps. Without the middle check,
+     * random 4-byte keys, whose guess is often a few slots off, read 4-9% slower than with bisection alone (an
+     * ad-hoc 1M-key run, {@code index/BENCHMARKS.md}).
      *
      * @return the narrowed range as {@code lo << 32 | hi}
      */
     private static long narrow(MemorySegment m, long base, long slots, int keyAt, boolean orEqual, int lo, int hi,
             byte[] key, int kh) {
+        int mid = (lo + hi - 1) >>> 1;
         long first = Integer.toUnsignedLong(m.get(INT, slots + 8L * lo + 4));
         long last = Integer.toUnsignedLong(m.get(INT, slots + 8L * (hi - 1) + 4));
+        long middle = Integer.toUnsignedLong(m.get(INT, slots + 8L * mid + 4));
         long k = Integer.toUnsignedLong(kh);
         if (first < k && k < last) {
             // slot lo sorts before the key and slot hi - 1 after it: the answer is in [lo + 1, hi - 1]
-            int g = Math.clamp(lo + (k - first) * (hi - 1 - lo) / (last - first), lo + 1, hi - 2);
+            int span = hi - 1 - lo;
+            long atMiddle = lo + (middle - first) * span / (last - first);
+            if (Math.abs(atMiddle - mid) > Math.max(1, span >>> 5)) {
+                // the heads are not spread evenly (the middle one is not where they would put it): bisect, the
+                // middle slot's head already read
+                return before(m, base, slots, keyAt, orEqual, mid, key, kh) ? (long) (mid + 1) << 32 | hi
+                        : (long) lo << 32 | mid;
+            }
+            int g = Math.clamp(lo + (k - first) * span / (last - first), lo + 1, hi - 2);
             lo++;
             hi--;
-            int w = Math.max(4, (hi - lo) >>> 4); // where evenly spread random keys put the answer, mostly
+            int w = Math.max(4, (hi - lo) >>> 4);
             int a = Math.max(lo, g - w);
             int z = Math.min(hi - 1, g + w);
             boolean aBefore = before(m, base, slots, keyAt, orEqual, a, key, kh);

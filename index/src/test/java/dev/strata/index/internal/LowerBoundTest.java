@@ -12,8 +12,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The search of a node's entry slots that starts where the key's head falls between the first and last heads
  * ({@link NodeLayout#lowerBound(MemorySegment, long, int, int, int, byte[], int)}) finds what a linear scan finds,
- * whatever the keys: spread evenly or clustered, sharing their heads, shorter than a head, repeated (a buffer holds
- * several messages of one key), and for sub-ranges of the entries as a point read searches one child's messages.
+ * whatever the keys: dense, spread evenly or clustered, sharing their heads, shorter than a head, repeated (a buffer
+ * holds several messages of one key), and for sub-ranges of the entries as a point read searches one child's
+ * messages.
  */
 class LowerBoundTest {
     private static byte[] int4(long v) {
@@ -130,9 +131,11 @@ class LowerBoundTest {
             List<byte[]> even = new ArrayList<>();
             List<byte[]> random = new ArrayList<>();
             List<byte[]> shared = new ArrayList<>();
+            List<byte[]> dense = new ArrayList<>();
             java.util.Set<Long> seen = new java.util.HashSet<>();
             for (int i = 0; i < np; i++) {
                 even.add(int4(0x10000000L + 9000L * i));
+                dense.add(int4(0x20000000L + 2L * i + (i % 3 == 0 ? 1 : 0)));
                 long v;
                 do {
                     v = rnd.nextLong(1L << 32);
@@ -143,6 +146,7 @@ class LowerBoundTest {
             shapes.add(even);
             shapes.add(random);
             shapes.add(shared);
+            shapes.add(dense);
             for (List<byte[]> pivots : shapes) {
                 pivots.sort(Keys::compare);
                 Node n = new Node(9, 64 * 1024, false);
@@ -152,9 +156,10 @@ class LowerBoundTest {
                 n.pivots.addAll(pivots);
                 MemorySegment m = MemorySegment.ofArray(n.encode());
                 for (int t = 0; t < 3000; t++) {
-                    byte[] key = switch (t % 4) {
+                    byte[] key = switch (t % 5) {
                         case 0 -> pivots.get(rnd.nextInt(np));
                         case 1 -> int4(rnd.nextLong(1L << 32));
+                        case 4 -> int4(0x20000000L + rnd.nextLong(-3, 2L * np + 3));
                         case 2 -> int4(0x10000000L + rnd.nextLong(-5000, 9000L * np + 5000));
                         default -> ("item" + String.format("%05d", rnd.nextInt(3 * np + 2))).getBytes();
                     };
