@@ -37,9 +37,9 @@ public final class KeyShapeReads {
             do {
                 k = switch (shape) {
                     case "prefix" -> ("user" + String.format("%012d", r.nextLong(1_000_000_000_000L))).getBytes();
-                    case "skewed" -> int4((long) (Math.pow(r.nextDouble(), 4) * 4294967295.0));
-                    case "dense" -> int4(i);
-                    default -> int4(r.nextLong(1L << 32));
+                    case "skewed" -> IndexBench.key((int) (long) (Math.pow(r.nextDouble(), 4) * 4294967295.0));
+                    case "dense" -> IndexBench.key(i);
+                    default -> IndexBench.key((int) r.nextLong(1L << 32));
                 };
             } while (!seen.add(java.util.HexFormat.of().formatHex(k)));
             keys[i] = k;
@@ -57,16 +57,7 @@ public final class KeyShapeReads {
                 }
                 idx.apply(b);
             }
-            int[] order = new int[n];
-            for (int i = 0; i < n; i++) {
-                order[i] = i;
-            }
-            for (int i = n - 1; i > 0; i--) {
-                int j = r.nextInt(i + 1);
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
+            int[] order = IndexBench.keys("rnd", n, 0); // the indexes of keys, shuffled
             for (int round = 0; round < rounds; round++) {
                 long t0 = System.nanoTime();
                 long sum = 0;
@@ -77,13 +68,7 @@ public final class KeyShapeReads {
                 System.out.printf("%s round %d: %,.0f reads/s (%d)%n", shape, round, n * 1e9 / t, sum);
             }
         } finally {
-            try (var s = Files.walk(dir)) {
-                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            IndexBench.deleteTree(dir);
         }
-    }
-
-    static byte[] int4(long v) {
-        return new byte[] {(byte) (v >>> 24), (byte) (v >>> 16), (byte) (v >>> 8), (byte) v};
     }
 }
