@@ -490,14 +490,15 @@ public final class PageStore implements AutoCloseable {
         inflight.incrementAndGet();
         CompletableFuture<Long> appended;
         try {
+            // lent, not copied: the log writes a large payload from the encoder's buffer and then gives it back
             MemorySegment record = payload.asSlice(0, payloadLength);
-            appended = waiting ? log.appendAndCommit(epoch, record) : log.append(epoch, record);
+            Runnable release = () -> BatchFormat.Encoder.recycle(payload);
+            appended = waiting ? log.appendLentAndCommit(epoch, record, release)
+                    : log.appendLent(epoch, record, release);
         } catch (RuntimeException e) {
             inflight.decrementAndGet();
             fail(e);
             throw e;
-        } finally {
-            BatchFormat.Encoder.recycle(payload); // the log copied the record before append returned
         }
         return appended.handle((lsn, err) -> {
             try {

@@ -54,8 +54,9 @@ public final class BatchFormat {
 
     /**
      * Appends entries to a growable native buffer. Not thread-safe. Buffers come from a small shared pool (up to
-     * {@link #SPARES} buffers of up to {@link #SPARE_MAX} bytes, see {@link SpareBuffers}), taken at the first entry
-     * and given back by {@link #finish()}, {@link #discard()} or {@link #recycle}, so that batch after batch grows
+     * {@link #SPARES} buffers of up to {@link #SPARE_MAX} bytes, {@link #SPARES_KEPT} in all, see
+     * {@link SpareBuffers}), taken at the first entry and given back by {@link #finish()}, {@link #discard()} or
+     * {@link #recycle} (a committed batch's, by the log once it wrote the payload), so that batch after batch grows
      * its buffer once instead of doubling it from a few hundred bytes for every batch. Off the Java heap, a batch's
      * megabytes of payload are never promoted into (and left for full collections in) a small old generation. An
      * encoder with entries that is dropped without any of those calls keeps its buffer allocated: a write batch
@@ -64,9 +65,14 @@ public final class BatchFormat {
     public static final class Encoder {
         /** Largest buffer the pool keeps. */
         public static final int SPARE_MAX = 16 << 20;
-        /** Buffers the pool keeps. */
-        static final int SPARES = 4;
-        private static final SpareBuffers POOL = new SpareBuffers(SPARES, 64 << 10, SPARE_MAX);
+        /**
+         * Buffers the pool keeps: as many as a load has batches in flight (their buffers are lent to the log until
+         * written), but together no more than {@link #SPARES_KEPT} bytes.
+         */
+        static final int SPARES = 32;
+        /** Most bytes the pool's kept buffers add up to: the two frame buffers a log kept when it copied payloads. */
+        static final long SPARES_KEPT = 32 << 20;
+        private static final SpareBuffers POOL = new SpareBuffers(SPARES, 64 << 10, SPARE_MAX, SPARES_KEPT);
 
         private MemorySegment buf = MemorySegment.NULL;
         private int pos = 4;

@@ -13,6 +13,14 @@ public final class Checksums {
         return (int) crc.getValue();
     }
 
+    /** CRC32C of {@code first}'s bytes followed by {@code second}'s. */
+    public static int crc32c(MemorySegment first, MemorySegment second) {
+        CRC32C crc = new CRC32C();
+        crc.update(first.asByteBuffer());
+        crc.update(second.asByteBuffer());
+        return (int) crc.getValue();
+    }
+
     public static int crc32c(byte[] bytes, int offset, int length) {
         CRC32C crc = new CRC32C();
         crc.update(bytes, offset, length);

@@ -10,10 +10,10 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * A small shared pool of growable native buffers, for per-batch scratch space (a write batch's before-images)
  * that would otherwise be allocated on the Java heap batch after batch: megabytes that live as long as a batch
  * is open, so under a small heap they outlive young collections, get promoted, and fill the old generation with
- * garbage that only full collections reclaim. For buffers held only while a batch is open (its before-images,
- * its log payload, which the log copies when the batch is appended): buffers that queued behind a log would be
- * taken and freed per batch by a load that keeps hundreds of batches in flight, each a fresh mapping faulted in
- * page by page (sequential loads in memory ran up to 45% slower so, before the log copied its records).
+ * garbage that only full collections reclaim. For buffers held while a batch is open (its before-images) and until
+ * the log wrote it (its payload, which the log writes from where it is): the pool keeps as many buffers as a load
+ * has in flight, up to a total size, since a buffer taken and freed per batch is a fresh mapping faulted in page by
+ * page (sequential loads in memory ran up to 45% slower so).
  *
  * <p>Memory is given back at once, not left to the collector: a buffer the pool drops (grown past, or not
  * kept because the pool holds larger ones) is unmapped when dropped. Left to the collector, dropped buffers
@@ -29,6 +29,9 @@ public final class SpareBuffers {
     /** The arena of every buffer this pool made and has not freed, by address. */
     private final ConcurrentHashMap<Long, Arena> arenas = new ConcurrentHashMap<>();
     private final AtomicLong allocated = new AtomicLong();
+    /** Bytes of the spares (approximate while a take or recycle is under way). */
+    private final AtomicLong kept = new AtomicLong();
+    private final long keptBytes;
 
     /**
      * @param count      buffers the pool keeps
@@ -36,13 +39,24 @@ public final class SpareBuffers {
      * @param maxBytes   largest buffer the pool keeps
      */
     public SpareBuffers(int count, long firstBytes, long maxBytes) {
-        if (count < 0 || firstBytes <= 0 || maxBytes < firstBytes) {
+        this(count, firstBytes, maxBytes, count * maxBytes);
+    }
+
+    /**
+     * @param count      buffers the pool keeps
+     * @param firstBytes size of a buffer made when no spare is left
+     * @param maxBytes   largest buffer the pool keeps
+     * @param keptBytes  most bytes the kept buffers add up to
+     */
+    public SpareBuffers(int count, long firstBytes, long maxBytes, long keptBytes) {
+        if (count < 0 || firstBytes <= 0 || maxBytes < firstBytes || keptBytes < 0) {
             throw new IllegalArgumentException("spare buffers: " + count + " of " + firstBytes + ".." + maxBytes
-                    + " bytes");
+                    + " bytes, " + keptBytes + " bytes kept");
         }
         this.spares = new AtomicReferenceArray<>(count);
         this.firstBytes = firstBytes;
         this.maxBytes = maxBytes;
+        this.keptBytes = keptBytes;
     }
 
     /** The largest spare buffer, grown if smaller than {@code minBytes}; or a new one of at least that. */
@@ -62,6 +76,7 @@ public final class SpareBuffers {
             }
             MemorySegment spare = spares.get(best);
             if (spare != null && spares.compareAndSet(best, spare, null)) {
+                kept.addAndGet(-spare.byteSize());
                 return spare.byteSize() >= minBytes ? spare : grow(spare, 0, minBytes);
             } // else another thread took it: look again
         }
@@ -69,8 +84,8 @@ public final class SpareBuffers {
 
     /**
      * Gives back a buffer this pool handed out (or {@link #grow} returned), once nothing reads it any more. Kept if
-     * the pool has room or holds a smaller buffer (which is freed instead); else freed. A buffer this pool did not
-     * make is left alone.
+     * the pool has room (a free place, and the kept bytes stay within the limit) or holds a smaller buffer (which is
+     * freed instead); else freed. A buffer this pool did not make is left alone.
      */
     public void recycle(MemorySegment buffer) {
         if (buffer == null || buffer.byteSize() == 0 || !arenas.containsKey(buffer.address())) {
@@ -80,11 +95,15 @@ public final class SpareBuffers {
         if (keep.byteSize() <= maxBytes) {
             for (int i = 0; i < spares.length() && keep != null; i++) {
                 MemorySegment s = spares.get(i);
+                long size = keep.byteSize();
                 if (s == null) {
-                    if (spares.compareAndSet(i, null, keep)) {
+                    if (kept.get() + size <= keptBytes && spares.compareAndSet(i, null, keep)) {
+                        kept.addAndGet(size);
                         keep = null;
                     }
-                } else if (s.byteSize() < keep.byteSize() && spares.compareAndSet(i, s, keep)) {
+                } else if (s.byteSize() < size && kept.get() + size - s.byteSize() <= keptBytes
+                        && spares.compareAndSet(i, s, keep)) {
+                    kept.addAndGet(size - s.byteSize());
                     keep = s; // displaced: carry on with the smaller one
                 }
             }

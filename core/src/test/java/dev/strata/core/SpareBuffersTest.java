@@ -55,6 +55,28 @@ class SpareBuffersTest {
     }
 
     @Test
+    void keepsNoMoreBytesThanItsLimitWhateverItsPlaces() {
+        SpareBuffers pool = new SpareBuffers(8, 4096, 1 << 20, 3 * 4096);
+        MemorySegment[] taken = new MemorySegment[5];
+        for (int i = 0; i < taken.length; i++) {
+            taken[i] = pool.take(1);
+        }
+        for (MemorySegment b : taken) {
+            pool.recycle(b);
+        }
+        assertEquals(3 * 4096, pool.allocatedBytes(), "three kept, two freed though five places were free");
+        assertThrows(IllegalStateException.class, () -> taken[4].get(ValueLayout.JAVA_BYTE, 0));
+        MemorySegment a = pool.take(1);
+        MemorySegment larger = pool.take(8192); // the pool's 4 KiB spare grown: it is freed
+        pool.recycle(larger); // 4 + 8 KiB kept: within the limit
+        pool.recycle(a); // 4 + 8 + 4 KiB would not be: freed
+        assertThrows(IllegalStateException.class, () -> a.get(ValueLayout.JAVA_BYTE, 0));
+        assertEquals(4096 + 8192, pool.allocatedBytes());
+        assertEquals(larger.address(), pool.take(1).address(), "the largest spare first");
+        assertThrows(IllegalArgumentException.class, () -> new SpareBuffers(1, 4096, 8192, -1));
+    }
+
+    @Test
     void growKeepsTheUsedBytesAndAtLeastDoubles() {
         SpareBuffers pool = new SpareBuffers(1, 4096, 1 << 20);
         MemorySegment small = pool.take(1);

@@ -116,6 +116,34 @@ public final class PartitionLog implements AutoCloseable {
     }
 
     /**
+     * As {@link #append(long, MemorySegment)}, for a payload the caller hands over until the log no longer reads it:
+     * a large one in native memory that any thread may read is not copied on the calling thread but written from
+     * where it is with its group. The log runs {@code release} exactly once: after the record's group was written
+     * (or failed), or before this returns if the payload was copied after all (small, heap or thread-confined
+     * memory), the append was refused, or this throws. The caller must not change the payload before then.
+     */
+    public CompletableFuture<Long> appendLent(long epoch, MemorySegment payload, Runnable release) {
+        checkLent(payload, release);
+        return writer.submitLent(epoch, payload, release);
+    }
+
+    /** As {@link #appendAndCommit(long, MemorySegment)} for a lent payload (see {@link #appendLent}). */
+    public CompletableFuture<Long> appendLentAndCommit(long epoch, MemorySegment payload, Runnable release) {
+        checkLent(payload, release);
+        return writer.submitLentAndCommit(epoch, payload, release);
+    }
+
+    private void checkLent(MemorySegment payload, Runnable release) {
+        Objects.requireNonNull(release, "release");
+        try {
+            checkPayload(payload);
+        } catch (RuntimeException e) {
+            release.run();
+            throw e;
+        }
+    }
+
+    /**
      * Replica path: like {@link #append} but for a given LSN, which must be exactly {@link #appendedLsn()} + 1
      * (else the future fails with {@link LsnGapException}).
      */

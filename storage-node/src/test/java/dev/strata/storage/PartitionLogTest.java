@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.strata.core.CorruptionException;
+import dev.strata.storage.internal.LogWriter;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -28,6 +30,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -108,7 +111,7 @@ class PartitionLogTest {
             assertThrows(IllegalArgumentException.class, () -> log.append(3, arena.allocate(65)),
                     "over maxRecordBytes");
             assertThrows(NullPointerException.class, () -> log.append(3, (java.lang.foreign.MemorySegment) null));
-            try (java.lang.foreign.Arena confined = java.lang.foreign.Arena.ofConfined()) {
+            try (Arena confined = Arena.ofConfined()) {
                 // the appending thread copies the payload, so its own confined memory will do
                 java.lang.foreign.MemorySegment mine = confined.allocate(payload(3).length);
                 mine.copyFrom(java.lang.foreign.MemorySegment.ofArray(payload(3)));
@@ -270,6 +273,79 @@ class PartitionLogTest {
             assertTrue(segmentFiles(dir).size() >= 5, "40 MiB of records in 8 MiB segments");
         }
     }
+    @Test
+    void lentPayloadsAreWrittenFromWhereTheyAreAndGivenBackOnceWritten() throws Exception {
+        int lendMin = LogWriter.LEND_MIN;
+        List<byte[]> expected = new ArrayList<>();
+        try (PartitionLog log = PartitionLog.open(dir, new LogConfig(1 << 20, 512 << 10));
+                Arena shared = Arena.ofShared()) {
+            int n = 48;
+            AtomicIntegerArray released = new AtomicIntegerArray(n + 1);
+            long[] durableAtRelease = new long[n + 1];
+            List<CompletableFuture<Long>> futures = new ArrayList<>();
+            for (int i = 1; i <= n; i++) {
+                // lent (native, shared, large), copied (small), lent again; 3 MiB and more over 1 MiB segments
+                int size = i % 3 == 2 ? 100 + i : lendMin + 1000 * i;
+                MemorySegment p = shared.allocate(size);
+                p.fill((byte) i);
+                expected.add(p.toArray(ValueLayout.JAVA_BYTE));
+                int at = i;
+                Runnable release = () -> {
+                    durableAtRelease[at] = log.durableLsn();
+                    released.incrementAndGet(at);
+                    p.fill((byte) -1); // the log must not read it any more
+                };
+                futures.add(i % 4 == 0 ? log.appendLentAndCommit(3, p, release) : log.appendLent(3, p, release));
+                if (size < lendMin) {
+                    assertEquals(1, released.get(i), "a small payload is copied and given back at once");
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                assertEquals(i + 1, futures.get(i).join());
+            }
+            for (int i = 1; i <= n; i++) {
+                assertEquals(1, released.get(i), "given back exactly once: record " + i);
+                if ((i % 3) != 2) {
+                    assertTrue(durableAtRelease[i] >= i, "record " + i + " given back before it was written");
+                }
+            }
+            List<Seen> seen = replayAll(log, 0);
+            assertEquals(n, seen.size());
+            for (int i = 0; i < n; i++) {
+                assertArrayEquals(expected.get(i), seen.get(i).payload(), "record " + (i + 1));
+            }
+            assertTrue(segmentFiles(dir).size() >= 3, "lent records rolled segments");
+
+            // memory confined to this thread cannot be read by the writer thread: copied, given back at once
+            try (Arena confined = Arena.ofConfined()) {
+                MemorySegment p = confined.allocate(lendMin * 2L);
+                p.fill((byte) 77);
+                int[] count = new int[1];
+                CompletableFuture<Long> f = log.appendLent(3, p, () -> count[0]++);
+                assertEquals(1, count[0]);
+                p.fill((byte) 0);
+                assertEquals(n + 1, f.join());
+                expected.add(p.fill((byte) 77).toArray(ValueLayout.JAVA_BYTE));
+            }
+            // refused: given back too
+            int[] refused = new int[1];
+            MemorySegment stale = shared.allocate(lendMin);
+            assertInstanceOf(StaleEpochException.class, assertThrows(CompletionException.class,
+                    () -> log.appendLent(2, stale, () -> refused[0]++).join()).getCause());
+            assertEquals(1, refused[0]);
+            assertThrows(IllegalArgumentException.class, () -> log.appendLent(3, shared.allocate(600 << 10),
+                    () -> refused[0]++));
+            assertEquals(2, refused[0], "an oversized record is refused and given back");
+        }
+        try (PartitionLog log = PartitionLog.open(dir, new LogConfig(1 << 20, 512 << 10))) {
+            List<Seen> seen = replayAll(log, 0);
+            assertEquals(expected.size(), seen.size(), "every record recovered, checksums included");
+            for (int i = 0; i < seen.size(); i++) {
+                assertArrayEquals(expected.get(i), seen.get(i).payload(), "record " + (i + 1) + " after reopening");
+            }
+        }
+    }
+
     @Test
     void aWaitingAppenderGetsItsFuturesCompletedInLsnOrder() throws Exception {
         // get() on an append future may commit the group on the caller or find the woken writer thread did it

@@ -61,4 +61,18 @@ public final class LogRecordDescriptor {
         dst.set(INT, offset + CRC_OFFSET, crc);
         return HEADER_LENGTH + length;
     }
+
+    /**
+     * Encodes only the header of a frame of {@code payload}'s bytes at {@code offset} of {@code dst} (the same bytes
+     * {@link #encode} writes there, the checksum covering the payload where it is); the payload must follow it.
+     */
+    public static int encodeHeader(MemorySegment dst, long offset, long lsn, long epoch, MemorySegment payload) {
+        int length = Math.toIntExact(payload.byteSize());
+        dst.set(INT, offset + LENGTH_OFFSET, length);
+        dst.set(LONG, offset + EPOCH_OFFSET, epoch);
+        dst.set(LONG, offset + LSN_OFFSET, lsn);
+        int crc = Checksums.crc32c(dst.asSlice(offset + CRC_START, HEADER_LENGTH - CRC_START), payload);
+        dst.set(INT, offset + CRC_OFFSET, crc);
+        return HEADER_LENGTH;
+    }
 }

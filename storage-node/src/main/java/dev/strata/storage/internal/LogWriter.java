@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutionException;
@@ -23,8 +24,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Appenders take {@link #lock} to check the epoch, assign the next LSN and encode the record's frame (its
  * bytes copied, its checksum computed) at the end of {@link #staging}, a native buffer, so LSN order is enqueue
- * order and a caller may reuse its payload as soon as {@code submit} returns: payloads never wait in the queue
- * (a batch's megabytes would otherwise stay live until its group is written). Whoever holds the commit role
+ * order and a caller may reuse its payload as soon as {@code submit} returns. A caller that can hand its payload
+ * over until the group is written ({@link #submitLent}: a write batch's native buffer of a megabyte or more) has
+ * only the frame's header staged, and the group's write reads the payload where it is (one copy fewer on the
+ * appender's thread, which out of memory and in a sequential load holds the tree's writer lock meanwhile); the
+ * log gives it back through the caller's {@code release} once written. Whoever holds the commit role
  * ({@link #committing}) swaps the pending frames out for its own, emptied buffer, writes them with one
  * {@code pwrite} per segment they land in, calls {@code fdatasync} once, publishes {@link #durableLsn()}, completes
  * the futures in LSN order and gives the role back. While it syncs, the next group queues up in the other buffer.
@@ -55,8 +59,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * unknown, and only reopening (recovery) can say what is durable.
  */
 public final class LogWriter {
-    /** A record queued for the next group: its frame is {@code [offset, +frame)} of the buffer it was staged in. */
-    private record Request(long lsn, long offset, int frame, CompletableFuture<Long> future) {}
+    /**
+     * A record queued for the next group, {@code frame} bytes in the file: {@code [offset, +staged)} of the buffer it
+     * was staged in (the whole frame, or only its header when the payload is {@code lent}: then the payload follows
+     * the header in the file, and {@code release} gives it back once the group no longer reads it).
+     */
+    private record Request(long lsn, long offset, int staged, int frame, MemorySegment lent, Runnable release,
+            CompletableFuture<Long> future) {}
 
     /** A growable native buffer of frames: the first {@link #used} bytes of {@link #bytes} hold them. */
     private static final class Frames {
@@ -100,6 +109,11 @@ public final class LogWriter {
     /** A group this large is followed by no zeros: see {@link #preallocate}. */
     public static final int LARGE_GROUP = PREALLOCATE_CHUNK / 2;
     private static final int INITIAL_BUFFER = 1 << 20;
+    /**
+     * Smallest payload {@link #submitLent} leaves where it is: below this copying it into the staged frames costs
+     * less than the separate {@code pwrite} a lent payload takes.
+     */
+    public static final int LEND_MIN = 64 << 10;
     /** A buffer larger than this is given back after a group that used under a quarter of it. */
     static final long KEPT_BUFFER = 16 << 20;
     /** Set while a thread completes append futures: waits inside those callbacks must not commit. */
@@ -182,7 +196,27 @@ public final class LogWriter {
      * (heap or native memory alike, readable by the calling thread), so the caller may reuse the segment at once.
      */
     public CompletableFuture<Long> submit(long epoch, MemorySegment payload) {
-        return submit(false, 0, epoch, payload, true);
+        return submit(false, 0, epoch, payload, null, true);
+    }
+
+    /**
+     * As {@link #submit}, for a payload the caller hands over until the log no longer reads it: the log calls
+     * {@code release} exactly once, after the record's group was written (or failed), or before this returns if the
+     * record was refused, copied (a payload under {@link #LEND_MIN} bytes, or one not in native memory that every
+     * thread may read) or this throws. The caller must not change the payload before then.
+     */
+    public CompletableFuture<Long> submitLent(long epoch, MemorySegment payload, Runnable release) {
+        return submit(false, 0, epoch, payload, Objects.requireNonNull(release, "release"), true);
+    }
+
+    /** As {@link #submitAndCommit}, for a lent payload (see {@link #submitLent}). */
+    public CompletableFuture<Long> submitLentAndCommit(long epoch, MemorySegment payload, Runnable release) {
+        CompletableFuture<Long> future = submit(false, 0, epoch, payload, Objects.requireNonNull(release, "release"),
+                !canHelp());
+        if (!future.isDone()) {
+            help();
+        }
+        return future;
     }
 
     /**
@@ -193,7 +227,7 @@ public final class LogWriter {
      * does. The returned future therefore always completes, waited on or not.
      */
     public CompletableFuture<Long> submitAndCommit(long epoch, MemorySegment payload) {
-        CompletableFuture<Long> future = submit(false, 0, epoch, payload, !canHelp());
+        CompletableFuture<Long> future = submit(false, 0, epoch, payload, null, !canHelp());
         if (!future.isDone()) {
             help();
         }
@@ -202,32 +236,82 @@ public final class LogWriter {
 
     /** Replica path: enqueues a record whose LSN must be exactly the next one. */
     public CompletableFuture<Long> submitAt(long lsn, long epoch, MemorySegment payload) {
-        return submit(true, lsn, epoch, payload, true);
+        return submit(true, lsn, epoch, payload, null, true);
     }
 
-    private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, MemorySegment payload, boolean wake) {
+    /**
+     * {@code release}: a lent payload's (see {@link #submitLent}), null for one to copy; run here unless the request
+     * was queued with the payload lent.
+     */
+    private CompletableFuture<Long> submit(boolean given, long lsn, long epoch, MemorySegment payload,
+            Runnable release, boolean wake) {
+        boolean lend = release != null && lendable(payload);
+        CompletableFuture<Long> future;
+        try {
+            future = enqueue(given, lsn, epoch, payload, lend ? release : null, wake);
+        } catch (RuntimeException | Error e) {
+            if (release != null) { // nothing was queued
+                release.run();
+            }
+            throw e;
+        }
+        if (release != null && !lend) {
+            release.run(); // copied
+        }
+        return future;
+    }
+
+    /**
+     * Whether a payload can be left where it is until its group is written: large enough to be worth a
+     * {@code pwrite} of its own, and native memory that the thread writing the group (the writer thread or a
+     * waiting appender) can read.
+     */
+    private boolean lendable(MemorySegment payload) {
+        // readable by this thread and by the writer thread, two threads: not confined to one, so readable by any
+        Thread self = Thread.currentThread();
+        return payload.byteSize() >= LEND_MIN && payload.isNative() && self != thread
+                && payload.isAccessibleBy(self) && payload.isAccessibleBy(thread);
+    }
+
+    /**
+     * Queues the record; {@code release} non-null: the payload is lent, and given back at once if refused. Throws
+     * only before anything was queued.
+     */
+    private CompletableFuture<Long> enqueue(boolean given, long lsn, long epoch, MemorySegment payload,
+            Runnable release, boolean wake) {
+        boolean lend = release != null;
+        CompletableFuture<Long> refused = null;
         int frame = LogRecordDescriptor.frameLength(Math.toIntExact(payload.byteSize()));
+        int staged = lend ? LogRecordDescriptor.HEADER_LENGTH : frame;
         Request request;
         lock.lock();
         try {
             if (closing) {
-                return CompletableFuture.failedFuture(new IllegalStateException("log " + dir + " is closed"));
+                refused = CompletableFuture.failedFuture(new IllegalStateException("log " + dir + " is closed"));
+            } else if (failure != null) {
+                refused = CompletableFuture.failedFuture(new StrataException("log " + dir + " failed", failure));
+            } else if (epoch < highestEpoch) {
+                refused = CompletableFuture.failedFuture(new StaleEpochException(epoch, highestEpoch));
+            } else if (given && lsn != nextLsn) {
+                refused = CompletableFuture.failedFuture(new LsnGapException(nextLsn, lsn));
             }
-            if (failure != null) {
-                return CompletableFuture.failedFuture(new StrataException("log " + dir + " failed", failure));
+            if (refused != null) {
+                if (release != null) {
+                    release.run();
+                }
+                return refused;
             }
-            if (epoch < highestEpoch) {
-                return CompletableFuture.failedFuture(new StaleEpochException(epoch, highestEpoch));
-            }
-            if (given && lsn != nextLsn) {
-                return CompletableFuture.failedFuture(new LsnGapException(nextLsn, lsn));
-            }
-            staging.reserve(frame);
+            staging.reserve(staged);
             long offset = staging.used;
             // a payload this thread cannot read throws here, before anything changed
-            LogRecordDescriptor.encode(staging.bytes, offset, nextLsn, epoch, payload);
-            staging.used += frame;
-            request = new Request(nextLsn++, offset, frame, new AppendFuture<>());
+            if (lend) {
+                LogRecordDescriptor.encodeHeader(staging.bytes, offset, nextLsn, epoch, payload);
+            } else {
+                LogRecordDescriptor.encode(staging.bytes, offset, nextLsn, epoch, payload);
+            }
+            staging.used += staged;
+            request = new Request(nextLsn++, offset, staged, frame, lend ? payload : null, release,
+                    new AppendFuture<>());
             highestEpoch = epoch;
             appendedLsn = request.lsn;
             pending.add(request);
@@ -309,6 +393,16 @@ public final class LogWriter {
         return batch;
     }
 
+    /** Gives a lent payload back; a failing release must not keep the group's futures from completing. */
+    private static void release(Runnable release) {
+        try {
+            release.run();
+        } catch (RuntimeException e) {
+            Thread t = Thread.currentThread();
+            t.getUncaughtExceptionHandler().uncaughtException(t, e);
+        }
+    }
+
     /** Called with the lock held. */
     private void wakeWriter() {
         writerWanted = true;
@@ -360,6 +454,11 @@ public final class LogWriter {
         buffer.clear(KEPT_BUFFER, INITIAL_BUFFER); // written, or never will be
         COMPLETING.set(Boolean.TRUE);
         try {
+            for (Request request : batch) {
+                if (request.release != null) {
+                    release(request.release);
+                }
+            }
             if (error == null) {
                 for (Request request : batch) {
                     request.future.complete(request.lsn);
@@ -386,7 +485,8 @@ public final class LogWriter {
     /** Writes and syncs a group (its frames in {@link #buffer}); on success publishes its last LSN as durable. */
     private Throwable writeAndSync(List<Request> batch) {
         try {
-            long from = 0; // the group's frames before this offset are written
+            long from = 0; // the group's staged bytes before this offset are written
+            long groupBytes = 0;
             for (Request request : batch) {
                 long size = activeBytes + request.offset - from;
                 if (active == null) {
@@ -400,9 +500,15 @@ public final class LogWriter {
                     active.close();
                     openSegment(request.lsn);
                 }
+                if (request.lent != null) { // its staged header, then the payload from where it is
+                    write(from, request.offset + request.staged);
+                    from = request.offset + request.staged;
+                    append(request.lent);
+                }
+                groupBytes += request.frame;
             }
             write(from, buffer.used);
-            preallocate(buffer.used);
+            preallocate(groupBytes);
             active.fdatasync();
             fsyncs++;
             dropSynced();
@@ -423,14 +529,18 @@ public final class LogWriter {
         return null;
     }
 
-    /** Appends the group's frames {@code [from, to)} of {@link #buffer} to the active segment. */
+    /** Appends the group's staged bytes {@code [from, to)} of {@link #buffer} to the active segment. */
     private void write(long from, long to) throws IOException {
         if (to > from) {
-            active.write(activeBytes, buffer.bytes.asSlice(from, to - from));
-            activeBytes += to - from;
-            bytesWritten += to - from;
-            allocatedBytes = Math.max(allocatedBytes, activeBytes);
+            append(buffer.bytes.asSlice(from, to - from));
         }
+    }
+
+    private void append(MemorySegment bytes) throws IOException {
+        active.write(activeBytes, bytes);
+        activeBytes += bytes.byteSize();
+        bytesWritten += bytes.byteSize();
+        allocatedBytes = Math.max(allocatedBytes, activeBytes);
     }
 
     /**
