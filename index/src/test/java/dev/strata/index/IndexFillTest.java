@@ -93,6 +93,31 @@ class IndexFillTest {
     }
 
     @Test
+    void twoAscendingLoadsOfNeighbouringRangesFillTheirLeaves() {
+        // two writers loading [0, KEYS) and [KEYS, 2 KEYS) in order, their batches alternating: the first range's
+        // batches land in a leaf whose last records are the second range's first keys, between two of its records
+        for (int perBatch : new int[] {10_000, 1_000}) {
+            try (PageStore store = PageStore.open(dir.resolve("two" + perBatch), IndexModelTest.config(256L << 20))) {
+                Index idx = Index.open(store, "two");
+                int[] order = new int[2 * KEYS];
+                for (int i = 0; i < 2 * KEYS; i++) {
+                    int batch = i / perBatch;
+                    int second = batch % 2; // even batches from the first range, odd ones from the second
+                    order[i] = second * KEYS + (batch / 2) * perBatch + i % perBatch;
+                }
+                TreeMap<byte[], byte[]> model = new TreeMap<>(Arrays::compareUnsigned);
+                load(idx, order, perBatch, model);
+                IndexShape s = idx.shape();
+                // divided evenly at ~90%, the first range's leaves left the tree's leaves 94% full
+                assertTrue(s.leafFill() >= 0.97, perBatch + " per batch: " + s);
+                assertEquals(idx.checkInvariants(), s.records(), s.toString());
+                assertEquals(2 * KEYS, s.records() + s.bufferedMessages(), s.toString());
+                check(idx, model);
+            }
+        }
+    }
+
+    @Test
     void aRandomLoadSplitsEvenly() {
         int[] random = new int[KEYS];
         Arrays.setAll(random, i -> i);

@@ -404,13 +404,9 @@ public final class BeTree {
 
     /**
      * True when {@code msgs} (sorted by key) are puts of keys in strictly ascending order (no operator, one
-     * message per key), all after the last of {@code recs}: merged, each becomes a record as it is.
+     * message per key): merged where no record has their keys, each becomes a record as it is.
      */
-    private static boolean plainPutsAfter(List<Msg> recs, List<Msg> msgs) {
-        if (msgs.isEmpty() || !recs.isEmpty()
-                && Keys.compare(recs.get(recs.size() - 1).key(), msgs.get(0).key()) >= 0) {
-            return false;
-        }
+    private static boolean plainPuts(List<Msg> msgs) {
         byte[] prev = null;
         for (int i = 0; i < msgs.size(); i++) {
             Msg m = msgs.get(i);
@@ -489,7 +485,7 @@ public final class BeTree {
             } else if (!NodeEdit.tryMerge(txn, root, sorted)) {
                 Node r = txn.load(root);
                 if (r.leaf) {
-                    r.grew(edge(r, sorted));
+                    noteGrowth(r, sorted);
                     r.entries = applyToRecords(r.entries, sorted, txn);
                 } else {
                     r.entries = mergeBuffer(r.entries, sorted, txn);
@@ -508,20 +504,56 @@ public final class BeTree {
     }
 
     /**
-     * Where merging {@code msgs} (sorted by key) into leaf {@code n} adds to it: {@link Node#AT_END} if they
-     * all sort after its records, {@link Node#AT_START} if all before, and carry at least an eighth of its
-     * page; else {@link Node#ELSEWHERE} (a stray message past the last record, as random writes bring now
-     * and then, does not make a leaf one that is being loaded in order; nor does a first batch into an
-     * empty leaf, which is sorted whatever order its keys came in).
+     * Records where merging {@code msgs} (sorted by key) into leaf {@code n} adds to it ({@link Node#grew}): at its
+     * end if they all sort after its records ({@link Node#AT_END}), at its start if all before, between two
+     * neighbouring records if all fall there ({@link Node#grewInGap}), provided they carry at least an eighth of
+     * its page; else elsewhere. (A stray message past the last record, as random writes bring now and then, does
+     * not make a leaf one that is being loaded in order; nor does a first batch into an empty leaf, which is sorted
+     * whatever order its keys came in.)
      */
-    private static byte edge(Node n, List<Msg> msgs) {
-        if (msgs.isEmpty() || n.entries.isEmpty()) {
-            return Node.ELSEWHERE;
+    private static void noteGrowth(Node n, List<Msg> msgs) {
+        List<Msg> recs = n.entries;
+        if (msgs.isEmpty() || recs.isEmpty() || footprint(msgs) < n.pageBytes / 8) {
+            n.grew(Node.ELSEWHERE);
+            return;
         }
-        byte where = Keys.compare(msgs.get(0).key(), n.entries.get(n.entries.size() - 1).key()) > 0 ? Node.AT_END
-                : Keys.compare(msgs.get(msgs.size() - 1).key(), n.entries.get(0).key()) < 0 ? Node.AT_START
-                : Node.ELSEWHERE;
-        return where != Node.ELSEWHERE && footprint(msgs) >= n.pageBytes / 8 ? where : Node.ELSEWHERE;
+        int gap = gapOf(recs, msgs);
+        if (gap == recs.size()) {
+            n.grew(Node.AT_END);
+        } else if (gap == 0) {
+            n.grew(Node.AT_START);
+        } else if (gap > 0) {
+            n.grewInGap(recs.get(gap).key());
+        } else {
+            n.grew(Node.ELSEWHERE);
+        }
+    }
+
+    /**
+     * The index of the first of {@code recs} (sorted, distinct keys) after {@code msgs} (sorted by key, not
+     * empty) when every message's key falls strictly between {@code recs}' neighbours there (or past either end);
+     * else -1.
+     */
+    private static int gapOf(List<Msg> recs, List<Msg> msgs) {
+        byte[] first = msgs.get(0).key();
+        int lo = 0;
+        int hi = recs.size();
+        if (hi > 0 && Keys.compare(recs.get(hi - 1).key(), first) < 0) {
+            lo = hi; // past the end: a sequential load's batch
+        }
+        while (lo < hi) { // the first record above the first message
+            int mid = (lo + hi) >>> 1;
+            if (Keys.compare(recs.get(mid).key(), first) <= 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (lo > 0 && Keys.equal(recs.get(lo - 1).key(), first)
+                || lo < recs.size() && Keys.compare(recs.get(lo).key(), msgs.get(msgs.size() - 1).key()) <= 0) {
+            return -1;
+        }
+        return lo;
     }
 
     private static long footprint(List<Msg> msgs) {
@@ -821,7 +853,7 @@ public final class BeTree {
         Node child = txn.load(id);
         child.dirty = true;
         if (child.leaf) {
-            child.grew(edge(child, moved));
+            noteGrowth(child, moved);
             child.entries = applyToRecords(child.entries, moved, txn);
         } else {
             child.entries = mergeBuffer(child.entries, moved, txn);
@@ -949,8 +981,11 @@ public final class BeTree {
         // a leaf loaded in ascending order fills its first parts to the page and the last takes the rest,
         // one loaded in descending order its last parts and the first the rest; any other is divided
         // evenly, each part about 90% full at most
-        boolean pack = n.growth() == Node.AT_END || n.growth() == Node.AT_START;
+        // one loaded in ascending order between two of its records fills the parts up to the records after the
+        // load, which start a part of their own
+        boolean pack = n.growth() == Node.AT_END || n.growth() == Node.AT_START || n.growth() == Node.IN_GAP;
         boolean backwards = n.growth() == Node.AT_START;
+        int gapEnd = n.growth() == Node.IN_GAP ? firstAtOrAbove(all, n.gapEnd()) : -1;
         // where the parts start, found from the first record up (from the last down when loaded backwards);
         // each part is then copied from the records in one piece
         int size = all.size();
@@ -961,7 +996,7 @@ public final class BeTree {
         for (int i = 0; i < size; i++) {
             int at = backwards ? size - 1 - i : i;
             int f = all.get(at).footprint();
-            if (inPart > 0 && (curBytes + f > capacity || (!pack && curBytes >= per && nc < k - 1))) {
+            if (inPart > 0 && (curBytes + f > capacity || at == gapEnd || (!pack && curBytes >= per && nc < k - 1))) {
                 if (nc == cuts.length) {
                     cuts = java.util.Arrays.copyOf(cuts, 2 * nc);
                 }
@@ -994,6 +1029,21 @@ public final class BeTree {
             parts.add(p);
             seps.add(groups.get(g).get(0).key());
         }
+    }
+
+    /** The index of the first of {@code entries} (sorted by key) whose key is {@code key} or above. */
+    private static int firstAtOrAbove(List<Msg> entries, byte[] key) {
+        int lo = 0;
+        int hi = entries.size();
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (Keys.compare(entries.get(mid).key(), key) < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 
     /** The root page never moves: its content goes to new children and it becomes their parent. */
@@ -1149,9 +1199,13 @@ public final class BeTree {
      */
     List<Msg> applyToRecords(List<Msg> recs, List<Msg> msgs, Txn txn) {
         List<Msg> out = new ArrayList<>(recs.size() + msgs.size());
-        if (plainPutsAfter(recs, msgs)) { // a sequential load's batch: the records, then the messages as they are
-            out.addAll(recs);
+        int gap = msgs.isEmpty() ? -1 : gapOf(recs, msgs);
+        if (gap >= 0 && plainPuts(msgs)) { // a sequential load's batch: the records around it, the messages in between
+            out.addAll(gap == recs.size() ? recs : recs.subList(0, gap));
             out.addAll(msgs);
+            if (gap < recs.size()) {
+                out.addAll(recs.subList(gap, recs.size()));
+            }
             return out;
         }
         int i = 0;

@@ -36,6 +36,10 @@ final class Node {
     static final byte AT_END = 1;
     static final byte AT_START = 2;
     static final byte ELSEWHERE = 3;
+    /** A change that added records only between two neighbouring ones: before {@link #gapEnd()}. */
+    static final byte IN_GAP = 4;
+    /** With {@link #IN_GAP}: the key of the record the added ones went before. */
+    private byte[] gapEnd;
 
     Node(long pageId, int pageBytes, boolean leaf) {
         this.pageId = pageId;
@@ -166,7 +170,22 @@ final class Node {
      * descending load); {@link #ELSEWHERE} otherwise. Changes at both ends make it changed elsewhere.
      */
     void grew(byte where) {
-        growth = growth == UNCHANGED || growth == where ? where : ELSEWHERE;
+        growth = growth == UNCHANGED || growth == where && where != IN_GAP ? where : ELSEWHERE;
+    }
+
+    /**
+     * Records a change of this batch that added records only between two neighbouring ones, all before the record
+     * of key {@code before}: as an ascending load does that runs into keys another load put there (two writers
+     * loading neighbouring ranges in order). A second change of the batch makes it changed elsewhere.
+     */
+    void grewInGap(byte[] before) {
+        grew(IN_GAP);
+        gapEnd = growth == IN_GAP ? before : null;
+    }
+
+    /** With {@link #growth()} {@link #IN_GAP}: the key of the record the added ones went before. */
+    byte[] gapEnd() {
+        return gapEnd;
     }
 
     /**
@@ -183,6 +202,7 @@ final class Node {
     /** Takes over how {@code other} was changed (a root's content moving into a new child). */
     void growthOf(Node other) {
         growth = other.growth;
+        gapEnd = other.gapEnd;
     }
 
     /**
