@@ -232,8 +232,8 @@ public final class WriteBatch implements AutoCloseable {
 
     /**
      * The batch's log payload in the first {@link #payloadLength} bytes of the encoder's own native buffer (not a
-     * copy: a batch's payload may be megabytes); called once, at commit. The caller hands the buffer back with
-     * {@link BatchFormat.Encoder#recycle} once the log has its copy.
+     * copy: a batch's payload may be megabytes); called once, at commit. The buffer is lent to the log, which hands
+     * it back with {@link BatchFormat.Encoder#recycle} once it no longer reads it (see PartitionLog.appendLent).
      */
     MemorySegment payload() {
         return encoder.release();
