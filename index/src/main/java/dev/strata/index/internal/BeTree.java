@@ -979,10 +979,9 @@ public final class BeTree {
         int k = Math.max(2, (total + target - 1) / target);
         int per = (total + k - 1) / k;
         // a leaf loaded in ascending order fills its first parts to the page and the last takes the rest,
-        // one loaded in descending order its last parts and the first the rest; any other is divided
-        // evenly, each part about 90% full at most
-        // one loaded in ascending order between two of its records fills the parts up to the records after the
-        // load, which start a part of their own
+        // one loaded in descending order its last parts and the first the rest, one loaded in ascending order
+        // between two of its records the parts up to the records after the load, which start a part of their
+        // own; any other is divided evenly, each part about 90% full at most
         boolean pack = n.growth() == Node.AT_END || n.growth() == Node.AT_START || n.growth() == Node.IN_GAP;
         boolean backwards = n.growth() == Node.AT_START;
         int gapEnd = n.growth() == Node.IN_GAP ? firstAtOrAbove(all, n.gapEnd()) : -1;
