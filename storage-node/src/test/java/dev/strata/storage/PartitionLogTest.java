@@ -277,8 +277,9 @@ class PartitionLogTest {
     void lentPayloadsAreWrittenFromWhereTheyAreAndGivenBackOnceWritten() throws Exception {
         int lendMin = LogWriter.LEND_MIN;
         List<byte[]> expected = new ArrayList<>();
-        try (PartitionLog log = PartitionLog.open(dir, new LogConfig(1 << 20, 512 << 10));
-                Arena shared = Arena.ofShared()) {
+        // the arena outlives the log: a payload still lent when the log closes must not be freed under it
+        try (Arena shared = Arena.ofShared();
+                PartitionLog log = PartitionLog.open(dir, new LogConfig(1 << 20, 512 << 10))) {
             int n = 48;
             AtomicIntegerArray released = new AtomicIntegerArray(n + 1);
             long[] durableAtRelease = new long[n + 1];

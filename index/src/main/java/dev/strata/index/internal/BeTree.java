@@ -535,25 +535,8 @@ public final class BeTree {
      * else -1.
      */
     private static int gapOf(List<Msg> recs, List<Msg> msgs) {
-        byte[] first = msgs.get(0).key();
-        int lo = 0;
-        int hi = recs.size();
-        if (hi > 0 && Keys.compare(recs.get(hi - 1).key(), first) < 0) {
-            lo = hi; // past the end: a sequential load's batch
-        }
-        while (lo < hi) { // the first record above the first message
-            int mid = (lo + hi) >>> 1;
-            if (Keys.compare(recs.get(mid).key(), first) <= 0) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        if (lo > 0 && Keys.equal(recs.get(lo - 1).key(), first)
-                || lo < recs.size() && Keys.compare(recs.get(lo).key(), msgs.get(msgs.size() - 1).key()) <= 0) {
-            return -1;
-        }
-        return lo;
+        int at = firstAtOrAbove(recs, msgs.get(0).key());
+        return at < recs.size() && Keys.compare(recs.get(at).key(), msgs.get(msgs.size() - 1).key()) <= 0 ? -1 : at;
     }
 
     private static long footprint(List<Msg> msgs) {
@@ -1034,6 +1017,9 @@ public final class BeTree {
     private static int firstAtOrAbove(List<Msg> entries, byte[] key) {
         int lo = 0;
         int hi = entries.size();
+        if (hi > 0 && Keys.compare(entries.get(hi - 1).key(), key) < 0) {
+            return hi; // past the end: a sequential load's batch
+        }
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
             if (Keys.compare(entries.get(mid).key(), key) < 0) {

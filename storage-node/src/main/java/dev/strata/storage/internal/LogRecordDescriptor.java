@@ -52,14 +52,8 @@ public final class LogRecordDescriptor {
      * returns its length.
      */
     public static int encode(MemorySegment dst, long offset, long lsn, long epoch, MemorySegment payload) {
-        int length = Math.toIntExact(payload.byteSize());
-        dst.set(INT, offset + LENGTH_OFFSET, length);
-        dst.set(LONG, offset + EPOCH_OFFSET, epoch);
-        dst.set(LONG, offset + LSN_OFFSET, lsn);
-        MemorySegment.copy(payload, 0, dst, offset + HEADER_LENGTH, length);
-        int crc = Checksums.crc32c(dst.asSlice(offset + CRC_START, HEADER_LENGTH - CRC_START + length));
-        dst.set(INT, offset + CRC_OFFSET, crc);
-        return HEADER_LENGTH + length;
+        MemorySegment.copy(payload, 0, dst, offset + HEADER_LENGTH, payload.byteSize());
+        return encodeHeader(dst, offset, lsn, epoch, payload) + Math.toIntExact(payload.byteSize());
     }
 
     /**
