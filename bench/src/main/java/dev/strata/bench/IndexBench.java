@@ -26,16 +26,24 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 /**
  * The index workload of the lmdbjava benchmark suite against Strata's index, RocksDB and LMDB (one
  * {@link KvEngine} each): {@code keys} 4-byte big-endian int keys in sequential or random order with
- * 100-byte values. Each operation is a whole phase, timed as a single shot on a fresh store:
- * {@code write*} loads every key into an empty store (batches of 10,000, durable at the end),
- * {@code readKey*} reads every key once in random order, {@code readSeq*} iterates everything (each
- * thread all of it). With 2 threads, writes and point reads split the keys in halves.
- * Phase rate = keys / score (readSeq2: twice that). The index module's
- * {@code dev.strata.index.bench.IndexBench} main runs the same phases without JMH.
+ * 100-byte values. Each operation is a whole phase, timed as a single shot: {@code write*} loads every key
+ * into a fresh, empty store (batches of 10,000, durable at the end), {@code readKey*} reads every key once
+ * in random order, {@code readSeq*} iterates everything (each thread all of it). With 2 threads, writes and
+ * point reads split the keys in halves. Phase rate = keys / score (readSeq2: twice that). The index
+ * module's {@code dev.strata.index.bench.IndexBench} main runs the same phases without JMH, every engine
+ * and phase in one JVM.
+ *
+ * <p>As in the lmdbjava suite, every engine and phase runs in a fork of its own after a warm-up, and the
+ * read phases read one store loaded once per fork (lmdbjava's {@code Reader} state) while every write
+ * phase starts from a fresh store (its {@code Writer} state). lmdbjava warms up for three iterations of
+ * JMH's default 10 s, dozens of phases; here it is {@link #WARMUP} single-shot phases, enough for C2 to
+ * have compiled Strata's write path (it keeps recompiling it for ~15 loads of 1M keys), then
+ * {@link #MEASURED} counted ones.
  *
  * <pre>
  * ./strata bench IndexBench                              # every engine, order, phase, 1 and 2 threads
  * ./strata bench IndexBench -p engine=strata,lmdb -p order=rnd -p keys=200000
+ * ./strata bench IndexBench -wi 2 -i 3                   # a quick look: JIT still warming up
  * </pre>
  *
  * Stores live under {@code -Dbench.dir} (default {@code /dev/shm} when present, else the temp dir),
@@ -44,12 +52,14 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 1)
-@Measurement(iterations = 3)
+@Warmup(iterations = IndexBench.WARMUP)
+@Measurement(iterations = IndexBench.MEASURED)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx3g",
         "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED"})
 public class IndexBench extends BenchBase {
     static final int VALUE_BYTES = 100;
+    static final int WARMUP = 20;
+    static final int MEASURED = 5;
 
     @Param({"strata", "rocksdb", "lmdb"})
     public String engine;
@@ -85,26 +95,49 @@ public class IndexBench extends BenchBase {
         value[0] = 1;
     }
 
-    /** A fresh store per iteration; loaded (one thread, synced) unless the phase is a write. */
+    /**
+     * A write phase's fresh store, before each of its iterations; a read phase's loaded store (one thread,
+     * synced), before its first.
+     */
     @Setup(Level.Iteration)
     public void open(BenchmarkParams params) throws Exception {
         parts.set(0);
+        boolean write = params.getBenchmark().contains(".write");
+        if (db != null) {
+            return; // a read phase's store, loaded for the fork's first iteration
+        }
         Path base = Path.of(System.getProperty("bench.dir",
                 Files.isDirectory(Path.of("/dev/shm")) ? "/dev/shm" : System.getProperty("java.io.tmpdir")));
         Files.createDirectories(base);
         dir = Files.createTempDirectory(base, "index-bench-" + engine + "-");
         db = KvEngine.open(engine, dir, (long) memoryMiB << 20);
-        if (!params.getBenchmark().contains(".write")) {
+        if (!write) {
             db.write(writeOrder, 0, keys, value);
             db.sync();
         }
     }
 
+    /** After each write iteration: its store goes. */
     @TearDown(Level.Iteration)
+    public void closeWritten(BenchmarkParams params) throws IOException {
+        if (params.getBenchmark().contains(".write")) {
+            close();
+        }
+    }
+
+    /** After the fork's last iteration: a read phase's store goes. */
+    @TearDown(Level.Trial)
     public void close() throws IOException {
-        db.close();
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        if (db == null) {
+            return;
+        }
+        try {
+            db.close();
+        } finally {
+            db = null;
+            try (var walk = Files.walk(dir)) {
+                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
         }
     }
 
