@@ -140,6 +140,7 @@ public final class PageStore implements AutoCloseable {
     /** Test hook: runs in {@link #checkpoint} right after the tier's sync. */
     private volatile Runnable afterTierSync = () -> {};
     private volatile Lifecycle lifecycle = Lifecycle.OPEN;
+    private final ConcurrentHashMap<Class<?>, Object> attachments = new ConcurrentHashMap<>();
     private volatile Throwable failure;
 
     private PageStore(Path dir, PageStoreConfig config) throws IOException {
@@ -987,6 +988,16 @@ public final class PageStore implements AutoCloseable {
         return new PageStoreStats(pool.stats(), log.appendedLsn(), log.durableLsn(), checkpointLsn, checkpoints,
                 commits.sum(), logBytes.sum(), log.stats().fsyncs(), allocatedCount(), free + pendingFrees.size(),
                 nextPageNo.get() * PageSize.BASE, written[0], written[1]);
+    }
+
+    /**
+     * The object of class {@code type} that a layer built on this store keeps with it (the index layer's
+     * open indexes, say), made by {@code create} the first time it is asked for. It lives exactly as long
+     * as this store object: state kept here goes with the store, where a static map keyed by the store
+     * would keep the store and everything it holds reachable after it was closed.
+     */
+    public <T> T attachment(Class<T> type, java.util.function.Supplier<? extends T> create) {
+        return type.cast(attachments.computeIfAbsent(type, t -> create.get()));
     }
 
     /**

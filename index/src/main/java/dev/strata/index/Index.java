@@ -13,7 +13,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
-import java.util.WeakHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -37,7 +36,10 @@ import java.util.concurrent.CompletionException;
  * Indexes must not be used after their store is closed.
  */
 public final class Index {
-    private static final Map<PageStore, Map<String, Index>> OPEN = new WeakHashMap<>();
+    /** The indexes open on one store, one instance per name; kept with the store ({@link PageStore#attachment}). */
+    private static final class Registry {
+        final Map<String, Index> byName = new HashMap<>();
+    }
 
     private final String name;
     private final BeTree tree;
@@ -59,11 +61,12 @@ public final class Index {
 
     /**
      * Opens (creating if absent) the index {@code name}. Node sizes of an existing index are those it
-     * was created with. Opening a name twice in one process returns the same instance.
+     * was created with. Opening a name twice on one store returns the same instance.
      */
     public static Index open(PageStore store, String name, IndexOptions options) {
-        synchronized (OPEN) {
-            Map<String, Index> byName = OPEN.computeIfAbsent(store, s -> new HashMap<>());
+        Registry registry = store.attachment(Registry.class, Registry::new);
+        synchronized (registry) {
+            Map<String, Index> byName = registry.byName;
             Index idx = byName.get(name);
             if (idx == null) {
                 Catalog.Entry e = Catalog.openOrCreate(store, name, options.leafBytes(), options.internalBytes());
@@ -86,19 +89,18 @@ public final class Index {
      * @return whether the index existed
      */
     public static boolean drop(PageStore store, String name) {
-        synchronized (OPEN) {
+        Registry registry = store.attachment(Registry.class, Registry::new);
+        synchronized (registry) {
             Catalog.Entry e = Catalog.find(store, name);
             if (e == null) {
                 return false;
             }
-            Map<String, Index> byName = OPEN.get(store);
-            Index open = byName == null ? null : byName.get(name);
+            Map<String, Index> byName = registry.byName;
+            Index open = byName.get(name);
             BeTree tree = open != null ? open.tree
                     : new BeTree(store, e.root(), e.leafBytes(), e.internalBytes(), List.of());
             tree.drop(batch -> Catalog.remove(store, batch, name), name);
-            if (byName != null) {
-                byName.remove(name);
-            }
+            byName.remove(name);
             return true;
         }
     }
