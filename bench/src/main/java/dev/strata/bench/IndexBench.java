@@ -102,7 +102,6 @@ public class IndexBench extends BenchBase {
     @Setup(Level.Iteration)
     public void open(BenchmarkParams params) throws Exception {
         parts.set(0);
-        boolean write = params.getBenchmark().contains(".write");
         if (db != null) {
             return; // a read phase's store, loaded for the fork's first iteration
         }
@@ -111,7 +110,7 @@ public class IndexBench extends BenchBase {
         Files.createDirectories(base);
         dir = Files.createTempDirectory(base, "index-bench-" + engine + "-");
         db = KvEngine.open(engine, dir, (long) memoryMiB << 20);
-        if (!write) {
+        if (!params.getBenchmark().contains(".write")) {
             db.write(writeOrder, 0, keys, value);
             db.sync();
         }

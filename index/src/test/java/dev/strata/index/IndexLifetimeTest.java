@@ -2,6 +2,7 @@ package dev.strata.index;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 import dev.strata.compute.PageStore;
 import java.lang.ref.WeakReference;
@@ -39,7 +40,7 @@ class IndexLifetimeTest {
         try (PageStore store = PageStore.open(d, IndexModelTest.config(4L << 20))) {
             Index again = Index.open(store, "idx");
             assertEquals(1, again.get(key)[0]);
-            assertEquals(again, Index.open(store, "idx"), "one instance per name while the store is open");
+            assertSame(again, Index.open(store, "idx"), "one instance per name while the store is open");
         }
     }
 
