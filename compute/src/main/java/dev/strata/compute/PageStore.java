@@ -995,9 +995,12 @@ public final class PageStore implements AutoCloseable {
      * open indexes, say), made by {@code create} the first time it is asked for. It lives exactly as long
      * as this store object: state kept here goes with the store, where a static map keyed by the store
      * would keep the store and everything it holds reachable after it was closed.
+     *
+     * @throws NullPointerException if {@code create} makes {@code null}
      */
     public <T> T attachment(Class<T> type, java.util.function.Supplier<? extends T> create) {
-        return type.cast(attachments.computeIfAbsent(type, t -> create.get()));
+        return type.cast(attachments.computeIfAbsent(type,
+                t -> java.util.Objects.requireNonNull(create.get(), "attachment of " + t.getName() + " made null")));
     }
 
     /**

@@ -2,6 +2,8 @@ package dev.strata.compute;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -856,6 +858,20 @@ class PageStoreTest {
                 assertTrue(ckpt < allocLsn, "checkpoint " + ckpt + " passed the allocation at " + allocLsn
                         + " of a page not yet in the page file");
             }
+        }
+    }
+
+    @Test
+    void anAttachmentIsMadeOncePerClassAndANullOneIsRefused() {
+        try (PageStore store = PageStore.open(dir, small())) {
+            StringBuilder first = store.attachment(StringBuilder.class, StringBuilder::new);
+            assertSame(first, store.attachment(StringBuilder.class, () -> new StringBuilder("another")));
+            ArrayList<?> other = store.attachment(ArrayList.class, ArrayList::new);
+            assertNotSame(first, other);
+            NullPointerException e = assertThrows(NullPointerException.class,
+                    () -> store.attachment(Integer.class, () -> null));
+            assertTrue(e.getMessage().contains("java.lang.Integer"), e.getMessage());
+            assertSame(first, store.attachment(StringBuilder.class, () -> null), "a made attachment stays");
         }
     }
 }
