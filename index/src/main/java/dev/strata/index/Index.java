@@ -39,6 +39,10 @@ public final class Index {
     /** The indexes open on one store, one instance per name; kept with the store ({@link PageStore#attachment}). */
     private static final class Registry {
         final Map<String, Index> byName = new HashMap<>();
+
+        static Registry of(PageStore store) {
+            return store.attachment(Registry.class, Registry::new);
+        }
     }
 
     private final String name;
@@ -64,7 +68,7 @@ public final class Index {
      * was created with. Opening a name twice on one store returns the same instance.
      */
     public static Index open(PageStore store, String name, IndexOptions options) {
-        Registry registry = store.attachment(Registry.class, Registry::new);
+        Registry registry = Registry.of(store);
         synchronized (registry) {
             Map<String, Index> byName = registry.byName;
             Index idx = byName.get(name);
@@ -89,7 +93,7 @@ public final class Index {
      * @return whether the index existed
      */
     public static boolean drop(PageStore store, String name) {
-        Registry registry = store.attachment(Registry.class, Registry::new);
+        Registry registry = Registry.of(store);
         synchronized (registry) {
             Catalog.Entry e = Catalog.find(store, name);
             if (e == null) {
